@@ -1,0 +1,58 @@
+"""Errors the domain and services raise; each surface maps them onto its own envelope.
+
+    ObliviateError
+    ├── AuthenticationError          credentials missing or wrong (nothing ran)
+    ├── ValidationError              input breaks a rule; carries the offending field
+    ├── NotFoundError
+    │   └── ProfileNotFound          no visible profile for that identifier
+    ├── ConflictError
+    │   └── DuplicateProfile         an active profile already holds the identifier
+    └── RateLimited                  over the surface's limit; carries retry_after seconds
+"""
+
+from __future__ import annotations
+
+
+class ObliviateError(Exception):
+    """Base of every error Obliviate raises on purpose."""
+
+
+class AuthenticationError(ObliviateError):
+    def __init__(self, reason: str = "invalid credentials") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ValidationError(ObliviateError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NotFoundError(ObliviateError):
+    pass
+
+
+class ProfileNotFound(NotFoundError):
+    def __init__(self, id_type: str, value: str) -> None:
+        super().__init__(f"no profile with {id_type}")
+        self.id_type = id_type
+        self.value = value
+
+
+class ConflictError(ObliviateError):
+    pass
+
+
+class DuplicateProfile(ConflictError):
+    def __init__(self, id_type: str, value: str) -> None:
+        super().__init__(f"an active profile already has this {id_type}")
+        self.id_type = id_type
+        self.value = value
+
+
+class RateLimited(ObliviateError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"rate limited; retry after {retry_after}s")
+        self.retry_after = retry_after

@@ -1,0 +1,50 @@
+"""The ASGI application: every surface, health checks and metrics, behind one middleware stack."""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from sqlalchemy import Engine, text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from obliviate.http.gainsight.routes import routes as gainsight_routes
+from obliviate.http.logging import AccessLogMiddleware
+from obliviate.http.runtime import Runtime
+
+
+def build_app(rt: Runtime, engine: Engine) -> Starlette:
+    registry = CollectorRegistry()
+    requests_total = Counter(
+        "obliviate_requests", "Requests served", ["surface", "status"], registry=registry
+    )
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        def ping() -> None:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        try:
+            await to_thread.run_sync(ping)
+        except Exception:
+            return JSONResponse({"status": "database unreachable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            *gainsight_routes(rt),
+        ],
+    )
+    app.add_middleware(AccessLogMiddleware, requests_total=requests_total)
+    return app

@@ -1,0 +1,62 @@
+"""Gainsight PX's error envelope and the mapping of Obliviate errors onto it."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from starlette.responses import Response
+
+from obliviate.domain.errors import (
+    AuthenticationError,
+    DuplicateProfile,
+    ObliviateError,
+    ProfileNotFound,
+    RateLimited,
+    ValidationError,
+)
+from obliviate.http.body import BodyTooLarge, MalformedJson
+from obliviate.http.gainsight.translate import json_response
+
+
+def _status_name(status: int) -> str:
+    return HTTPStatus(status).name
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    body = {
+        "externalapierror": {
+            "status": _status_name(status),
+            "message": message,
+            "debugMessage": None,
+            "subErrors": None,
+        }
+    }
+    return json_response(body, status=status, headers=headers)
+
+
+def not_found_message(identify_id: str) -> str:
+    return f"User was not found for parameters {{id={identify_id}}}"
+
+
+def to_response(exc: Exception) -> Response:
+    if isinstance(exc, AuthenticationError):
+        return error_response(401, "Unauthorized or bad API Key")
+    if isinstance(exc, RateLimited):
+        return error_response(
+            429, "Rate limit exceeded", headers={"Retry-After": str(exc.retry_after)}
+        )
+    if isinstance(exc, BodyTooLarge):
+        return error_response(413, f"Request body is larger than {exc.limit} bytes")
+    if isinstance(exc, MalformedJson):
+        return error_response(400, f"Malformed JSON request: {exc}")
+    if isinstance(exc, ValidationError):
+        return error_response(400, f"Invalid value for '{exc.field}': {exc.message}")
+    if isinstance(exc, ProfileNotFound):
+        return error_response(404, not_found_message(exc.value))
+    if isinstance(exc, DuplicateProfile):
+        return error_response(
+            400, f"User with identifyId {exc.value} already exists, possible duplicate"
+        )
+    if isinstance(exc, ObliviateError):
+        return error_response(400, str(exc))
+    raise exc

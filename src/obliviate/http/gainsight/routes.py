@@ -1,0 +1,243 @@
+"""Gainsight PX ``/v1`` users and custom events, over the shared services."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from obliviate.domain.errors import AuthenticationError, ValidationError
+from obliviate.domain.tenants import Caller
+from obliviate.http.body import read_json
+from obliviate.http.gainsight import translate as tr
+from obliviate.http.gainsight.errors import to_response
+from obliviate.http.gainsight.schemas import CustomEventIn, IdentifyIdBody, UserIn
+from obliviate.http.runtime import Runtime, mark_surface
+from obliviate.services import deletions, events, profiles
+
+SURFACE = "gainsight"
+API_KEY_HEADER = "x-aptrinsic-api-key"
+DELETED = {"body": {}, "statusCode": "200", "statusCodeValue": 200}
+
+Handler = Callable[[Request, Caller], Awaitable[Response]]
+
+
+class GainsightApi:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            mark_surface(request, SURFACE)
+            try:
+                key = request.headers.get(API_KEY_HEADER)
+                if not key:
+                    raise AuthenticationError("missing API key")
+                caller = await self.rt.authenticated(
+                    request, partial(self.rt.authenticator.gainsight, key)
+                )
+                await self.rt.check_rate(SURFACE, caller)
+                return await handler(request, caller)
+            except Exception as exc:
+                return to_response(exc)
+
+        return run
+
+    async def _body(self, request: Request, *, allow_empty: bool = False) -> Any:
+        return await read_json(request, self.rt.max_body_bytes, allow_empty=allow_empty)
+
+    # --- users -------------------------------------------------------------------------
+
+    async def create_user(self, request: Request, caller: Caller) -> Response:
+        user = tr.parse_model(UserIn, await self._body(request))
+        uuid = tr.validate_new_user(user)
+        attributes = tr.attributes_from_user(user)
+        view, _revived = await self.rt.write(
+            caller.tenant.tenant_id,
+            lambda uow, now: profiles.create_profile(
+                uow, tenant=caller.tenant, uuid=uuid, attributes=attributes, now=now,
+                hasher=self.rt.hasher,
+            ),
+        )
+        self.rt.job_enqueued()
+        return tr.json_response(tr.user_to_wire(view), status=201)
+
+    async def _update(self, caller: Caller, uuid: str, user: UserIn) -> Response:
+        changes = tr.attributes_from_user(user)
+        await self.rt.write(
+            caller.tenant.tenant_id,
+            lambda uow, now: profiles.update_profile(
+                uow, tenant=caller.tenant, uuid=uuid, changes=changes, now=now,
+                hasher=self.rt.hasher,
+            ),
+        )
+        self.rt.job_enqueued()
+        return Response(status_code=204)
+
+    async def update_user(self, request: Request, caller: Caller) -> Response:
+        user = tr.parse_model(UserIn, await self._body(request))
+        return await self._update(caller, request.path_params["identify_id"], user)
+
+    async def update_user_by_body(self, request: Request, caller: Caller) -> Response:
+        user = tr.parse_model(UserIn, await self._body(request))
+        # A body without identifyId addresses the user whose id is literally "update".
+        return await self._update(caller, user.identifyId or "update", user)
+
+    async def get_user(self, request: Request, caller: Caller) -> Response:
+        uuid = request.path_params["identify_id"]
+        view = await self.rt.read(
+            caller.tenant.tenant_id,
+            lambda uow: profiles.get_profile(uow, tenant=caller.tenant, uuid=uuid),
+        )
+        return tr.json_response(tr.user_to_wire(view))
+
+    async def list_users(self, request: Request, caller: Caller) -> Response:
+        params = request.query_params
+        scroll = tr.query_value(params, "scrollId")
+        size = tr.page_size(tr.query_value(params, "pageSize"))
+        if scroll is not None:
+            state = tr.decode_cursor(scroll)
+        else:
+            sort = tr.query_value(params, "sort") or "createDate"
+            if sort.lstrip("+-") != "createDate":
+                raise ValidationError("sort", "only createDate or -createDate is supported")
+            state = {"f": tr.query_value(params, "filter"), "d": sort.startswith("-"), "a": None}
+        state["n"] = size or state.get("n") or tr.DEFAULT_PAGE_SIZE
+        flt = tr.user_filter(state.get("f"))
+        limit, after, descending = int(state["n"]), state.get("a"), bool(state.get("d"))
+        if not (1 <= limit <= tr.MAX_PAGE_SIZE and (after is None or isinstance(after, int))):
+            raise ValidationError("scrollId", "is not a scroll id this server issued")
+        page = await self.rt.read(
+            caller.tenant.tenant_id,
+            lambda uow: profiles.list_profiles(
+                uow, tenant=caller.tenant, flt=flt, after=after, limit=limit,
+                descending=descending,
+            ),
+        )
+        if page.profiles:
+            state["a"] = page.profiles[-1].profile.profile_id
+        return tr.json_response(
+            {
+                "users": [tr.user_to_wire(v) for v in page.profiles],
+                "totalHits": page.total,
+                "scrollId": tr.encode_cursor(state),
+            }
+        )
+
+    async def _delete(self, request: Request, caller: Caller, uuid: str) -> Response:
+        hard_raw = tr.query_value(request.query_params, "hardDelete") or "false"
+        if hard_raw.lower() not in ("true", "false"):
+            raise ValidationError("hardDelete", "must be true or false")
+        if hard_raw.lower() == "true":
+            await self.rt.write(
+                caller.tenant.tenant_id,
+                lambda uow, now: deletions.hard_delete_profile(
+                    uow, caller=caller, uuid=uuid, now=now, hasher=self.rt.hasher
+                ),
+            )
+            self.rt.job_enqueued()
+        else:
+            await self.rt.write(
+                caller.tenant.tenant_id,
+                lambda uow, now: deletions.soft_delete_profile(
+                    uow, caller=caller, uuid=uuid, now=now
+                ),
+            )
+        return tr.json_response(DELETED)
+
+    async def delete_user(self, request: Request, caller: Caller) -> Response:
+        return await self._delete(request, caller, request.path_params["identify_id"])
+
+    async def delete_user_by_body(self, request: Request, caller: Caller) -> Response:
+        data = await self._body(request, allow_empty=True)
+        body = tr.parse_model(IdentifyIdBody, {} if data is None else data)
+        # No body (or no identifyId) addresses the user whose id is literally "delete".
+        return await self._delete(request, caller, body.identifyId or "delete")
+
+    # --- custom events -----------------------------------------------------------------
+
+    async def create_event(self, request: Request, caller: Caller) -> Response:
+        body = tr.parse_model(CustomEventIn, await self._body(request))
+        now_ms = self.rt.clock.now_ms()
+        new_event = tr.event_from_wire(body, now_ms)
+        view = await self.rt.write(
+            caller.tenant.tenant_id,
+            lambda uow, now: events.record_event(
+                uow, tenant=caller.tenant, uuid=body.identifyId, event=new_event, now=now
+            ),
+        )
+        return tr.json_response(tr.event_to_wire(view), status=201)
+
+    async def list_events(self, request: Request, caller: Caller) -> Response:
+        params = request.query_params
+        scroll = tr.query_value(params, "scrollId")
+        size = tr.page_size(tr.query_value(params, "pageSize"))
+        if scroll is not None:
+            state = tr.decode_cursor(scroll)
+        else:
+            state = {
+                "f": tr.query_value(params, "filter"),
+                "s": _epoch_ms(params, "dateRangeStart"),
+                "e": _epoch_ms(params, "dateRangeEnd"),
+                "a": None,
+            }
+        state["n"] = size or state.get("n") or tr.DEFAULT_PAGE_SIZE
+        clauses = tr.parse_filter(state.get("f"), frozenset({"identifyId", "eventName"}))
+        after = state.get("a")
+        if after is not None and not (
+            isinstance(after, list) and len(after) == 2 and all(isinstance(x, int) for x in after)
+        ):
+            raise ValidationError("scrollId", "is not a scroll id this server issued")
+        page = await self.rt.read(
+            caller.tenant.tenant_id,
+            lambda uow: events.list_events(
+                uow,
+                tenant=caller.tenant,
+                uuid=clauses.get("identifyId"),
+                name=clauses.get("eventName"),
+                start=state.get("s"),
+                end=state.get("e"),
+                after=None if after is None else (after[0], after[1]),
+                limit=int(state["n"]),
+            ),
+        )
+        if page.events:
+            last = page.events[-1].event
+            state["a"] = [last.occurred_at, last.event_id]
+        return tr.json_response(
+            {
+                "customEvents": [tr.event_to_wire(v) for v in page.events],
+                "totalHits": page.total,
+                "scrollId": tr.encode_cursor(state),
+            }
+        )
+
+
+def _epoch_ms(params: Any, name: str) -> int | None:
+    raw = tr.query_value(params, name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValidationError(name, "must be epoch milliseconds") from None
+
+
+def routes(rt: Runtime) -> list[Route]:
+    api = GainsightApi(rt)
+    e = api.endpoint
+    return [
+        Route("/v1/users", e(api.create_user), methods=["POST"]),
+        Route("/v1/users", e(api.list_users), methods=["GET"]),
+        Route("/v1/users/update", e(api.update_user_by_body), methods=["PUT"]),
+        Route("/v1/users/delete", e(api.delete_user_by_body), methods=["DELETE"]),
+        Route("/v1/users/{identify_id:path}", e(api.update_user), methods=["PUT"]),
+        Route("/v1/users/{identify_id:path}", e(api.get_user), methods=["GET"]),
+        Route("/v1/users/{identify_id:path}", e(api.delete_user), methods=["DELETE"]),
+        Route("/v1/events/custom", e(api.create_event), methods=["POST"]),
+        Route("/v1/events/custom", e(api.list_events), methods=["GET"]),
+    ]

@@ -1,0 +1,175 @@
+"""Between Gainsight PX's wire shapes and Obliviate's profiles, events and cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, TypeVar
+
+import orjson
+import pydantic
+from starlette.responses import Response
+
+from obliviate.domain.errors import ValidationError
+from obliviate.domain.events import NewEvent
+from obliviate.http.gainsight.schemas import CustomEventIn, UserIn
+from obliviate.services.events import EventView
+from obliviate.services.ports import ProfileFilter
+from obliviate.services.profiles import ProfileView
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 25
+
+# The full user object: every field is present in answers, empty ones as "", 0 or null.
+_STRING_FIELDS = (
+    "type", "gender", "email", "firstName", "lastName", "title", "phone", "role",
+    "subscriptionId", "accountId", "sfdcContactId",
+)
+_NUMBER_FIELDS = ("signUpDate", "firstVisitDate", "score")
+# Filterable user fields: identifyId is an identifier, the rest are attributes.
+_FILTER_ATTRIBUTES = frozenset({"email", "firstName", "lastName", "accountId", "type", "role", "title"})
+
+
+def json_response(
+    body: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(body), status_code=status, headers=headers,
+                    media_type="application/json")
+
+
+def parse_model(model: type[M], data: Any) -> M:
+    if not isinstance(data, dict):
+        raise ValidationError("body", "must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ValidationError(field, first["msg"]) from None
+
+
+def attributes_from_user(user: UserIn) -> dict[str, Any]:
+    """Only the fields the client sent, so an update keeps what it left out."""
+    sent = user.model_dump(include=user.model_fields_set - {"identifyId"})
+    if "customAttributes" in sent:
+        sent["custom"] = sent.pop("customAttributes")
+    if "location" in sent and sent["location"] is not None:
+        sent["location"] = {k: v for k, v in sent["location"].items() if v is not None}
+    return sent
+
+
+def validate_new_user(user: UserIn) -> str:
+    if not user.identifyId:
+        raise ValidationError("identifyId", "is required")
+    if not user.propertyKeys or not all(isinstance(k, str) and k for k in user.propertyKeys):
+        raise ValidationError("propertyKeys", "at least one property key is required")
+    return user.identifyId
+
+
+def user_to_wire(view: ProfileView) -> dict[str, Any]:
+    attrs = view.profile.attributes
+    user: dict[str, Any] = {
+        "aptrinsicId": format(view.profile.profile_id, "x"),
+        "identifyId": view.uuid,
+    }
+    for name in _STRING_FIELDS:
+        user[name] = attrs.get(name) or ""
+    if not user["type"]:
+        user["type"] = "USER"
+    for name in _NUMBER_FIELDS:
+        user[name] = attrs.get(name) or 0
+    user.update(
+        lastSeenDate=0,
+        numberOfVisits=0,
+        location=attrs.get("location"),
+        propertyKeys=attrs.get("propertyKeys") or [],
+        createDate=view.profile.created_at,
+        lastModifiedDate=view.profile.updated_at,
+        customAttributes=attrs.get("custom"),
+        globalUnsubscribe=bool(attrs.get("globalUnsubscribe", False)),
+        id=view.uuid,
+    )
+    return user
+
+
+def event_from_wire(body: CustomEventIn, now: int) -> NewEvent:
+    context: dict[str, Any] = {"propertyKey": body.propertyKey, "userType": body.userType}
+    if body.accountId is not None:
+        context["accountId"] = body.accountId
+    if body.globalContext is not None:
+        context["globalContext"] = body.globalContext
+    return NewEvent(
+        name=body.eventName,
+        occurred_at=body.date if body.date is not None else now,
+        properties=body.attributes or {},
+        context=context,
+    )
+
+
+def event_to_wire(view: EventView) -> dict[str, Any]:
+    event = view.event
+    return {
+        "eventId": format(event.event_id, "x"),
+        "eventName": event.name,
+        "identifyId": view.uuid,
+        "propertyKey": event.context.get("propertyKey", ""),
+        "userType": event.context.get("userType", "USER"),
+        "accountId": event.context.get("accountId"),
+        "date": event.occurred_at,
+        "attributes": event.properties,
+        "globalContext": event.context.get("globalContext"),
+    }
+
+
+def query_value(params: Any, name: str) -> str | None:
+    """Empty query parameters count as absent."""
+    value = params.get(name)
+    return value if value else None
+
+
+def page_size(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    try:
+        size = int(raw)
+    except ValueError:
+        raise ValidationError("pageSize", "must be an integer") from None
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise ValidationError("pageSize", f"must be between 1 and {MAX_PAGE_SIZE}")
+    return size
+
+
+def parse_filter(raw: str | None, allowed: frozenset[str]) -> dict[str, str]:
+    """``a==x;b==y`` into ``{"a": "x", "b": "y"}``."""
+    clauses: dict[str, str] = {}
+    if raw is None:
+        return clauses
+    for clause in raw.split(";"):
+        name, sep, value = clause.partition("==")
+        if not sep or not name or name not in allowed:
+            raise ValidationError("filter", f"unsupported filter clause {clause!r}")
+        clauses[name] = value
+    return clauses
+
+
+def user_filter(raw: str | None) -> ProfileFilter:
+    clauses = parse_filter(raw, _FILTER_ATTRIBUTES | {"identifyId"})
+    ids = (("uuid", clauses.pop("identifyId")),) if "identifyId" in clauses else ()
+    return ProfileFilter(identifiers=ids, attributes=tuple(sorted(clauses.items())))
+
+
+def encode_cursor(state: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(state)).decode().rstrip("=")
+
+
+def decode_cursor(raw: str) -> dict[str, Any]:
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        state = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        raise ValidationError("scrollId", "is not a scroll id this server issued") from None
+    if not isinstance(state, dict):
+        raise ValidationError("scrollId", "is not a scroll id this server issued")
+    return state

@@ -1,0 +1,70 @@
+"""What a surface handler needs at run time: auth, limits and units of work off the event loop."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from anyio import to_thread
+from starlette.requests import Request
+
+from obliviate.domain.errors import RateLimited
+from obliviate.domain.tenants import Caller
+from obliviate.ratelimit import RateLimiter
+from obliviate.services.ports import SubjectHasher, UnitOfWork, UnitOfWorkFactory
+from obliviate.services.tenants import Authenticator
+
+T = TypeVar("T")
+
+
+class SystemClock:
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+
+@dataclass
+class Runtime:
+    uow_factory: UnitOfWorkFactory
+    authenticator: Authenticator
+    limiter: RateLimiter
+    hasher: SubjectHasher
+    clock: SystemClock
+    max_body_bytes: int
+    # Called after a commit that enqueued work, so an in-process worker starts at once.
+    on_job_enqueued: Callable[[], None] | None = None
+
+    async def authenticated(self, request: Request, resolve: Callable[[], Caller]) -> Caller:
+        caller = await to_thread.run_sync(resolve)
+        request.scope.setdefault("state", {})["tenant"] = caller.tenant.name
+        return caller
+
+    async def check_rate(self, surface: str, caller: Caller) -> None:
+        decision = await self.limiter.hit(surface, caller.tenant.tenant_id)
+        if not decision.allowed:
+            raise RateLimited(decision.reset_after)
+
+    async def write(self, tenant_id: str, work: Callable[[UnitOfWork, int], T]) -> T:
+        def run() -> T:
+            with self.uow_factory(tenant_id, write=True) as uow:
+                result = work(uow, self.clock.now_ms())
+                uow.commit()
+                return result
+
+        return await to_thread.run_sync(run)
+
+    async def read(self, tenant_id: str, work: Callable[[UnitOfWork], T]) -> T:
+        def run() -> T:
+            with self.uow_factory(tenant_id, write=False) as uow:
+                return work(uow)
+
+        return await to_thread.run_sync(run)
+
+    def job_enqueued(self) -> None:
+        if self.on_job_enqueued is not None:
+            self.on_job_enqueued()
+
+
+def mark_surface(request: Request, surface: str) -> None:
+    request.scope.setdefault("state", {})["surface"] = surface

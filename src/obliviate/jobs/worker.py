@@ -1,0 +1,137 @@
+"""The worker: runs due jobs and, every purge interval, starts purges of expired soft deletes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from obliviate.jobs import queue
+from obliviate.services import deletions
+from obliviate.services.ports import Clock, SubjectHasher, UnitOfWorkFactory
+
+log = logging.getLogger("obliviate.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    poll_interval: float
+    purge_interval: float
+    lease_ms: int
+    max_attempts: int
+    backoff_base: float
+    backoff_max: float
+    purge_batch_size: int
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        uow_factory: UnitOfWorkFactory,
+        hasher: SubjectHasher,
+        clock: Clock,
+        config: WorkerConfig,
+    ) -> None:
+        self._engine = engine
+        self._uow = uow_factory
+        self._hasher = hasher
+        self._clock = clock
+        self._config = config
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self._handlers: dict[str, Callable[[queue.ClaimedJob], None]] = {
+            deletions.PURGE_PROFILE: self._purge_profile,
+        }
+        self._next_sweep = 0.0
+        self.wake = threading.Event()
+
+    def run_once(self) -> bool:
+        """Claim and run one due job. Returns False when none was due."""
+        now = self._clock.now_ms()
+        job = queue.claim(
+            self._engine, worker_id=self.worker_id, now=now, lease_ms=self._config.lease_ms
+        )
+        if job is None:
+            return False
+        handler = self._handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for job kind {job.kind!r}")
+            handler(job)
+        except Exception as exc:
+            state = queue.retry_or_fail(
+                self._engine,
+                job,
+                error=f"{type(exc).__name__}: {exc}",
+                now=self._clock.now_ms(),
+                max_attempts=self._config.max_attempts,
+                backoff_base=self._config.backoff_base,
+                backoff_max=self._config.backoff_max,
+            )
+            log.warning(
+                "job failed",
+                extra={"job_id": job.job_id, "kind": job.kind, "state": state, "error": type(exc).__name__},
+            )
+        return True
+
+    def sweep_expired(self) -> int:
+        """Start purges for soft deletes whose revival window has ended (all tenants)."""
+        now = self._clock.now_ms()
+        started = 0
+        for tenant_id in queue.tenants_with_expired_profiles(self._engine, now=now):
+            with self._uow(tenant_id) as uow:
+                started += deletions.purge_expired(uow, now=now, hasher=self._hasher, limit=500)
+                uow.commit()
+        return started
+
+    def drain(self) -> int:
+        """Run jobs until none is due (tests and the CLI's ``purge --expired`` use this)."""
+        ran = 0
+        while self.run_once():
+            ran += 1
+        return ran
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                if time.monotonic() >= self._next_sweep:
+                    self._next_sweep = time.monotonic() + self._config.purge_interval
+                    self.sweep_expired()
+                if self.run_once():
+                    continue
+            except Exception:
+                # A database hiccup must not kill the worker; the job's lease brings it back.
+                log.exception("worker loop error")
+            self.wake.wait(self._config.poll_interval)
+            self.wake.clear()
+
+    def _purge_profile(self, job: queue.ClaimedJob) -> None:
+        while True:
+            now = self._clock.now_ms()
+            with self._uow(job.tenant_id) as uow:
+                done = deletions.purge_step(
+                    uow,
+                    job_id=job.job_id,
+                    payload=job.payload,
+                    batch_size=self._config.purge_batch_size,
+                    now=now,
+                )
+                uow.commit()
+            if done:
+                return
+            alive = queue.heartbeat(
+                self._engine,
+                job,
+                worker_id=self.worker_id,
+                now=self._clock.now_ms(),
+                lease_ms=self._config.lease_ms,
+            )
+            if not alive:
+                return

@@ -1,0 +1,184 @@
+"""Soft and hard deletion of a profile, and the purge that removes its rows for good."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from obliviate.domain.deletion import JobState, PurgeReason
+from obliviate.domain.errors import ProfileNotFound
+from obliviate.domain.identifiers import IdentifierType
+from obliviate.domain.profiles import Profile, ProfileState, revival_deadline
+from obliviate.domain.tenants import Caller
+from obliviate.services.ports import SubjectHasher, UnitOfWork
+from obliviate.services.receipts import append_receipt
+from obliviate.storage.deletion_targets import DELETION_TARGETS
+
+PURGE_PROFILE = "purge_profile"
+UUID = IdentifierType.UUID.value
+
+
+@dataclass(frozen=True, slots=True)
+class DeletionAccepted:
+    profile_id: int
+    job_id: int | None
+    revivable_until: int | None
+
+
+def _caller_request(caller: Caller, now: int) -> dict[str, Any]:
+    return {
+        "surface": caller.surface.value,
+        "credential_ref": caller.credential_ref,
+        "requested_at": now,
+    }
+
+
+def soft_delete_profile(
+    uow: UnitOfWork, *, caller: Caller, uuid: str, now: int
+) -> DeletionAccepted:
+    """Hide an active profile at once; it may be revived until the tenant's window ends."""
+    profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
+    if profile is None or profile.state is not ProfileState.ACTIVE:
+        raise ProfileNotFound(UUID, uuid)
+    deadline = revival_deadline(now, caller.tenant.revival_window_seconds)
+    uow.profiles.save(
+        replace(
+            profile,
+            state=ProfileState.SOFT_DELETED,
+            updated_at=now,
+            deleted_at=now,
+            revivable_until=deadline,
+            deletion_request=_caller_request(caller, now),
+        )
+    )
+    return DeletionAccepted(profile.profile_id, None, deadline)
+
+
+def hard_delete_profile(
+    uow: UnitOfWork, *, caller: Caller, uuid: str, now: int, hasher: SubjectHasher
+) -> DeletionAccepted:
+    """Hide a profile for good and enqueue its purge, in the caller's transaction.
+
+    A soft-deleted profile may be hard-deleted too: that is how a person's data is removed
+    before the revival window ends.
+    """
+    profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
+    if profile is None or profile.state is ProfileState.PURGING:
+        raise ProfileNotFound(UUID, uuid)
+    job_id = begin_purge(
+        uow,
+        profile=profile,
+        reason=PurgeReason.HARD_DELETE,
+        subject_hash=hasher(UUID, uuid),
+        surface=caller.surface.value,
+        credential_ref=caller.credential_ref,
+        requested_at=now,
+        now=now,
+    )
+    return DeletionAccepted(profile.profile_id, job_id, None)
+
+
+def begin_purge(
+    uow: UnitOfWork,
+    *,
+    profile: Profile,
+    reason: PurgeReason,
+    subject_hash: str,
+    surface: str,
+    credential_ref: str,
+    requested_at: int,
+    now: int,
+) -> int:
+    """Make the profile unreachable (state and identifiers) and enqueue the removal of its rows."""
+    uow.profiles.save(
+        replace(profile, state=ProfileState.PURGING, updated_at=now, revivable_until=None)
+    )
+    released = uow.profiles.release_identifiers(profile.profile_id)
+    return uow.jobs.enqueue(
+        kind=PURGE_PROFILE,
+        payload={
+            "profile_id": profile.profile_id,
+            "reason": reason.value,
+            "subject_hash": subject_hash,
+            "surface": surface,
+            "credential_ref": credential_ref,
+            "requested_at": requested_at,
+            # Released here, in the request's transaction; they count toward the receipt.
+            "released": {"identifiers": released},
+        },
+        now=now,
+    )
+
+
+def purge_step(
+    uow: UnitOfWork,
+    *,
+    job_id: int,
+    payload: dict[str, Any],
+    batch_size: int,
+    now: int,
+) -> bool:
+    """Remove one batch of the subject's rows; on the last, verify, write the receipt, finish.
+
+    Each step is its own transaction and records its progress in the job, so a crash at any
+    point resumes where it stopped and counts nothing twice. Returns True when the job is done.
+    """
+    profile_id = int(payload["profile_id"])
+    # Progress is read from the job row, not memory, so a job taken over after a crash or an
+    # expired lease continues the count instead of restarting it.
+    result = uow.jobs.result_of(job_id)
+    counts: dict[str, int] = dict(result.get("counts") or payload.get("released") or {})
+    for target in DELETION_TARGETS:
+        removed = uow.person_rows.delete_batch(target.kind, profile_id, batch_size)
+        counts[target.kind] = counts.get(target.kind, 0) + removed
+        if removed == batch_size:
+            uow.jobs.set_result(job_id, {**result, "counts": counts}, now=now)
+            return False
+    left = {kind: n for kind, n in uow.person_rows.count(profile_id).items() if n}
+    if left:
+        # Rows arrived while we deleted (they should not: the profile is unreachable); go again.
+        uow.jobs.set_result(job_id, {**result, "counts": counts, "leftover": left}, now=now)
+        return False
+    receipt_id = append_receipt(
+        uow,
+        job_id=job_id,
+        surface=str(payload["surface"]),
+        credential_ref=str(payload["credential_ref"]),
+        subject_hash=str(payload["subject_hash"]),
+        reason=str(payload["reason"]),
+        counts=counts,
+        requested_at=int(payload["requested_at"]),
+        now=now,
+    )
+    uow.jobs.finish(
+        job_id,
+        state=JobState.COMPLETED.value,
+        result={"counts": counts, "receipt_id": receipt_id},
+        now=now,
+    )
+    return True
+
+
+def purge_expired(uow: UnitOfWork, *, now: int, hasher: SubjectHasher, limit: int) -> int:
+    """Start the purge of every soft-deleted profile whose revival window has ended."""
+    expired = uow.profiles.expired_soft_deleted(now=now, limit=limit)
+    uuids = uow.profiles.uuids_of([p.profile_id for p in expired])
+    for profile in expired:
+        subject = hasher(UUID, uuids.get(profile.profile_id, str(profile.profile_id)))
+        begin_expiry_purge(uow, profile=profile, subject_hash=subject, now=now)
+    return len(expired)
+
+
+def begin_expiry_purge(uow: UnitOfWork, *, profile: Profile, subject_hash: str, now: int) -> int:
+    """Purge a profile whose window ended, on behalf of whoever soft-deleted it."""
+    request = profile.deletion_request or {}
+    return begin_purge(
+        uow,
+        profile=profile,
+        reason=PurgeReason.REVIVAL_WINDOW_ENDED,
+        subject_hash=subject_hash,
+        surface=str(request.get("surface", "system")),
+        credential_ref=str(request.get("credential_ref", "system")),
+        requested_at=int(request.get("requested_at", now)),
+        now=now,
+    )

@@ -1,0 +1,130 @@
+"""Use cases on profiles shared by every surface: create, update, read, list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from obliviate.domain.errors import DuplicateProfile, ProfileNotFound
+from obliviate.domain.identifiers import IdentifierType, uuid_identifier
+from obliviate.domain.profiles import (
+    Profile,
+    ProfileState,
+    has_expired,
+    is_revivable,
+    merge_attributes,
+)
+from obliviate.domain.tenants import Tenant
+from obliviate.services.deletions import begin_expiry_purge
+from obliviate.services.ports import IdentifierTaken, ProfileFilter, SubjectHasher, UnitOfWork
+
+UUID = IdentifierType.UUID.value
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileView:
+    profile: Profile
+    uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProfilePage:
+    profiles: list[ProfileView]
+    total: int
+
+
+def _revive(profile: Profile, attributes: dict[str, Any], now: int) -> Profile:
+    return replace(
+        profile,
+        state=ProfileState.ACTIVE,
+        attributes=merge_attributes(profile.attributes, attributes),
+        updated_at=now,
+        deleted_at=None,
+        revivable_until=None,
+        deletion_request=None,
+    )
+
+
+def _writable(
+    uow: UnitOfWork, *, uuid: str, now: int, hasher: SubjectHasher
+) -> Profile | None:
+    """The profile a write may touch: active or revivable. An expired one is purged on sight."""
+    profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
+    if profile is None:
+        return None
+    if has_expired(profile, now):
+        begin_expiry_purge(uow, profile=profile, subject_hash=hasher(UUID, uuid), now=now)
+        return None
+    return profile
+
+
+def create_profile(
+    uow: UnitOfWork,
+    *,
+    tenant: Tenant,
+    uuid: str,
+    attributes: dict[str, Any],
+    now: int,
+    hasher: SubjectHasher,
+) -> tuple[ProfileView, bool]:
+    """Create, or revive a soft-deleted profile within its window. Returns (view, revived)."""
+    uuid_identifier(uuid)
+    existing = _writable(uow, uuid=uuid, now=now, hasher=hasher)
+    if existing is not None:
+        if existing.state is ProfileState.ACTIVE:
+            raise DuplicateProfile(UUID, uuid)
+        revived = _revive(existing, attributes, now)
+        uow.profiles.save(revived)
+        return ProfileView(revived, uuid), True
+    profile = uow.profiles.insert(attributes=attributes, now=now)
+    try:
+        uow.profiles.add_identifier(id_type=UUID, value=uuid, profile_id=profile.profile_id, now=now)
+    except IdentifierTaken as exc:
+        # Another request created the same uuid between our look-up and insert.
+        raise DuplicateProfile(UUID, uuid) from exc
+    return ProfileView(profile, uuid), False
+
+
+def update_profile(
+    uow: UnitOfWork,
+    *,
+    tenant: Tenant,
+    uuid: str,
+    changes: dict[str, Any],
+    now: int,
+    hasher: SubjectHasher,
+) -> ProfileView:
+    """Partial update; revives a soft-deleted profile within its window."""
+    existing = _writable(uow, uuid=uuid, now=now, hasher=hasher)
+    if existing is None:
+        raise ProfileNotFound(UUID, uuid)
+    if is_revivable(existing, now):
+        updated = _revive(existing, changes, now)
+    else:
+        updated = replace(
+            existing, attributes=merge_attributes(existing.attributes, changes), updated_at=now
+        )
+    uow.profiles.save(updated)
+    return ProfileView(updated, uuid)
+
+
+def get_profile(uow: UnitOfWork, *, tenant: Tenant, uuid: str) -> ProfileView:
+    profile = uow.profiles.find_by_identifier(UUID, uuid)
+    if profile is None or profile.state is not ProfileState.ACTIVE:
+        raise ProfileNotFound(UUID, uuid)
+    return ProfileView(profile, uuid)
+
+
+def list_profiles(
+    uow: UnitOfWork,
+    *,
+    tenant: Tenant,
+    flt: ProfileFilter,
+    after: int | None,
+    limit: int,
+    descending: bool = False,
+) -> ProfilePage:
+    found = uow.profiles.list_active(flt, after=after, limit=limit, descending=descending)
+    uuids = uow.profiles.uuids_of([p.profile_id for p in found])
+    views = [ProfileView(p, uuids.get(p.profile_id, "")) for p in found]
+    return ProfilePage(views, uow.profiles.count_active(flt))

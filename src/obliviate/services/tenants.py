@@ -1,0 +1,125 @@
+"""Tenants and their per-surface credentials."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, insert, select
+
+from obliviate.domain.errors import AuthenticationError, ConflictError, ValidationError
+from obliviate.domain.tenants import Caller, Surface, Tenant
+from obliviate.security import hash_secret, new_secret, secret_matches
+from obliviate.storage import tables as t
+
+_TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+DEMO_TENANT = "demo"
+# Well-known credentials of the demo tenant, so the README's curl lines work as written.
+# Refused when OBLIVIATE_ENV=production.
+DEMO_CREDENTIALS: dict[str, dict[str, str]] = {
+    "gainsight": {"api_key": "demo-gainsight-key"},
+    "engagelab": {"app_key": "demo-app-key", "master_secret": "demo-master-secret"},
+    "insider": {"partner_name": "demo", "request_token": "demo-request-token"},
+    "native": {"token": "demo-native-token"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRecord:
+    tenant_id: str
+    name: str
+    created_at: int
+    revival_window_seconds: int | None
+
+
+def _fresh_credentials(name: str) -> dict[str, dict[str, str]]:
+    return {
+        "gainsight": {"api_key": new_secret("gs")},
+        "engagelab": {"app_key": secrets.token_hex(12), "master_secret": new_secret("el")},
+        "insider": {"partner_name": name.replace("-", "").replace("_", ""), "request_token": new_secret("in")},
+        "native": {"token": new_secret("ob")},
+    }
+
+
+def _credential_rows(tenant_id: str, creds: dict[str, dict[str, str]], now: int) -> list[dict[str, Any]]:
+    return [
+        {"tenant_id": tenant_id, "surface": "gainsight", "public_id": None,
+         "secret_hash": hash_secret(creds["gainsight"]["api_key"]), "created_at": now},
+        {"tenant_id": tenant_id, "surface": "engagelab", "public_id": creds["engagelab"]["app_key"],
+         "secret_hash": hash_secret(creds["engagelab"]["master_secret"]), "created_at": now},
+        {"tenant_id": tenant_id, "surface": "insider", "public_id": creds["insider"]["partner_name"],
+         "secret_hash": hash_secret(creds["insider"]["request_token"]), "created_at": now},
+        {"tenant_id": tenant_id, "surface": "native", "public_id": None,
+         "secret_hash": hash_secret(creds["native"]["token"]), "created_at": now},
+    ]
+
+
+def create_tenant(
+    engine: Engine, *, name: str, now: int, demo: bool = False
+) -> dict[str, Any]:
+    """Create a tenant and return its credentials; this is the only time they are seen."""
+    if not _TENANT_NAME.match(name):
+        raise ValidationError("name", "use 1-63 lowercase letters, digits, '-' or '_'")
+    creds = DEMO_CREDENTIALS if demo else _fresh_credentials(name)
+    tenant_id = secrets.token_hex(16)
+    with engine.begin() as conn:
+        taken = conn.execute(select(t.tenants.c.tenant_id).where(t.tenants.c.name == name)).first()
+        if taken is not None:
+            raise ConflictError(f"tenant {name!r} already exists")
+        conn.execute(insert(t.tenants).values(tenant_id=tenant_id, name=name, created_at=now))
+        conn.execute(insert(t.credentials), _credential_rows(tenant_id, creds, now))
+    return {"tenant": name, **creds}
+
+
+def list_tenants(engine: Engine) -> list[TenantRecord]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.tenants).order_by(t.tenants.c.created_at, t.tenants.c.name))
+        return [
+            TenantRecord(r.tenant_id, r.name, r.created_at, r.revival_window_seconds) for r in rows
+        ]
+
+
+def tenant_exists(engine: Engine, name: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(t.tenants.c.tenant_id).where(t.tenants.c.name == name)).first() is not None
+
+
+class Authenticator:
+    """Resolves a surface's credentials to the tenant they belong to."""
+
+    def __init__(self, engine: Engine, *, default_revival_window: float) -> None:
+        self._engine = engine
+        self._default_window = default_revival_window
+
+    def _caller(self, surface: Surface, secret: str, public_id: str | None) -> Caller:
+        digest = hash_secret(secret)
+        query = (
+            select(t.tenants, t.credentials.c.secret_hash)
+            .join(t.credentials, t.credentials.c.tenant_id == t.tenants.c.tenant_id)
+            .where(
+                t.credentials.c.surface == surface.value,
+                t.credentials.c.secret_hash == digest,
+                t.credentials.c.revoked_at.is_(None),
+            )
+        )
+        if public_id is not None:
+            query = query.where(t.credentials.c.public_id == public_id)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        # The look-up is by hash, so timing reveals nothing about the secret; the final check
+        # is constant-time all the same.
+        if row is None or not secret_matches(secret, row.secret_hash):
+            raise AuthenticationError()
+        window = row.revival_window_seconds
+        tenant = Tenant(
+            tenant_id=row.tenant_id,
+            name=row.name,
+            revival_window_seconds=float(window) if window is not None else self._default_window,
+        )
+        return Caller(tenant=tenant, surface=surface, credential_ref=digest[:16])
+
+    def gainsight(self, api_key: str) -> Caller:
+        return self._caller(Surface.GAINSIGHT, api_key, None)

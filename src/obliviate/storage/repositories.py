@@ -1,0 +1,367 @@
+"""SQL repositories, each bound to one tenant when built so no query can leave it out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, delete, func, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+
+from obliviate.domain.events import NewEvent, StoredEvent
+from obliviate.domain.profiles import Profile, ProfileState
+from obliviate.services.ports import IdentifierTaken, ProfileFilter
+from obliviate.storage import tables as t
+from obliviate.storage.deletion_targets import DELETION_TARGETS
+from obliviate.storage.ids import new_id
+
+
+def _profile(row: Row[Any]) -> Profile:
+    return Profile(
+        profile_id=row.profile_id,
+        state=ProfileState(row.state),
+        attributes=row.attributes,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        deleted_at=row.deleted_at,
+        revivable_until=row.revivable_until,
+        deletion_request=row.deletion_request,
+    )
+
+
+class SqlProfiles:
+    def __init__(self, conn: Connection, tenant_id: str) -> None:
+        self._conn = conn
+        self._tenant = tenant_id
+
+    def find_by_identifier(
+        self, id_type: str, value: str, *, for_update: bool = False
+    ) -> Profile | None:
+        query = (
+            select(t.profiles)
+            .join(
+                t.identifiers,
+                and_(
+                    t.identifiers.c.tenant_id == t.profiles.c.tenant_id,
+                    t.identifiers.c.profile_id == t.profiles.c.profile_id,
+                ),
+            )
+            .where(
+                t.identifiers.c.tenant_id == self._tenant,
+                t.identifiers.c.id_type == id_type,
+                t.identifiers.c.value == value,
+            )
+        )
+        if for_update:
+            query = query.with_for_update(of=t.profiles)
+        row = self._conn.execute(query).first()
+        return None if row is None else _profile(row)
+
+    def insert(self, *, attributes: dict[str, Any], now: int) -> Profile:
+        profile_id = new_id(now)
+        self._conn.execute(
+            insert(t.profiles).values(
+                tenant_id=self._tenant,
+                profile_id=profile_id,
+                state=ProfileState.ACTIVE.value,
+                attributes=attributes,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return Profile(profile_id, ProfileState.ACTIVE, attributes, now, now, None, None)
+
+    def add_identifier(self, *, id_type: str, value: str, profile_id: int, now: int) -> None:
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(
+                    insert(t.identifiers).values(
+                        tenant_id=self._tenant,
+                        id_type=id_type,
+                        value=value,
+                        profile_id=profile_id,
+                        created_at=now,
+                    )
+                )
+        except IntegrityError as exc:
+            raise IdentifierTaken(id_type, value) from exc
+
+    def save(self, profile: Profile) -> None:
+        self._conn.execute(
+            update(t.profiles)
+            .where(
+                t.profiles.c.tenant_id == self._tenant,
+                t.profiles.c.profile_id == profile.profile_id,
+            )
+            .values(
+                state=profile.state.value,
+                attributes=profile.attributes,
+                updated_at=profile.updated_at,
+                deleted_at=profile.deleted_at,
+                revivable_until=profile.revivable_until,
+                deletion_request=profile.deletion_request,
+            )
+        )
+
+    def release_identifiers(self, profile_id: int) -> int:
+        result = self._conn.execute(
+            delete(t.identifiers).where(
+                t.identifiers.c.tenant_id == self._tenant,
+                t.identifiers.c.profile_id == profile_id,
+            )
+        )
+        return int(result.rowcount)
+
+    def uuids_of(self, profile_ids: Sequence[int]) -> dict[int, str]:
+        if not profile_ids:
+            return {}
+        rows = self._conn.execute(
+            select(t.identifiers.c.profile_id, t.identifiers.c.value).where(
+                t.identifiers.c.tenant_id == self._tenant,
+                t.identifiers.c.id_type == "uuid",
+                t.identifiers.c.profile_id.in_(list(profile_ids)),
+            )
+        )
+        return {row.profile_id: row.value for row in rows}
+
+    def _active_query(self, flt: ProfileFilter) -> Any:
+        query = select(t.profiles).where(
+            t.profiles.c.tenant_id == self._tenant,
+            t.profiles.c.state == ProfileState.ACTIVE.value,
+        )
+        for id_type, value in flt.identifiers:
+            query = query.where(
+                t.profiles.c.profile_id.in_(
+                    select(t.identifiers.c.profile_id).where(
+                        t.identifiers.c.tenant_id == self._tenant,
+                        t.identifiers.c.id_type == id_type,
+                        t.identifiers.c.value == value,
+                    )
+                )
+            )
+        for key, value in flt.attributes:
+            query = query.where(t.profiles.c.attributes[key].as_string() == value)
+        return query
+
+    def list_active(
+        self, flt: ProfileFilter, *, after: int | None, limit: int, descending: bool
+    ) -> list[Profile]:
+        query = self._active_query(flt)
+        key = t.profiles.c.profile_id
+        if after is not None:
+            query = query.where(key < after if descending else key > after)
+        query = query.order_by(key.desc() if descending else key.asc()).limit(limit)
+        return [_profile(row) for row in self._conn.execute(query)]
+
+    def count_active(self, flt: ProfileFilter) -> int:
+        inner = self._active_query(flt).subquery()
+        return int(self._conn.execute(select(func.count()).select_from(inner)).scalar_one())
+
+    def expired_soft_deleted(self, *, now: int, limit: int) -> list[Profile]:
+        rows = self._conn.execute(
+            select(t.profiles)
+            .where(
+                t.profiles.c.tenant_id == self._tenant,
+                t.profiles.c.state == ProfileState.SOFT_DELETED.value,
+                t.profiles.c.revivable_until <= now,
+            )
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_profile(row) for row in rows]
+
+
+class SqlEvents:
+    def __init__(self, conn: Connection, tenant_id: str) -> None:
+        self._conn = conn
+        self._tenant = tenant_id
+
+    def add(self, *, profile_id: int, event: NewEvent, now: int) -> StoredEvent:
+        event_id = new_id(now)
+        self._conn.execute(
+            insert(t.events).values(
+                tenant_id=self._tenant,
+                event_id=event_id,
+                profile_id=profile_id,
+                name=event.name,
+                occurred_at=event.occurred_at,
+                properties=event.properties,
+                context=event.context,
+            )
+        )
+        return StoredEvent(
+            event_id, profile_id, event.name, event.occurred_at, event.properties, event.context
+        )
+
+    def _visible_query(
+        self, profile_id: int | None, start: int | None, end: int | None, name: str | None
+    ) -> Any:
+        query = (
+            select(t.events)
+            .join(
+                t.profiles,
+                and_(
+                    t.profiles.c.tenant_id == t.events.c.tenant_id,
+                    t.profiles.c.profile_id == t.events.c.profile_id,
+                ),
+            )
+            .where(
+                t.events.c.tenant_id == self._tenant,
+                t.profiles.c.state == ProfileState.ACTIVE.value,
+            )
+        )
+        if profile_id is not None:
+            query = query.where(t.events.c.profile_id == profile_id)
+        if start is not None:
+            query = query.where(t.events.c.occurred_at >= start)
+        if end is not None:
+            query = query.where(t.events.c.occurred_at <= end)
+        if name is not None:
+            query = query.where(t.events.c.name == name)
+        return query
+
+    def list_visible(
+        self,
+        *,
+        profile_id: int | None,
+        start: int | None,
+        end: int | None,
+        name: str | None,
+        after: tuple[int, int] | None,
+        limit: int,
+    ) -> list[StoredEvent]:
+        query = self._visible_query(profile_id, start, end, name)
+        if after is not None:
+            query = query.where(tuple_(t.events.c.occurred_at, t.events.c.event_id) > after)
+        query = query.order_by(t.events.c.occurred_at, t.events.c.event_id).limit(limit)
+        return [
+            StoredEvent(r.event_id, r.profile_id, r.name, r.occurred_at, r.properties, r.context)
+            for r in self._conn.execute(query)
+        ]
+
+    def count_visible(
+        self, *, profile_id: int | None, start: int | None, end: int | None, name: str | None
+    ) -> int:
+        inner = self._visible_query(profile_id, start, end, name).subquery()
+        return int(self._conn.execute(select(func.count()).select_from(inner)).scalar_one())
+
+
+class SqlPersonRows:
+    """Counting and removing a subject's rows across every registered deletion target."""
+
+    def __init__(self, conn: Connection, tenant_id: str) -> None:
+        self._conn = conn
+        self._tenant = tenant_id
+
+    def count(self, profile_id: int) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for target in DELETION_TARGETS:
+            column = target.table.c[target.subject_column]
+            counts[target.kind] = int(
+                self._conn.execute(
+                    select(func.count())
+                    .select_from(target.table)
+                    .where(target.table.c.tenant_id == self._tenant, column == profile_id)
+                ).scalar_one()
+            )
+        return counts
+
+    def delete_batch(self, kind: str, profile_id: int, limit: int) -> int:
+        """Delete up to ``limit`` rows of one target; a bounded batch keeps each commit short."""
+        target = next(x for x in DELETION_TARGETS if x.kind == kind)
+        table = target.table
+        pk = list(table.primary_key.columns)
+        chosen = (
+            select(*pk)
+            .where(table.c.tenant_id == self._tenant, table.c[target.subject_column] == profile_id)
+            .limit(limit)
+        )
+        result = self._conn.execute(delete(table).where(tuple_(*pk).in_(chosen)))
+        return int(result.rowcount)
+
+
+class SqlJobs:
+    def __init__(self, conn: Connection, tenant_id: str) -> None:
+        self._conn = conn
+        self._tenant = tenant_id
+
+    def enqueue(self, *, kind: str, payload: dict[str, Any], now: int) -> int:
+        job_id = new_id(now)
+        self._conn.execute(
+            insert(t.jobs).values(
+                tenant_id=self._tenant,
+                job_id=job_id,
+                kind=kind,
+                payload=payload,
+                state="queued",
+                attempts=0,
+                run_after=now,
+                result={},
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return job_id
+
+    def result_of(self, job_id: int) -> dict[str, Any]:
+        row = self._conn.execute(
+            select(t.jobs.c.result).where(
+                t.jobs.c.tenant_id == self._tenant, t.jobs.c.job_id == job_id
+            )
+        ).first()
+        return {} if row is None else dict(row.result)
+
+    def set_result(self, job_id: int, result: dict[str, Any], *, now: int) -> None:
+        self._conn.execute(
+            update(t.jobs)
+            .where(t.jobs.c.tenant_id == self._tenant, t.jobs.c.job_id == job_id)
+            .values(result=result, updated_at=now)
+        )
+
+    def finish(self, job_id: int, *, state: str, result: dict[str, Any], now: int) -> None:
+        self._conn.execute(
+            update(t.jobs)
+            .where(t.jobs.c.tenant_id == self._tenant, t.jobs.c.job_id == job_id)
+            .values(
+                state=state,
+                result=result,
+                updated_at=now,
+                finished_at=now,
+                locked_by=None,
+                locked_until=None,
+            )
+        )
+
+
+class SqlReceipts:
+    def __init__(self, conn: Connection, tenant_id: str) -> None:
+        self._conn = conn
+        self._tenant = tenant_id
+
+    def last_link(self) -> tuple[int, str] | None:
+        row = self._conn.execute(
+            select(t.receipts.c.seq, t.receipts.c.hash)
+            .where(t.receipts.c.tenant_id == self._tenant)
+            .order_by(t.receipts.c.seq.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else (int(row.seq), str(row.hash))
+
+    def exists_for_job(self, job_id: int) -> bool:
+        row = self._conn.execute(
+            select(t.receipts.c.seq).where(
+                t.receipts.c.tenant_id == self._tenant, t.receipts.c.job_id == job_id
+            )
+        ).first()
+        return row is not None
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._conn.execute(insert(t.receipts).values(tenant_id=self._tenant, **record))
+
+    def all_in_order(self) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            select(t.receipts)
+            .where(t.receipts.c.tenant_id == self._tenant)
+            .order_by(t.receipts.c.seq)
+        )
+        return [dict(row._mapping) for row in rows]

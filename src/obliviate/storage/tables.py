@@ -1,0 +1,129 @@
+"""The schema. Every table carries ``tenant_id`` and has it first in its primary key."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("revival_window_seconds", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("surface", String(16), primary_key=True),
+    # SHA-256 of the secret; the secret itself is shown once and never stored.
+    Column("secret_hash", String(64), primary_key=True),
+    # The non-secret half where a surface has one (EngageLab app_key, Insider partner name).
+    Column("public_id", String(200), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    Index("ix_credentials_lookup", "surface", "secret_hash"),
+    Index("ix_credentials_public", "surface", "public_id"),
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("profile_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("state", String(16), nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger, nullable=True),
+    Column("revivable_until", BigInteger, nullable=True),
+    Column("deletion_request", JSON, nullable=True),
+    Index("ix_profiles_expiry", "state", "revivable_until"),
+)
+
+identifiers = Table(
+    "identifiers",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("id_type", String(64), primary_key=True),
+    Column("value", String(512), primary_key=True),
+    Column("profile_id", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_identifiers_profile", "tenant_id", "profile_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("event_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("profile_id", BigInteger, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("occurred_at", BigInteger, nullable=False),
+    Column("properties", JSON, nullable=False),
+    Column("context", JSON, nullable=False),
+    Index("ix_events_profile_time", "tenant_id", "profile_id", "occurred_at", "event_id"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("job_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(64), nullable=False),
+    # Internal ids and keyed hashes only: never a person's raw identifier.
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("run_after", BigInteger, nullable=False),
+    Column("locked_by", String(64), nullable=True),
+    Column("locked_until", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("result", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    Index("ix_jobs_claim", "state", "run_after"),
+)
+
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    # Position in the tenant's chain; the key makes two writers race on it, not fork it.
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("receipt_id", String(32), nullable=False, unique=True),
+    Column("job_id", BigInteger, nullable=False),
+    Column("surface", String(16), nullable=False),
+    Column("credential_ref", String(64), nullable=False),
+    Column("subject_hash", String(64), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("counts", JSON, nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("completed_at", BigInteger, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_receipts_job", "tenant_id", "job_id", unique=True),
+)

@@ -1,0 +1,66 @@
+"""The SQL unit of work: one connection, one transaction, repositories bound to one tenant."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+
+from obliviate.storage.engine import WRITE_FLAG
+from obliviate.storage.repositories import (
+    SqlEvents,
+    SqlJobs,
+    SqlPersonRows,
+    SqlProfiles,
+    SqlReceipts,
+)
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine, tenant_id: str, *, write: bool = True) -> None:
+        self._engine = engine
+        self._tenant_id = tenant_id
+        self._write = write
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        conn = self._engine.connect()
+        conn.info[WRITE_FLAG] = self._write
+        conn.begin()
+        self._conn = conn
+        self.profiles = SqlProfiles(conn, self._tenant_id)
+        self.events = SqlEvents(conn, self._tenant_id)
+        self.person_rows = SqlPersonRows(conn, self._tenant_id)
+        self.jobs = SqlJobs(conn, self._tenant_id)
+        self.receipts = SqlReceipts(conn, self._tenant_id)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self._conn
+        self._conn = None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+        finally:
+            conn.info[WRITE_FLAG] = True
+            conn.close()
+
+    def commit(self) -> None:
+        if self._conn is None:
+            raise RuntimeError("unit of work is not open")
+        self._conn.commit()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self, tenant_id: str, *, write: bool = True) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, tenant_id, write=write)
