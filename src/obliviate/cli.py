@@ -79,8 +79,13 @@ def serve(host: str, port: int, demo: bool, no_worker: bool) -> None:
     click.echo(f"obliviate serving on http://{host}:{port}", err=True)
     try:
         uvicorn.run(
-            app, host=host, port=port, loop="uvloop", http="httptools",
-            log_level="warning", access_log=False,
+            app,
+            host=host,
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            log_level="warning",
+            access_log=False,
         )
     finally:
         if stop is not None:
@@ -102,7 +107,9 @@ def worker() -> None:
 
 
 @main.command()
-@click.option("--expired", is_flag=True, required=True, help="Purge soft deletes past their window.")
+@click.option(
+    "--expired", is_flag=True, required=True, help="Purge soft deletes past their window."
+)
 def purge(expired: bool) -> None:
     """Purge now instead of waiting for the worker's next sweep."""
     container = build_container(_settings())
@@ -144,7 +151,9 @@ def tenant_list(as_json: bool) -> None:
     migrate(container.engine)
     found = tenants.list_tenants(container.engine)
     if as_json:
-        click.echo(orjson.dumps([{"tenant": r.name, "created_at": r.created_at} for r in found]).decode())
+        click.echo(
+            orjson.dumps([{"tenant": r.name, "created_at": r.created_at} for r in found]).decode()
+        )
         return
     for record in found:
         click.echo(record.name)

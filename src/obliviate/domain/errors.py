@@ -1,13 +1,13 @@
 """Errors the domain and services raise; each surface maps them onto its own envelope.
 
-    ObliviateError
-    ├── AuthenticationError          credentials missing or wrong (nothing ran)
-    ├── ValidationError              input breaks a rule; carries the offending field
-    ├── NotFoundError
-    │   └── ProfileNotFound          no visible profile for that identifier
-    ├── ConflictError
-    │   └── DuplicateProfile         an active profile already holds the identifier
-    └── RateLimited                  over the surface's limit; carries retry_after seconds
+ObliviateError
+├── AuthenticationError          credentials missing or wrong (nothing ran)
+├── ValidationError              input breaks a rule; carries the offending field
+├── NotFoundError
+│   └── ProfileNotFound          no visible profile for that identifier
+├── ConflictError
+│   └── DuplicateProfile         an active profile already holds the identifier
+└── RateLimited                  over the surface's limit; carries retry_after seconds
 """
 
 from __future__ import annotations

@@ -90,5 +90,5 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         # Only plain tokens: a client must not smuggle arbitrary text into the logs.
         if name == b"x-request-id" and 0 < len(value) <= 64 and value.replace(b"-", b"").isalnum():
-            return value.decode()
+            return str(value.decode())
     return uuid.uuid4().hex

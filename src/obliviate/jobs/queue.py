@@ -37,7 +37,9 @@ def claim(engine: Engine, *, worker_id: str, now: int, lease_ms: int) -> Claimed
         conn.info[WRITE_FLAG] = True
         with conn.begin():
             row = conn.execute(
-                select(jobs.c.tenant_id, jobs.c.job_id, jobs.c.kind, jobs.c.payload, jobs.c.attempts)
+                select(
+                    jobs.c.tenant_id, jobs.c.job_id, jobs.c.kind, jobs.c.payload, jobs.c.attempts
+                )
                 .where(due)
                 .order_by(jobs.c.run_after)
                 .limit(1)

@@ -77,7 +77,12 @@ class Worker:
             )
             log.warning(
                 "job failed",
-                extra={"job_id": job.job_id, "kind": job.kind, "state": state, "error": type(exc).__name__},
+                extra={
+                    "job_id": job.job_id,
+                    "kind": job.kind,
+                    "state": state,
+                    "error": type(exc).__name__,
+                },
             )
         return True
 

@@ -81,11 +81,16 @@ class Receipts(Protocol):
 class UnitOfWork(Protocol):
     """One transaction over one tenant's data. Services use it; their caller commits."""
 
-    profiles: Profiles
-    events: Events
-    person_rows: PersonRows
-    jobs: Jobs
-    receipts: Receipts
+    @property
+    def profiles(self) -> Profiles: ...
+    @property
+    def events(self) -> Events: ...
+    @property
+    def person_rows(self) -> PersonRows: ...
+    @property
+    def jobs(self) -> Jobs: ...
+    @property
+    def receipts(self) -> Receipts: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

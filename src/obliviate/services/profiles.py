@@ -45,9 +45,7 @@ def _revive(profile: Profile, attributes: dict[str, Any], now: int) -> Profile:
     )
 
 
-def _writable(
-    uow: UnitOfWork, *, uuid: str, now: int, hasher: SubjectHasher
-) -> Profile | None:
+def _writable(uow: UnitOfWork, *, uuid: str, now: int, hasher: SubjectHasher) -> Profile | None:
     """The profile a write may touch: active or revivable. An expired one is purged on sight."""
     profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
     if profile is None:
@@ -78,7 +76,9 @@ def create_profile(
         return ProfileView(revived, uuid), True
     profile = uow.profiles.insert(attributes=attributes, now=now)
     try:
-        uow.profiles.add_identifier(id_type=UUID, value=uuid, profile_id=profile.profile_id, now=now)
+        uow.profiles.add_identifier(
+            id_type=UUID, value=uuid, profile_id=profile.profile_id, now=now
+        )
     except IdentifierTaken as exc:
         # Another request created the same uuid between our look-up and insert.
         raise DuplicateProfile(UUID, uuid) from exc

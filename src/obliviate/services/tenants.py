@@ -39,27 +39,50 @@ def _fresh_credentials(name: str) -> dict[str, dict[str, str]]:
     return {
         "gainsight": {"api_key": new_secret("gs")},
         "engagelab": {"app_key": secrets.token_hex(12), "master_secret": new_secret("el")},
-        "insider": {"partner_name": name.replace("-", "").replace("_", ""), "request_token": new_secret("in")},
+        "insider": {
+            "partner_name": name.replace("-", "").replace("_", ""),
+            "request_token": new_secret("in"),
+        },
         "native": {"token": new_secret("ob")},
     }
 
 
-def _credential_rows(tenant_id: str, creds: dict[str, dict[str, str]], now: int) -> list[dict[str, Any]]:
+def _credential_rows(
+    tenant_id: str, creds: dict[str, dict[str, str]], now: int
+) -> list[dict[str, Any]]:
     return [
-        {"tenant_id": tenant_id, "surface": "gainsight", "public_id": None,
-         "secret_hash": hash_secret(creds["gainsight"]["api_key"]), "created_at": now},
-        {"tenant_id": tenant_id, "surface": "engagelab", "public_id": creds["engagelab"]["app_key"],
-         "secret_hash": hash_secret(creds["engagelab"]["master_secret"]), "created_at": now},
-        {"tenant_id": tenant_id, "surface": "insider", "public_id": creds["insider"]["partner_name"],
-         "secret_hash": hash_secret(creds["insider"]["request_token"]), "created_at": now},
-        {"tenant_id": tenant_id, "surface": "native", "public_id": None,
-         "secret_hash": hash_secret(creds["native"]["token"]), "created_at": now},
+        {
+            "tenant_id": tenant_id,
+            "surface": "gainsight",
+            "public_id": None,
+            "secret_hash": hash_secret(creds["gainsight"]["api_key"]),
+            "created_at": now,
+        },
+        {
+            "tenant_id": tenant_id,
+            "surface": "engagelab",
+            "public_id": creds["engagelab"]["app_key"],
+            "secret_hash": hash_secret(creds["engagelab"]["master_secret"]),
+            "created_at": now,
+        },
+        {
+            "tenant_id": tenant_id,
+            "surface": "insider",
+            "public_id": creds["insider"]["partner_name"],
+            "secret_hash": hash_secret(creds["insider"]["request_token"]),
+            "created_at": now,
+        },
+        {
+            "tenant_id": tenant_id,
+            "surface": "native",
+            "public_id": None,
+            "secret_hash": hash_secret(creds["native"]["token"]),
+            "created_at": now,
+        },
     ]
 
 
-def create_tenant(
-    engine: Engine, *, name: str, now: int, demo: bool = False
-) -> dict[str, Any]:
+def create_tenant(engine: Engine, *, name: str, now: int, demo: bool = False) -> dict[str, Any]:
     """Create a tenant and return its credentials; this is the only time they are seen."""
     if not _TENANT_NAME.match(name):
         raise ValidationError("name", "use 1-63 lowercase letters, digits, '-' or '_'")
@@ -84,7 +107,10 @@ def list_tenants(engine: Engine) -> list[TenantRecord]:
 
 def tenant_exists(engine: Engine, name: str) -> bool:
     with engine.connect() as conn:
-        return conn.execute(select(t.tenants.c.tenant_id).where(t.tenants.c.name == name)).first() is not None
+        return (
+            conn.execute(select(t.tenants.c.tenant_id).where(t.tenants.c.name == name)).first()
+            is not None
+        )
 
 
 class Authenticator:

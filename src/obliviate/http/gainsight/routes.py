@@ -59,7 +59,11 @@ class GainsightApi:
         view, _revived = await self.rt.write(
             caller.tenant.tenant_id,
             lambda uow, now: profiles.create_profile(
-                uow, tenant=caller.tenant, uuid=uuid, attributes=attributes, now=now,
+                uow,
+                tenant=caller.tenant,
+                uuid=uuid,
+                attributes=attributes,
+                now=now,
                 hasher=self.rt.hasher,
             ),
         )
@@ -71,7 +75,11 @@ class GainsightApi:
         await self.rt.write(
             caller.tenant.tenant_id,
             lambda uow, now: profiles.update_profile(
-                uow, tenant=caller.tenant, uuid=uuid, changes=changes, now=now,
+                uow,
+                tenant=caller.tenant,
+                uuid=uuid,
+                changes=changes,
+                now=now,
                 hasher=self.rt.hasher,
             ),
         )
@@ -114,7 +122,11 @@ class GainsightApi:
         page = await self.rt.read(
             caller.tenant.tenant_id,
             lambda uow: profiles.list_profiles(
-                uow, tenant=caller.tenant, flt=flt, after=after, limit=limit,
+                uow,
+                tenant=caller.tenant,
+                flt=flt,
+                after=after,
+                limit=limit,
                 descending=descending,
             ),
         )

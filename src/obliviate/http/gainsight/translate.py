@@ -24,19 +24,31 @@ DEFAULT_PAGE_SIZE = 25
 
 # The full user object: every field is present in answers, empty ones as "", 0 or null.
 _STRING_FIELDS = (
-    "type", "gender", "email", "firstName", "lastName", "title", "phone", "role",
-    "subscriptionId", "accountId", "sfdcContactId",
+    "type",
+    "gender",
+    "email",
+    "firstName",
+    "lastName",
+    "title",
+    "phone",
+    "role",
+    "subscriptionId",
+    "accountId",
+    "sfdcContactId",
 )
 _NUMBER_FIELDS = ("signUpDate", "firstVisitDate", "score")
 # Filterable user fields: identifyId is an identifier, the rest are attributes.
-_FILTER_ATTRIBUTES = frozenset({"email", "firstName", "lastName", "accountId", "type", "role", "title"})
+_FILTER_ATTRIBUTES = frozenset(
+    {"email", "firstName", "lastName", "accountId", "type", "role", "title"}
+)
 
 
 def json_response(
     body: Any, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    return Response(orjson.dumps(body), status_code=status, headers=headers,
-                    media_type="application/json")
+    return Response(
+        orjson.dumps(body), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def parse_model(model: type[M], data: Any) -> M:
