@@ -49,3 +49,10 @@ class RateLimiter:
 
     async def reset(self) -> None:
         await self._storage.reset()
+
+    async def close(self) -> None:
+        """Close a Redis client's connections on the loop that opened them."""
+        # limits exposes no close(); its redis-py bridge keeps the client as `.storage`.
+        client = getattr(getattr(self._storage, "bridge", None), "storage", None)
+        if client is not None and hasattr(client, "aclose"):
+            await client.aclose()
