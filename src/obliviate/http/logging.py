@@ -80,6 +80,7 @@ class AccessLogMiddleware:
                     "route": getattr(route, "path", "unmatched"),
                     "surface": state.get("surface"),
                     "tenant": state.get("tenant"),
+                    "subject": state.get("subject"),
                     "status": status,
                     "latency_ms": round((time.perf_counter() - started) * 1000, 2),
                 },

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from obliviate.storage import tables as t
+
+pytestmark = pytest.mark.system
+
+
+def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OBLIVIATE_DATABASE_URL": f"sqlite:///{tmp_path / 'o.db'}"}
+    return subprocess.run(
+        [sys.executable, "-m", "obliviate", *args],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def test_tenant_create_prints_credentials_once_and_stores_only_hashes(tmp_path: Path) -> None:
+    created = _run(tmp_path, "tenant", "create", "acme", "--json")
+    assert created.returncode == 0, created.stderr
+    creds = json.loads(created.stdout)
+    assert set(creds) == {"tenant", "gainsight", "engagelab", "insider", "native"}
+    assert creds["tenant"] == "acme"
+    secrets = [
+        creds["gainsight"]["api_key"], creds["engagelab"]["master_secret"],
+        creds["insider"]["request_token"], creds["native"]["token"],
+    ]
+    assert creds["engagelab"]["app_key"] and creds["insider"]["partner_name"] == "acme"
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'o.db'}")
+    with engine.connect() as conn:
+        stored = " ".join(str(tuple(r)) for r in conn.execute(select(t.credentials)))
+    engine.dispose()
+    for secret in secrets:
+        assert secret not in stored
+    db_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("o.db*"))
+    assert all(secret.encode() not in db_bytes for secret in secrets)
+
+    listed = _run(tmp_path, "tenant", "list")
+    assert listed.returncode == 0 and listed.stdout.split() == ["acme"]
+    assert secrets[0] not in listed.stdout
+
+
+def test_a_tenant_name_is_taken_once_and_must_be_well_formed(tmp_path: Path) -> None:
+    assert _run(tmp_path, "tenant", "create", "acme").returncode == 0
+    again = _run(tmp_path, "tenant", "create", "acme")
+    assert again.returncode != 0 and "already exists" in again.stderr
+    bad = _run(tmp_path, "tenant", "create", "Not Valid")
+    assert bad.returncode != 0
+
+
+def test_migrate_is_idempotent(tmp_path: Path) -> None:
+    assert _run(tmp_path, "migrate").returncode == 0
+    second = _run(tmp_path, "migrate")
+    assert second.returncode == 0 and "latest" in second.stdout
+
+
+def test_demo_credentials_are_refused_in_production(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "OBLIVIATE_DATABASE_URL": f"sqlite:///{tmp_path / 'o.db'}",
+        "OBLIVIATE_ENV": "production",
+        "OBLIVIATE_SECRET_KEY": "k",
+    }
+    refused = subprocess.run(
+        [sys.executable, "-m", "obliviate", "serve", "--demo", "--port", "1"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert refused.returncode != 0
+    assert "refused" in refused.stderr
