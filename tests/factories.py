@@ -37,3 +37,19 @@ def gainsight_event(identify_id: str, name: str = "clicked", **fields: Any) -> d
 
 def gs_headers(tenant: dict[str, Any]) -> dict[str, str]:
     return {"X-APTRINSIC-API-KEY": tenant["gainsight"]["api_key"]}
+
+
+def gainsight_error(status: str, message: str) -> dict[str, Any]:
+    """Gainsight's error envelope, whole, as SPEC §3.1 spells it."""
+    return {
+        "externalapierror": {
+            "status": status,
+            "message": message,
+            "debugMessage": None,
+            "subErrors": None,
+        }
+    }
+
+
+def gainsight_not_found(identify_id: str) -> dict[str, Any]:
+    return gainsight_error("NOT_FOUND", f"User was not found for parameters {{id={identify_id}}}")

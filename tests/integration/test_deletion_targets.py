@@ -37,4 +37,4 @@ def test_migrated_database_has_exactly_the_declared_tables(container: Container)
 
 def test_every_primary_key_starts_with_tenant_id() -> None:
     for table in metadata.tables.values():
-        assert list(table.primary_key.columns)[0].name == "tenant_id", table.name
+        assert next(iter(table.primary_key.columns)).name == "tenant_id", table.name

@@ -23,13 +23,21 @@ def clock() -> FakeClock:
 
 def _worker(container: Container, clock: FakeClock, **config: Any) -> Worker:
     values: dict[str, Any] = {
-        "poll_interval": 0.01, "purge_interval": 3600.0, "lease_ms": 10_000,
-        "max_attempts": 3, "backoff_base": 2.0, "backoff_max": 60.0, "purge_batch_size": 10,
+        "poll_interval": 0.01,
+        "purge_interval": 3600.0,
+        "lease_ms": 10_000,
+        "max_attempts": 3,
+        "backoff_base": 2.0,
+        "backoff_max": 60.0,
+        "purge_batch_size": 10,
     }
     values.update(config)
     return Worker(
-        engine=container.engine, uow_factory=container.uow_factory, hasher=container.hasher,
-        clock=clock, config=WorkerConfig(**values),
+        engine=container.engine,
+        uow_factory=container.uow_factory,
+        hasher=container.hasher,
+        clock=clock,
+        config=WorkerConfig(**values),
     )
 
 

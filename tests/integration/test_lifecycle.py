@@ -36,12 +36,20 @@ def caller(container: Container, tenant: dict[str, Any]) -> Caller:
 @pytest.fixture
 def clocked_worker(container: Container, clock: FakeClock) -> Worker:
     config = WorkerConfig(
-        poll_interval=0.01, purge_interval=0.0, lease_ms=60_000, max_attempts=3,
-        backoff_base=0.0, backoff_max=0.0, purge_batch_size=7,
+        poll_interval=0.01,
+        purge_interval=0.0,
+        lease_ms=60_000,
+        max_attempts=3,
+        backoff_base=0.0,
+        backoff_max=0.0,
+        purge_batch_size=7,
     )
     return Worker(
-        engine=container.engine, uow_factory=container.uow_factory, hasher=container.hasher,
-        clock=clock, config=config,
+        engine=container.engine,
+        uow_factory=container.uow_factory,
+        hasher=container.hasher,
+        clock=clock,
+        config=config,
     )
 
 
@@ -55,8 +63,12 @@ class Person:
     def create(self, uuid: str, **attrs: Any) -> bool:
         with self.c.uow_factory(self.tenant_id) as uow:
             _, revived = profiles.create_profile(
-                uow, tenant=self.caller.tenant, uuid=uuid, attributes=attrs,
-                now=self.clock.now_ms(), hasher=self.c.hasher,
+                uow,
+                tenant=self.caller.tenant,
+                uuid=uuid,
+                attributes=attrs,
+                now=self.clock.now_ms(),
+                hasher=self.c.hasher,
             )
             uow.commit()
         return revived
@@ -64,22 +76,31 @@ class Person:
     def update(self, uuid: str, **changes: Any) -> None:
         with self.c.uow_factory(self.tenant_id) as uow:
             profiles.update_profile(
-                uow, tenant=self.caller.tenant, uuid=uuid, changes=changes,
-                now=self.clock.now_ms(), hasher=self.c.hasher,
+                uow,
+                tenant=self.caller.tenant,
+                uuid=uuid,
+                changes=changes,
+                now=self.clock.now_ms(),
+                hasher=self.c.hasher,
             )
             uow.commit()
 
     def event(self, uuid: str, name: str = "e") -> None:
         with self.c.uow_factory(self.tenant_id) as uow:
             events.record_event(
-                uow, tenant=self.caller.tenant, uuid=uuid,
-                event=NewEvent(name, self.clock.now_ms(), {"n": 1}), now=self.clock.now_ms(),
+                uow,
+                tenant=self.caller.tenant,
+                uuid=uuid,
+                event=NewEvent(name, self.clock.now_ms(), {"n": 1}),
+                now=self.clock.now_ms(),
             )
             uow.commit()
 
     def soft_delete(self, uuid: str) -> None:
         with self.c.uow_factory(self.tenant_id) as uow:
-            deletions.soft_delete_profile(uow, caller=self.caller, uuid=uuid, now=self.clock.now_ms())
+            deletions.soft_delete_profile(
+                uow, caller=self.caller, uuid=uuid, now=self.clock.now_ms()
+            )
             uow.commit()
 
     def hard_delete(self, uuid: str) -> int | None:
@@ -97,8 +118,14 @@ class Person:
     def event_count(self, uuid: str) -> int:
         with self.c.uow_factory(self.tenant_id, write=False) as uow:
             page = events.list_events(
-                uow, tenant=self.caller.tenant, uuid=uuid, start=None, end=None, name=None,
-                after=None, limit=1000,
+                uow,
+                tenant=self.caller.tenant,
+                uuid=uuid,
+                start=None,
+                end=None,
+                name=None,
+                after=None,
+                limit=1000,
             )
         return page.total
 

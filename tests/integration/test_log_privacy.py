@@ -13,7 +13,9 @@ from tests.factories import gainsight_event, gainsight_user, gs_headers, uid
 
 
 def test_request_logs_carry_keyed_hashes_never_identifiers(
-    client: TestClient, container: Container, tenant: dict[str, Any],
+    client: TestClient,
+    container: Container,
+    tenant: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     uuid = uid("secret-person")

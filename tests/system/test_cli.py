@@ -18,7 +18,11 @@ def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OBLIVIATE_DATABASE_URL": f"sqlite:///{tmp_path / 'o.db'}"}
     return subprocess.run(
         [sys.executable, "-m", "obliviate", *args],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -29,8 +33,10 @@ def test_tenant_create_prints_credentials_once_and_stores_only_hashes(tmp_path: 
     assert set(creds) == {"tenant", "gainsight", "engagelab", "insider", "native"}
     assert creds["tenant"] == "acme"
     secrets = [
-        creds["gainsight"]["api_key"], creds["engagelab"]["master_secret"],
-        creds["insider"]["request_token"], creds["native"]["token"],
+        creds["gainsight"]["api_key"],
+        creds["engagelab"]["master_secret"],
+        creds["insider"]["request_token"],
+        creds["native"]["token"],
     ]
     assert creds["engagelab"]["app_key"] and creds["insider"]["partner_name"] == "acme"
 
@@ -71,7 +77,11 @@ def test_demo_credentials_are_refused_in_production(tmp_path: Path) -> None:
     }
     refused = subprocess.run(
         [sys.executable, "-m", "obliviate", "serve", "--demo", "--port", "1"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert refused.returncode != 0
     assert "refused" in refused.stderr

@@ -82,8 +82,14 @@ def test_receipt_chain_detects_an_edited_or_removed_receipt() -> None:
     for job in range(3):
         append_receipt(
             uow,  # type: ignore[arg-type]
-            job_id=job, surface="gainsight", credential_ref="c", subject_hash="h",
-            reason="hard_delete", counts={"events": job}, requested_at=1, now=2,
+            job_id=job,
+            surface="gainsight",
+            credential_ref="c",
+            subject_hash="h",
+            reason="hard_delete",
+            counts={"events": job},
+            requested_at=1,
+            now=2,
         )
     rows = [dict(r) for r in uow.receipts.rows]
     assert first_broken_receipt(rows) is None

@@ -8,8 +8,16 @@ from obliviate.settings import Settings, parse_duration
 
 @pytest.mark.parametrize(
     ("raw", "seconds"),
-    [(604800, 604800.0), ("604800", 604800.0), ("7d", 604800.0), ("12h", 43200.0),
-     ("3s", 3.0), ("250ms", 0.25), ("2m", 120.0), (1.5, 1.5)],
+    [
+        (604800, 604800.0),
+        ("604800", 604800.0),
+        ("7d", 604800.0),
+        ("12h", 43200.0),
+        ("3s", 3.0),
+        ("250ms", 0.25),
+        ("2m", 120.0),
+        (1.5, 1.5),
+    ],
 )
 def test_durations_read_in_every_documented_form(raw: object, seconds: float) -> None:
     assert parse_duration(raw) == seconds
