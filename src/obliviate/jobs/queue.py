@@ -81,6 +81,7 @@ def retry_or_fail(
     engine: Engine,
     job: ClaimedJob,
     *,
+    worker_id: str,
     error: str,
     now: int,
     max_attempts: int,
@@ -95,7 +96,14 @@ def retry_or_fail(
     with engine.begin() as conn:
         conn.execute(
             update(t.jobs)
-            .where(t.jobs.c.tenant_id == job.tenant_id, t.jobs.c.job_id == job.job_id)
+            .where(
+                t.jobs.c.tenant_id == job.tenant_id,
+                t.jobs.c.job_id == job.job_id,
+                # Only the current holder may requeue: a worker whose lease ran out must not
+                # undo the work of the one that took the job over and finished it.
+                t.jobs.c.state == JobState.RUNNING.value,
+                t.jobs.c.locked_by == worker_id,
+            )
             .values(
                 last_error=error[:2000], locked_by=None, locked_until=None, updated_at=now, **values
             )

@@ -69,6 +69,7 @@ class Worker:
             state = queue.retry_or_fail(
                 self._engine,
                 job,
+                worker_id=self.worker_id,
                 error=f"{type(exc).__name__}: {exc}",
                 now=self._clock.now_ms(),
                 max_attempts=self._config.max_attempts,

@@ -124,6 +124,9 @@ def purge_step(
     point resumes where it stopped and counts nothing twice. Returns True when the job is done.
     """
     profile_id = int(payload["profile_id"])
+    if uow.receipts.exists_for_job(job_id):
+        # A previous holder of this job finished it; nothing is left to do.
+        return True
     # Progress is read from the job row, not memory, so a job taken over after a crash or an
     # expired lease continues the count instead of restarting it.
     result = uow.jobs.result_of(job_id)
