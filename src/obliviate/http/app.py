@@ -16,6 +16,7 @@ from starlette.routing import Route
 from obliviate.http.gainsight.routes import routes as gainsight_routes
 from obliviate.http.logging import AccessLogMiddleware
 from obliviate.http.runtime import Runtime
+from obliviate.storage.engine import read_connection
 
 
 def build_app(rt: Runtime, engine: Engine) -> Starlette:
@@ -29,7 +30,7 @@ def build_app(rt: Runtime, engine: Engine) -> Starlette:
 
     async def readyz(_: Request) -> Response:
         def ping() -> None:
-            with engine.connect() as conn:
+            with read_connection(engine) as conn:
                 conn.execute(text("SELECT 1"))
 
         try:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from anyio import to_thread
+from cachetools import TTLCache
 from starlette.requests import Request
 
 from obliviate.domain.errors import RateLimited
 from obliviate.domain.tenants import Caller
 from obliviate.ratelimit import RateLimiter
+from obliviate.security import hash_secret
 from obliviate.services.ports import SubjectHasher, UnitOfWork, UnitOfWorkFactory
 from obliviate.services.tenants import Authenticator
 
@@ -35,8 +37,20 @@ class Runtime:
     # Called after a commit that enqueued work, so an in-process worker starts at once.
     on_job_enqueued: Callable[[], None] | None = None
 
-    async def authenticated(self, request: Request, resolve: Callable[[], Caller]) -> Caller:
-        caller = await to_thread.run_sync(resolve)
+    # Resolved callers by credential hash, briefly: saves a query and a thread hop on every
+    # request; a revoked or rotated credential stops working within the TTL.
+    caller_cache: TTLCache[str, Caller] = field(
+        default_factory=lambda: TTLCache(maxsize=10_000, ttl=5.0)
+    )
+
+    async def authenticated(
+        self, request: Request, cache_key: str, resolve: Callable[[], Caller]
+    ) -> Caller:
+        key = hash_secret(cache_key)
+        caller = self.caller_cache.get(key)
+        if caller is None:
+            caller = await to_thread.run_sync(resolve)
+            self.caller_cache[key] = caller
         request.scope.setdefault("state", {})["tenant"] = caller.tenant.name
         return caller
 

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, and_, or_, select, update
 from obliviate.domain.deletion import JobState, backoff_seconds
 from obliviate.domain.profiles import ProfileState
 from obliviate.storage import tables as t
-from obliviate.storage.engine import WRITE_FLAG
+from obliviate.storage.engine import WRITE_FLAG, read_connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +112,7 @@ def retry_or_fail(
 
 
 def tenants_with_expired_profiles(engine: Engine, *, now: int, limit: int = 100) -> list[str]:
-    with engine.connect() as conn:
-        conn.info[WRITE_FLAG] = False
+    with read_connection(engine) as conn:
         rows = conn.execute(
             select(t.profiles.c.tenant_id)
             .where(
@@ -123,6 +122,4 @@ def tenants_with_expired_profiles(engine: Engine, *, now: int, limit: int = 100)
             .distinct()
             .limit(limit)
         )
-        tenants = [str(r.tenant_id) for r in rows]
-        conn.info[WRITE_FLAG] = True
-        return tenants
+        return [str(r.tenant_id) for r in rows]

@@ -13,6 +13,7 @@ from obliviate.domain.errors import AuthenticationError, ConflictError, Validati
 from obliviate.domain.tenants import Caller, Surface, Tenant
 from obliviate.security import hash_secret, new_secret, secret_matches
 from obliviate.storage import tables as t
+from obliviate.storage.engine import read_connection
 
 _TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -98,7 +99,7 @@ def create_tenant(engine: Engine, *, name: str, now: int, demo: bool = False) ->
 
 
 def list_tenants(engine: Engine) -> list[TenantRecord]:
-    with engine.connect() as conn:
+    with read_connection(engine) as conn:
         rows = conn.execute(select(t.tenants).order_by(t.tenants.c.created_at, t.tenants.c.name))
         return [
             TenantRecord(r.tenant_id, r.name, r.created_at, r.revival_window_seconds) for r in rows
@@ -106,7 +107,7 @@ def list_tenants(engine: Engine) -> list[TenantRecord]:
 
 
 def tenant_exists(engine: Engine, name: str) -> bool:
-    with engine.connect() as conn:
+    with read_connection(engine) as conn:
         return (
             conn.execute(select(t.tenants.c.tenant_id).where(t.tenants.c.name == name)).first()
             is not None
@@ -133,7 +134,7 @@ class Authenticator:
         )
         if public_id is not None:
             query = query.where(t.credentials.c.public_id == public_id)
-        with self._engine.connect() as conn:
+        with read_connection(self._engine) as conn:
             row = conn.execute(query).first()
         # The look-up is by hash, so timing reveals nothing about the secret; the final check
         # is constant-time all the same.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 WRITE_FLAG = "obliviate_write"
@@ -64,3 +66,14 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+@contextlib.contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection whose transactions are plain reads (no write lock taken on SQLite)."""
+    with engine.connect() as conn:
+        conn.info[WRITE_FLAG] = False
+        try:
+            yield conn
+        finally:
+            conn.info[WRITE_FLAG] = True

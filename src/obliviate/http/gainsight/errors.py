@@ -17,9 +17,12 @@ from obliviate.domain.errors import (
 from obliviate.http.body import BodyTooLarge, MalformedJson
 from obliviate.http.gainsight.translate import json_response
 
+# Gainsight answers with Spring's HttpStatus names, which differ from Python's for a few codes.
+_SPRING_NAMES = {413: "PAYLOAD_TOO_LARGE"}
+
 
 def _status_name(status: int) -> str:
-    return HTTPStatus(status).name
+    return _SPRING_NAMES.get(status) or HTTPStatus(status).name
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

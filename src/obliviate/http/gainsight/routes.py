@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from obliviate.domain.errors import AuthenticationError, ValidationError
 from obliviate.domain.tenants import Caller
-from obliviate.http.body import read_json
+from obliviate.http.body import read_capped, read_json
 from obliviate.http.gainsight import translate as tr
 from obliviate.http.gainsight.errors import to_response
 from obliviate.http.gainsight.schemas import CustomEventIn, IdentifyIdBody, UserIn
@@ -43,7 +43,7 @@ class GainsightApi:
                 if not key:
                     raise AuthenticationError("missing API key")
                 caller = await self.rt.authenticated(
-                    request, partial(self.rt.authenticator.gainsight, key)
+                    request, f"gainsight:{key}", partial(self.rt.authenticator.gainsight, key)
                 )
                 await self.rt.check_rate(SURFACE, caller)
                 return await handler(request, caller)
@@ -167,6 +167,9 @@ class GainsightApi:
         return tr.json_response(DELETED)
 
     async def delete_user(self, request: Request, caller: Caller) -> Response:
+        # The body is unused here, but the cap holds on every endpoint: an oversized request
+        # is refused whole rather than half-honoured.
+        await read_capped(request, self.rt.max_body_bytes)
         return await self._delete(request, caller, request.path_params["identify_id"])
 
     async def delete_user_by_body(self, request: Request, caller: Caller) -> Response:

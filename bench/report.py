@@ -1,0 +1,195 @@
+"""The results table (stdout) and its JSON twin."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from loadgen import LoadResult
+from servers import BENCH_DIR, STACK
+
+PACKAGES = ("obliviate", "uvicorn", "starlette", "sqlalchemy", "uvloop", "httptools")
+
+
+@dataclass(frozen=True)
+class Row:
+    scenario: str
+    request: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    connection_errors: int
+    requests: int
+    duration_s: float
+    planned_s: float
+    ran_out_of_ids: bool
+    baseline: str | None
+    ratio: float | None
+    status_counts: dict[str, int]
+
+    @classmethod
+    def from_result(
+        cls, scenario: str, request: str, result: LoadResult, planned: float, base: Row | None
+    ) -> Row:
+        rps = result.rps
+        return cls(
+            scenario=scenario,
+            request=request,
+            rps=rps,
+            p50_ms=result.percentile_ms(50),
+            p99_ms=result.percentile_ms(99),
+            non_2xx=result.non_2xx,
+            connection_errors=result.errors,
+            requests=result.requests,
+            duration_s=result.elapsed,
+            planned_s=planned,
+            ran_out_of_ids=result.exhausted,
+            baseline=None if base is None else base.scenario,
+            ratio=None if base is None or base.rps == 0 else rps / base.rps,
+            status_counts={str(k): v for k, v in sorted(result.status_counts.items())},
+        )
+
+    @property
+    def valid(self) -> bool:
+        return self.non_2xx == 0 and self.connection_errors == 0 and self.requests > 0
+
+    def progress_line(self) -> str:
+        return (
+            f"{self.scenario}: {self.rps:.0f} req/s, p50 {self.p50_ms:.2f} ms, "
+            f"p99 {self.p99_ms:.2f} ms, {self.requests} requests in {self.duration_s:.2f} s, "
+            f"statuses {self.status_counts}"
+        )
+
+
+def _git_revision() -> str:
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=BENCH_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=BENCH_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" (src modified)" if dirty else "")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def environment(*, connections: int, duration: float, preload: int) -> dict[str, Any]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "git": _git_revision(),
+        "versions": versions,
+        "server_stack": STACK,
+        "database": "SQLite (fresh temp file, WAL, synchronous=FULL), in-process worker on",
+        "client": (
+            f"Python asyncio streams on uvloop, {connections} keep-alive HTTP/1.1 connections, "
+            "requests back to back, on the same machine as the servers"
+        ),
+        "cpus": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "platform": platform.platform(),
+        "connections": connections,
+        "duration_s": duration,
+        "preloaded_users_per_delete_scenario": preload,
+        "argv": sys.argv,
+    }
+
+
+def _fmt_ratio(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.4f}"
+
+
+def print_table(env: dict[str, Any], rows: list[Row]) -> None:
+    v = env["versions"]
+    print(
+        f"Obliviate benchmark  {env['date']}  git {env['git']}\n"
+        f"server : {env['server_stack']}\n"
+        f"versions: python {v['python']}, obliviate {v['obliviate']}, uvicorn {v['uvicorn']}, "
+        f"starlette {v['starlette']}, sqlalchemy {v['sqlalchemy']}, uvloop {v['uvloop']}, "
+        f"httptools {v['httptools']}\n"
+        f"db     : {env['database']}\n"
+        f"client : {env['client']}\n"
+        f"cpu    : {env['cpus']} x {env['cpu_model']}; the load generator shares these cores\n"
+        f"         with the server, so absolute rates are below what the server alone could do;\n"
+        f"         the bare-ASGI rows are measured the same way in the same run, so the ratio\n"
+        f"         column is the comparable figure\n"
+        f"run    : {env['duration_s']:g} s per scenario; ratio = requests/s over bare ASGI GET "
+        f"(GET rows) or bare ASGI POST (POST/DELETE rows)\n"
+    )
+    headers = ["scenario", "requests/s", "p50 ms", "p99 ms", "non-2xx", "ratio to bare"]
+    cells = [
+        [
+            r.scenario + ("" if r.valid else " (INVALID)"),
+            f"{r.rps:,.0f}",
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            str(r.non_2xx),
+            _fmt_ratio(r.ratio),
+        ]
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+
+    def line(values: list[str]) -> str:
+        first = values[0].ljust(widths[0])
+        rest = [val.rjust(w) for val, w in zip(values[1:], widths[1:], strict=True)]
+        return "| " + " | ".join([first, *rest]) + " |"
+
+    print(line(headers))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for c in cells:
+        print(line(c))
+    notes = []
+    for r in rows:
+        if r.ran_out_of_ids:
+            notes.append(
+                f"* {r.scenario}: preloaded ids ran out after {r.duration_s:.2f} s "
+                f"(of {r.planned_s:g} s); rate is over the actual duration"
+            )
+        if r.connection_errors:
+            notes.append(f"* {r.scenario}: {r.connection_errors} connection errors")
+        if r.non_2xx:
+            notes.append(f"* {r.scenario}: statuses {r.status_counts}")
+    if notes:
+        print()
+        print("\n".join(notes))
+
+
+def write_json(path: Path, env: dict[str, Any], rows: list[Row]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"environment": env, "rows": [asdict(r) | {"valid": r.valid} for r in rows]}
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
