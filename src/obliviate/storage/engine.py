@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,21 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+# One writer at a time per SQLite file and process: handing the write lock over in-process is
+# immediate, where SQLite's busy handler polls with sleeps of up to 100 ms (long tail latency).
+_SQLITE_WRITERS: dict[str, threading.Lock] = {}
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+def writer_lock(engine: Engine) -> threading.Lock | None:
+    path = sqlite_path(str(engine.url))
+    if path is None:
+        return None
+    key = str(path.resolve())
+    with _SQLITE_WRITERS_GUARD:
+        return _SQLITE_WRITERS.setdefault(key, threading.Lock())
 
 
 def _configure_sqlite(engine: Engine) -> None:

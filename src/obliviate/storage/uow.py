@@ -6,7 +6,7 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
-from obliviate.storage.engine import WRITE_FLAG
+from obliviate.storage.engine import WRITE_FLAG, writer_lock
 from obliviate.storage.repositories import (
     SqlEvents,
     SqlJobs,
@@ -22,8 +22,20 @@ class SqlUnitOfWork:
         self._tenant_id = tenant_id
         self._write = write
         self._conn: Connection | None = None
+        self._lock = writer_lock(engine) if write else None
 
     def __enter__(self) -> SqlUnitOfWork:
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            self._open()
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+        return self
+
+    def _open(self) -> None:
         conn = self._engine.connect()
         conn.info[WRITE_FLAG] = self._write
         conn.begin()
@@ -33,7 +45,6 @@ class SqlUnitOfWork:
         self.person_rows = SqlPersonRows(conn, self._tenant_id)
         self.jobs = SqlJobs(conn, self._tenant_id)
         self.receipts = SqlReceipts(conn, self._tenant_id)
-        return self
 
     def __exit__(
         self,
@@ -43,14 +54,17 @@ class SqlUnitOfWork:
     ) -> None:
         conn = self._conn
         self._conn = None
-        if conn is None:
-            return
         try:
-            if conn.in_transaction():
-                conn.rollback()
+            if conn is not None:
+                try:
+                    if conn.in_transaction():
+                        conn.rollback()
+                finally:
+                    conn.info[WRITE_FLAG] = True
+                    conn.close()
         finally:
-            conn.info[WRITE_FLAG] = True
-            conn.close()
+            if self._lock is not None:
+                self._lock.release()
 
     def commit(self) -> None:
         if self._conn is None:
