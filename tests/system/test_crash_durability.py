@@ -38,9 +38,17 @@ def _count(env: dict[str, str], query: Any) -> int:
         engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_env(request: pytest.FixtureRequest, env: dict[str, str]) -> dict[str, str]:
+    if request.param == "postgres":
+        return {**env, "OBLIVIATE_DATABASE_URL": request.getfixturevalue("postgres_url")}
+    return env
+
+
 def test_soft_delete_is_in_force_after_kill_9_right_after_the_200(
-    env: dict[str, str], tmp_path: Path
+    any_env: dict[str, str], tmp_path: Path
 ) -> None:
+    env = any_env
     server = Server(env, tmp_path / "server.log")
     uuid = uid()
     try:
