@@ -6,13 +6,14 @@ import threading
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
 from obliviate.bootstrap import Container
 from obliviate.jobs import queue
 from obliviate.jobs.worker import Worker, WorkerConfig
 from obliviate.storage import tables as t
-from obliviate.storage.migrate import migrate
+from obliviate.storage.migrate import alembic_config, migrate
 from tests.conftest import FakeClock
 
 
@@ -136,4 +137,5 @@ def test_migrations_can_run_again_without_change(container: Container) -> None:
     migrate(container.engine)
     with container.engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
-    assert version == "0001"
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert version == head

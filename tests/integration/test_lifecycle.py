@@ -20,6 +20,7 @@ from tests.conftest import FakeClock
 from tests.factories import uid
 
 WINDOW = 7 * 86400.0
+NO_ROWS = {"tags": 0, "devices": 0, "events": 0, "identifiers": 0, "profiles": 0}
 
 
 @pytest.fixture
@@ -131,7 +132,7 @@ class Person:
 
     def rows_of(self, profile_id: int) -> dict[str, int]:
         with self.c.uow_factory(self.tenant_id, write=False) as uow:
-            return uow.person_rows.count(profile_id)
+            return uow.person_rows.count("profile", profile_id)
 
 
 @pytest.fixture
@@ -193,7 +194,7 @@ def test_after_window_a_create_starts_a_new_profile_without_history(
     assert fresh.profile.profile_id != old_id
     assert people.event_count(uuid) == 0
     clocked_worker.drain()
-    assert people.rows_of(old_id) == {"events": 0, "identifiers": 0, "profiles": 0}
+    assert people.rows_of(old_id) == NO_ROWS
 
 
 def test_update_after_window_is_not_found(people: Person, clock: FakeClock) -> None:
@@ -218,11 +219,18 @@ def test_expired_soft_deletes_are_purged_by_the_sweep_with_a_receipt(
     clock.advance(WINDOW)
     assert clocked_worker.sweep_expired() >= 1
     clocked_worker.drain()
-    assert people.rows_of(profile_id) == {"events": 0, "identifiers": 0, "profiles": 0}
+    assert people.rows_of(profile_id) == NO_ROWS
     with container.uow_factory(people.tenant_id, write=False) as uow:
         receipts = uow.receipts.all_in_order()
     assert [r["reason"] for r in receipts] == ["revival_window_ended"]
-    assert receipts[0]["counts"] == {"events": 20, "identifiers": 1, "profiles": 1}
+    assert receipts[0]["counts"] == {
+        "aliases": 0,
+        "tags": 0,
+        "devices": 0,
+        "events": 20,
+        "identifiers": 1,
+        "profiles": 1,
+    }
     assert receipts[0]["surface"] == "gainsight"
     assert uuid not in str(receipts[0])
 
@@ -243,13 +251,20 @@ def test_hard_delete_hides_at_once_and_a_create_starts_fresh(
     assert people.get(uuid).profile.profile_id != old_id
     assert people.event_count(uuid) == 0
     clocked_worker.drain()
-    assert people.rows_of(old_id) == {"events": 0, "identifiers": 0, "profiles": 0}
+    assert people.rows_of(old_id) == NO_ROWS
     with container.engine.connect() as conn:
         state = conn.execute(
             select(t.jobs.c.state, t.jobs.c.result).where(t.jobs.c.job_id == job_id)
         ).one()
     assert state.state == "completed"
-    assert state.result["counts"] == {"events": 15, "identifiers": 1, "profiles": 1}
+    assert state.result["counts"] == {
+        "aliases": 0,
+        "tags": 0,
+        "devices": 0,
+        "events": 15,
+        "identifiers": 1,
+        "profiles": 1,
+    }
 
 
 def test_hard_delete_of_a_soft_deleted_profile_prevents_revival(

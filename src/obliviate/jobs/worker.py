@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from obliviate.jobs import queue
-from obliviate.services import deletions
+from obliviate.services import deletions, devices
 from obliviate.services.ports import Clock, SubjectHasher, UnitOfWorkFactory
 
 log = logging.getLogger("obliviate.worker")
@@ -47,7 +47,8 @@ class Worker:
         self._config = config
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self._handlers: dict[str, Callable[[queue.ClaimedJob], None]] = {
-            deletions.PURGE_PROFILE: self._purge_profile,
+            deletions.PURGE_PROFILE: self._purge,
+            devices.PURGE_DEVICE: self._purge,
         }
         self._next_sweep = 0.0
         self.wake = threading.Event()
@@ -118,7 +119,7 @@ class Worker:
             self.wake.wait(self._config.poll_interval)
             self.wake.clear()
 
-    def _purge_profile(self, job: queue.ClaimedJob) -> None:
+    def _purge(self, job: queue.ClaimedJob) -> None:
         while True:
             now = self._clock.now_ms()
             with self._uow(job.tenant_id) as uow:

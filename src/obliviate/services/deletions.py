@@ -12,7 +12,7 @@ from obliviate.domain.profiles import Profile, ProfileState, revival_deadline
 from obliviate.domain.tenants import Caller
 from obliviate.services.ports import SubjectHasher, UnitOfWork
 from obliviate.services.receipts import append_receipt
-from obliviate.storage.deletion_targets import DELETION_TARGETS
+from obliviate.storage.deletion_targets import TARGETS_BY_SUBJECT
 
 PURGE_PROFILE = "purge_profile"
 UUID = IdentifierType.UUID.value
@@ -89,22 +89,27 @@ def begin_purge(
     requested_at: int,
     now: int,
 ) -> int:
-    """Make the profile unreachable (state and identifiers) and enqueue the removal of its rows."""
+    """Make the profile and its devices unreachable, and enqueue the removal of their rows.
+
+    Identifiers and device aliases are released here, in the request's transaction, so the same
+    uuid can start a new profile at once; they count toward the receipt.
+    """
     uow.profiles.save(
         replace(profile, state=ProfileState.PURGING, updated_at=now, revivable_until=None)
     )
-    released = uow.profiles.release_identifiers(profile.profile_id)
+    identifiers = uow.profiles.release_identifiers(profile.profile_id)
+    aliases = uow.devices.retire_owned_by(profile.profile_id, now=now)
     return uow.jobs.enqueue(
         kind=PURGE_PROFILE,
         payload={
-            "profile_id": profile.profile_id,
+            "subject_kind": "profile",
+            "subject_id": profile.profile_id,
             "reason": reason.value,
             "subject_hash": subject_hash,
             "surface": surface,
             "credential_ref": credential_ref,
             "requested_at": requested_at,
-            # Released here, in the request's transaction; they count toward the receipt.
-            "released": {"identifiers": released},
+            "released": {"identifiers": identifiers, "aliases": aliases},
         },
         now=now,
     )
@@ -123,7 +128,7 @@ def purge_step(
     Each step is its own transaction and records its progress in the job, so a crash at any
     point resumes where it stopped and counts nothing twice. Returns True when the job is done.
     """
-    profile_id = int(payload["profile_id"])
+    kind, subject_id = str(payload["subject_kind"]), int(payload["subject_id"])
     if uow.receipts.exists_for_job(job_id):
         # A previous holder of this job finished it; nothing is left to do.
         return True
@@ -131,15 +136,15 @@ def purge_step(
     # expired lease continues the count instead of restarting it.
     result = uow.jobs.result_of(job_id)
     counts: dict[str, int] = dict(result.get("counts") or payload.get("released") or {})
-    for target in DELETION_TARGETS:
-        removed = uow.person_rows.delete_batch(target.kind, profile_id, batch_size)
+    for target in TARGETS_BY_SUBJECT[kind]:
+        removed = uow.person_rows.delete_batch(kind, target.kind, subject_id, batch_size)
         counts[target.kind] = counts.get(target.kind, 0) + removed
         if removed == batch_size:
             uow.jobs.set_result(job_id, {**result, "counts": counts}, now=now)
             return False
-    left = {kind: n for kind, n in uow.person_rows.count(profile_id).items() if n}
+    left = {name: n for name, n in uow.person_rows.count(kind, subject_id).items() if n}
     if left:
-        # Rows arrived while we deleted (they should not: the profile is unreachable); go again.
+        # Rows arrived while we deleted (they should not: the subject is unreachable); go again.
         uow.jobs.set_result(job_id, {**result, "counts": counts, "leftover": left}, now=now)
         return False
     receipt_id = append_receipt(

@@ -12,7 +12,7 @@ from obliviate.domain.events import NewEvent, StoredEvent
 from obliviate.domain.profiles import Profile, ProfileState
 from obliviate.services.ports import IdentifierTaken, ProfileFilter
 from obliviate.storage import tables as t
-from obliviate.storage.deletion_targets import DELETION_TARGETS
+from obliviate.storage.deletion_targets import TARGETS_BY_SUBJECT
 from obliviate.storage.ids import new_id
 
 
@@ -247,35 +247,29 @@ class SqlEvents:
 
 
 class SqlPersonRows:
-    """Counting and removing a subject's rows across every registered deletion target."""
+    """Counting and removing a subject's rows across the registered deletion targets."""
 
     def __init__(self, conn: Connection, tenant_id: str) -> None:
         self._conn = conn
         self._tenant = tenant_id
 
-    def count(self, profile_id: int) -> dict[str, int]:
+    def count(self, subject_kind: str, subject_id: int) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for target in DELETION_TARGETS:
-            column = target.table.c[target.subject_column]
-            counts[target.kind] = int(
-                self._conn.execute(
-                    select(func.count())
-                    .select_from(target.table)
-                    .where(target.table.c.tenant_id == self._tenant, column == profile_id)
-                ).scalar_one()
+        for target in TARGETS_BY_SUBJECT[subject_kind]:
+            query = (
+                select(func.count())
+                .select_from(target.table)
+                .where(target.rows_of(self._tenant, subject_id))
             )
+            counts[target.kind] = int(self._conn.execute(query).scalar_one())
         return counts
 
-    def delete_batch(self, kind: str, profile_id: int, limit: int) -> int:
+    def delete_batch(self, subject_kind: str, kind: str, subject_id: int, limit: int) -> int:
         """Delete up to ``limit`` rows of one target; a bounded batch keeps each commit short."""
-        target = next(x for x in DELETION_TARGETS if x.kind == kind)
+        target = next(x for x in TARGETS_BY_SUBJECT[subject_kind] if x.kind == kind)
         table = target.table
         pk = list(table.primary_key.columns)
-        chosen = (
-            select(*pk)
-            .where(table.c.tenant_id == self._tenant, table.c[target.subject_column] == profile_id)
-            .limit(limit)
-        )
+        chosen = select(*pk).where(target.rows_of(self._tenant, subject_id)).limit(limit)
         result = self._conn.execute(delete(table).where(tuple_(*pk).in_(chosen)))
         return int(result.rowcount)
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData(
@@ -126,4 +127,41 @@ receipts = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index("ix_receipts_job", "tenant_id", "job_id", unique=True),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("device_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("registration_id", String(128), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("platform", String(16), nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("info", JSON, nullable=False),
+    # Unique where set: an alias names at most one device. Released (NULL) on deletion.
+    Column("alias", String(160), nullable=True),
+    Column("profile_id", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    # A deleted device keeps its row until purged; a new registration may reuse the id at once.
+    Index(
+        "uq_devices_live_registration",
+        "tenant_id",
+        "registration_id",
+        unique=True,
+        sqlite_where=text("state = 'active'"),
+        postgresql_where=text("state = 'active'"),
+    ),
+    Index("uq_devices_alias", "tenant_id", "alias", unique=True),
+    Index("ix_devices_owner", "tenant_id", "profile_id"),
+)
+
+device_tags = Table(
+    "device_tags",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("device_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("tag", String(160), primary_key=True),
+    Index("ix_device_tags_tag", "tenant_id", "tag"),
 )

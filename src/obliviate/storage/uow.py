@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
+from obliviate.storage.device_repository import SqlDevices
 from obliviate.storage.engine import WRITE_FLAG, writer_lock
 from obliviate.storage.repositories import (
     SqlEvents,
@@ -42,6 +43,7 @@ class SqlUnitOfWork:
         self._conn = conn
         self.profiles = SqlProfiles(conn, self._tenant_id)
         self.events = SqlEvents(conn, self._tenant_id)
+        self.devices = SqlDevices(conn, self._tenant_id)
         self.person_rows = SqlPersonRows(conn, self._tenant_id)
         self.jobs = SqlJobs(conn, self._tenant_id)
         self.receipts = SqlReceipts(conn, self._tenant_id)

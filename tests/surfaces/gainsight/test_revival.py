@@ -31,6 +31,14 @@ from tests.surfaces.gainsight.support import (
 Tenant = dict[str, Any]
 UID = "rev-1"
 NO_ROWS = {"events": 0, "identifiers": 0, "profiles": 0}
+RECEIPT_COUNTS = {
+    "aliases": 0,
+    "tags": 0,
+    "devices": 0,
+    "events": 3,
+    "identifiers": 1,
+    "profiles": 1,
+}
 
 
 @pytest.fixture
@@ -194,7 +202,7 @@ def test_create_after_window_makes_a_brand_new_user_and_the_old_profile_is_purge
     assert client.get(f"/v1/users/{UID}", headers=gs_headers(tenant)).json() == fresh
     [receipt] = receipts_of(container, tenant_id)
     assert receipt["reason"] == "revival_window_ended"
-    assert receipt["counts"] == {"events": 3, "identifiers": 1, "profiles": 1}
+    assert receipt["counts"] == RECEIPT_COUNTS
 
 
 @pytest.mark.parametrize(
@@ -236,7 +244,7 @@ def test_sweep_after_window_purges_every_row_of_the_profile_and_writes_a_receipt
     assert person_rows(container, tenant_id, profile_id_of(user_with_history)) == NO_ROWS
     [receipt] = receipts_of(container, tenant_id)
     assert receipt["reason"] == "revival_window_ended"
-    assert receipt["counts"] == {"events": 3, "identifiers": 1, "profiles": 1}
+    assert receipt["counts"] == RECEIPT_COUNTS
     assert receipt["surface"] == "gainsight"
     assert UID not in repr(receipt)
     fresh = create_user(client, tenant, UID)
@@ -285,7 +293,7 @@ def test_hard_delete_hides_at_once_and_a_create_right_after_starts_with_no_histo
     [receipt] = receipts_of(container, tenant_id)
     assert receipt["reason"] == "hard_delete"
     assert receipt["surface"] == "gainsight"
-    assert receipt["counts"] == {"events": 3, "identifiers": 1, "profiles": 1}
+    assert receipt["counts"] == RECEIPT_COUNTS
     assert UID not in repr(receipt)
 
 
@@ -309,7 +317,7 @@ def test_hard_delete_of_a_soft_deleted_user_is_allowed_and_prevents_revival(
     assert person_rows(container, tenant_id, profile_id_of(user_with_history)) == NO_ROWS
     [receipt] = receipts_of(container, tenant_id)
     assert receipt["reason"] == "hard_delete"
-    assert receipt["counts"] == {"events": 3, "identifiers": 1, "profiles": 1}
+    assert receipt["counts"] == RECEIPT_COUNTS
 
 
 def test_update_right_after_a_hard_delete_is_not_found(

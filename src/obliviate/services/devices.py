@@ -1,0 +1,234 @@
+"""Use cases on devices, tags and aliases (EngageLab's model, also reachable natively)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from obliviate.domain.devices import (
+    Device,
+    DeviceNotFound,
+    tags_after,
+    validate_label,
+    validate_registration_id,
+)
+from obliviate.domain.errors import ConflictError, ProfileNotFound
+from obliviate.domain.identifiers import IdentifierType
+from obliviate.domain.profiles import ProfileState
+from obliviate.domain.tenants import Caller, Tenant
+from obliviate.services.ports import AliasTaken, SubjectHasher, UnitOfWork
+
+PURGE_DEVICE = "purge_device"
+REGISTRATION_ID = "registration_id"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceView:
+    device: Device
+    tags: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceChange:
+    """What a set call asks for. ``alias``: None leaves it, "" unbinds, a value binds."""
+
+    add: Sequence[str] = ()
+    remove: Sequence[str] = ()
+    clear_tags: bool = False
+    alias: str | None = None
+
+
+def _visible(uow: UnitOfWork, registration_id: str) -> Device:
+    device = uow.devices.find_visible(registration_id)
+    if device is None:
+        raise DeviceNotFound(registration_id)
+    return device
+
+
+def get_device(uow: UnitOfWork, *, tenant: Tenant, registration_id: str) -> DeviceView:
+    device = _visible(uow, registration_id)
+    return DeviceView(device, sorted(uow.devices.tags_of(device.device_id)))
+
+
+def _live_or_register(uow: UnitOfWork, registration_id: str, now: int) -> Device:
+    validate_registration_id(registration_id)
+    device = uow.devices.find_live(registration_id, for_update=True)
+    if device is None:
+        return uow.devices.register(registration_id=registration_id, now=now)
+    if uow.devices.find_visible(registration_id) is None:
+        # Hidden behind a soft-deleted owner: not new, and not to be touched by others.
+        raise DeviceNotFound(registration_id)
+    return device
+
+
+def _bind(uow: UnitOfWork, device: Device, alias: str, now: int) -> None:
+    try:
+        uow.devices.bind_alias(device.device_id, alias, now=now)
+    except AliasTaken:
+        raise ConflictError("alias was bound by another request at the same time") from None
+
+
+def set_device(
+    uow: UnitOfWork, *, tenant: Tenant, registration_id: str, change: DeviceChange, now: int
+) -> Device:
+    """Change tags and alias; registers the device if it is new."""
+    for tag in (*change.add, *change.remove):
+        validate_label(tag, "tags")
+    if change.alias:
+        validate_label(change.alias, "alias")
+    device = _live_or_register(uow, registration_id, now)
+    current = set() if change.clear_tags else uow.devices.tags_of(device.device_id)
+    wanted = tags_after(current, list(change.add), list(change.remove))
+    if change.clear_tags:
+        uow.devices.remove_tags(device.device_id, None)
+        uow.devices.add_tags(device.device_id, sorted(wanted))
+    else:
+        uow.devices.remove_tags(device.device_id, sorted(current - wanted))
+        uow.devices.add_tags(device.device_id, sorted(wanted - current))
+    if change.alias == "":
+        uow.devices.update_fields(device.device_id, now=now, alias=None)
+    elif change.alias is not None:
+        _bind(uow, device, change.alias, now)
+    else:
+        uow.devices.update_fields(device.device_id, now=now)
+    return device
+
+
+def put_device(
+    uow: UnitOfWork,
+    *,
+    tenant: Tenant,
+    registration_id: str,
+    platform: str | None,
+    timezone: str | None,
+    info: dict[str, Any] | None,
+    now: int,
+) -> tuple[Device, bool]:
+    """Set platform, timezone and info (the vendor's SDK sets these). Returns (device, created)."""
+    validate_registration_id(registration_id)
+    existing = uow.devices.find_live(registration_id, for_update=True)
+    if existing is None:
+        device = uow.devices.register(
+            registration_id=registration_id,
+            platform=platform,
+            timezone=timezone,
+            info=info,
+            now=now,
+        )
+        return device, True
+    if uow.devices.find_visible(registration_id) is None:
+        raise DeviceNotFound(registration_id)
+    values: dict[str, Any] = {}
+    if platform is not None:
+        values["platform"] = platform
+    if timezone is not None:
+        values["timezone"] = timezone
+    if info is not None:
+        values["info"] = info
+    uow.devices.update_fields(existing.device_id, now=now, **values)
+    return existing, False
+
+
+def set_owner(
+    uow: UnitOfWork, *, tenant: Tenant, uuid: str, registration_id: str, now: int
+) -> Device:
+    """Make a profile own a device: deleting the profile then deletes the device."""
+    profile = uow.profiles.find_by_identifier(IdentifierType.UUID.value, uuid, for_update=True)
+    if profile is None or profile.state is not ProfileState.ACTIVE:
+        raise ProfileNotFound(IdentifierType.UUID.value, uuid)
+    device = _visible(uow, registration_id)
+    uow.devices.update_fields(device.device_id, now=now, profile_id=profile.profile_id)
+    return device
+
+
+def delete_device(
+    uow: UnitOfWork, *, caller: Caller, registration_id: str, now: int, hasher: SubjectHasher
+) -> int:
+    """Hide the device, its tags, alias, info and timezone at once; enqueue the purge."""
+    device = uow.devices.find_visible(registration_id)
+    if device is None:
+        raise DeviceNotFound(registration_id)
+    released = uow.devices.retire(device.device_id, now=now)
+    return uow.jobs.enqueue(
+        kind=PURGE_DEVICE,
+        payload={
+            "subject_kind": "device",
+            "subject_id": device.device_id,
+            "reason": "device_delete",
+            "subject_hash": hasher(REGISTRATION_ID, registration_id),
+            "surface": caller.surface.value,
+            "credential_ref": caller.credential_ref,
+            "requested_at": now,
+            "released": {"aliases": released},
+        },
+        now=now,
+    )
+
+
+def devices_status(
+    uow: UnitOfWork, *, tenant: Tenant, registration_ids: Sequence[str]
+) -> list[Device]:
+    found = {dev.registration_id: dev for dev in uow.devices.visible_many(registration_ids)}
+    return [found[rid] for rid in dict.fromkeys(registration_ids) if rid in found]
+
+
+def list_tags(uow: UnitOfWork, *, tenant: Tenant) -> list[str]:
+    return uow.devices.visible_tags()
+
+
+def set_tag_devices(
+    uow: UnitOfWork,
+    *,
+    tenant: Tenant,
+    tag: str,
+    add: Sequence[str],
+    remove: Sequence[str],
+    now: int,
+) -> None:
+    """Add or remove one tag on many devices; unknown devices refuse the whole request."""
+    validate_label(tag, "tag")
+    for rid in add:
+        device = _visible(uow, rid)
+        current = uow.devices.tags_of(device.device_id)
+        if tag not in current:
+            tags_after(current, [tag], [])
+            uow.devices.add_tags(device.device_id, [tag])
+    for rid in remove:
+        device = _visible(uow, rid)
+        uow.devices.remove_tags(device.device_id, [tag])
+
+
+def delete_tag(uow: UnitOfWork, *, tenant: Tenant, tag: str, platforms: Sequence[str]) -> int:
+    validate_label(tag, "tag")
+    ids = uow.devices.visible_device_ids_with_tag(tag, platforms)
+    return uow.devices.remove_tag_from(tag, ids)
+
+
+def count_tags(
+    uow: UnitOfWork, *, tenant: Tenant, tags: Sequence[str], platforms: Sequence[str]
+) -> dict[str, int]:
+    for tag in tags:
+        validate_label(tag, "tags")
+    return uow.devices.count_tagged(tags, platforms)
+
+
+def device_has_tag(uow: UnitOfWork, *, tenant: Tenant, tag: str, registration_id: str) -> bool:
+    validate_label(tag, "tag")
+    device = uow.devices.find_visible(registration_id)
+    return device is not None and tag in uow.devices.tags_of(device.device_id)
+
+
+def alias_devices(
+    uow: UnitOfWork, *, tenant: Tenant, alias: str, platforms: Sequence[str]
+) -> list[str]:
+    validate_label(alias, "alias")
+    return [dev.registration_id for dev in uow.devices.visible_with_alias(alias, platforms)]
+
+
+def unbind_alias(
+    uow: UnitOfWork, *, tenant: Tenant, alias: str, platforms: Sequence[str], now: int
+) -> None:
+    validate_label(alias, "alias")
+    for dev in uow.devices.visible_with_alias(alias, platforms):
+        uow.devices.update_fields(dev.device_id, now=now, alias=None)
