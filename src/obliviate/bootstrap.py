@@ -83,7 +83,14 @@ def create_app(container: Container, *, worker: Worker | None = None) -> Starlet
     runtime = Runtime(
         uow_factory=container.uow_factory,
         authenticator=Authenticator(container.engine, default_revival_window=s.revival_window),
-        limiter=RateLimiter(s.ratelimit_url, {"gainsight": s.gainsight_rate_limit}),
+        limiter=RateLimiter(
+            s.ratelimit_url,
+            {
+                "gainsight": s.gainsight_rate_limit,
+                "engagelab": s.engagelab_rate_limit,
+                "native": s.native_rate_limit,
+            },
+        ),
         hasher=container.hasher,
         clock=container.clock,
         max_body_bytes=s.max_body_bytes,

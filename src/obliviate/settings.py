@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     purge_interval: Duration = 60.0
     ratelimit_url: str = "memory://"
     gainsight_rate_limit: str = "200/second"
+    engagelab_rate_limit: str = "500/second"
+    native_rate_limit: str = "1000/second"
     max_body_bytes: int = Field(default=5_000_000, gt=0)
     # Key for the keyed hashes that stand in for identifiers in logs and receipts.
     # When unset, a random key is created once beside the SQLite file (or under ./data).

@@ -53,6 +53,7 @@ class DuplicateProfile(ConflictError):
 
 
 class RateLimited(ObliviateError):
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, limit: int = 0) -> None:
         super().__init__(f"rate limited; retry after {retry_after}s")
         self.retry_after = retry_after
+        self.limit = limit

@@ -13,8 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from obliviate.http.engagelab.routes import routes as engagelab_routes
 from obliviate.http.gainsight.routes import routes as gainsight_routes
 from obliviate.http.logging import AccessLogMiddleware
+from obliviate.http.native.routes import routes as native_routes
 from obliviate.http.runtime import Runtime
 from obliviate.storage.engine import read_connection
 
@@ -54,6 +56,8 @@ def build_app(rt: Runtime, engine: Engine) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             *gainsight_routes(rt),
+            *engagelab_routes(rt),
+            *native_routes(rt),
         ],
     )
     app.add_middleware(AccessLogMiddleware, requests_total=requests_total)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from anyio import to_thread
 from cachetools import TTLCache
 from starlette.requests import Request
+from starlette.responses import Response
 
 from obliviate.domain.errors import RateLimited
 from obliviate.domain.tenants import Caller
@@ -57,7 +58,7 @@ class Runtime:
     async def check_rate(self, surface: str, caller: Caller) -> None:
         decision = await self.limiter.hit(surface, caller.tenant.tenant_id)
         if not decision.allowed:
-            raise RateLimited(decision.reset_after)
+            raise RateLimited(decision.reset_after, decision.limit)
 
     async def write(self, tenant_id: str, work: Callable[[UnitOfWork, int], T]) -> T:
         def run() -> T:
@@ -82,3 +83,32 @@ class Runtime:
 
 def mark_surface(request: Request, surface: str) -> None:
     request.scope.setdefault("state", {})["surface"] = surface
+
+
+Handler = Callable[[Request, Caller], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def surface_endpoint(
+    rt: Runtime,
+    *,
+    surface: str,
+    authenticate: Callable[[Request], Awaitable[Caller]],
+    to_response: Callable[[Exception], Response],
+) -> Callable[[Handler], Endpoint]:
+    """Wrap a handler: authenticate, rate-limit, run, and map every error to the surface's
+    own envelope. Nothing runs when authentication fails."""
+
+    def wrap(handler: Handler) -> Endpoint:
+        async def run(request: Request) -> Response:
+            mark_surface(request, surface)
+            try:
+                caller = await authenticate(request)
+                await rt.check_rate(surface, caller)
+                return await handler(request, caller)
+            except Exception as exc:
+                return to_response(exc)
+
+        return run
+
+    return wrap

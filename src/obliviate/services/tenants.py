@@ -150,3 +150,9 @@ class Authenticator:
 
     def gainsight(self, api_key: str) -> Caller:
         return self._caller(Surface.GAINSIGHT, api_key, None)
+
+    def engagelab(self, app_key: str, master_secret: str) -> Caller:
+        return self._caller(Surface.ENGAGELAB, master_secret, app_key)
+
+    def native(self, token: str) -> Caller:
+        return self._caller(Surface.NATIVE, token, None)

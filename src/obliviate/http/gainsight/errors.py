@@ -15,7 +15,7 @@ from obliviate.domain.errors import (
     ValidationError,
 )
 from obliviate.http.body import BodyTooLarge, MalformedJson
-from obliviate.http.gainsight.translate import json_response
+from obliviate.http.json import json_response
 
 # Gainsight answers with Spring's HttpStatus names, which differ from Python's for a few codes.
 _SPRING_NAMES = {413: "PAYLOAD_TOO_LARGE"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -16,41 +15,31 @@ from obliviate.http.body import read_capped, read_json
 from obliviate.http.gainsight import translate as tr
 from obliviate.http.gainsight.errors import to_response
 from obliviate.http.gainsight.schemas import CustomEventIn, IdentifyIdBody, UserIn
-from obliviate.http.runtime import Runtime, mark_surface
+from obliviate.http.json import json_response
+from obliviate.http.runtime import Runtime, surface_endpoint
 from obliviate.services import deletions, events, profiles
 
 SURFACE = "gainsight"
 API_KEY_HEADER = "x-aptrinsic-api-key"
 DELETED = {"body": {}, "statusCode": "200", "statusCodeValue": 200}
 
-Handler = Callable[[Request, Caller], Awaitable[Response]]
-
 
 class GainsightApi:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    def endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def run(request: Request) -> Response:
-            mark_surface(request, SURFACE)
-            if "identify_id" in request.path_params:
-                # Logs name the subject only by its keyed hash.
-                request.scope["state"]["subject"] = self.rt.hasher(
-                    "uuid", request.path_params["identify_id"]
-                )
-            try:
-                key = request.headers.get(API_KEY_HEADER)
-                if not key:
-                    raise AuthenticationError("missing API key")
-                caller = await self.rt.authenticated(
-                    request, f"gainsight:{key}", partial(self.rt.authenticator.gainsight, key)
-                )
-                await self.rt.check_rate(SURFACE, caller)
-                return await handler(request, caller)
-            except Exception as exc:
-                return to_response(exc)
-
-        return run
+    async def authenticate(self, request: Request) -> Caller:
+        if "identify_id" in request.path_params:
+            # Logs name the subject only by its keyed hash.
+            request.scope["state"]["subject"] = self.rt.hasher(
+                "uuid", request.path_params["identify_id"]
+            )
+        key = request.headers.get(API_KEY_HEADER)
+        if not key:
+            raise AuthenticationError("missing API key")
+        return await self.rt.authenticated(
+            request, f"gainsight:{key}", partial(self.rt.authenticator.gainsight, key)
+        )
 
     async def _body(self, request: Request, *, allow_empty: bool = False) -> Any:
         return await read_json(request, self.rt.max_body_bytes, allow_empty=allow_empty)
@@ -73,7 +62,7 @@ class GainsightApi:
             ),
         )
         self.rt.job_enqueued()
-        return tr.json_response(tr.user_to_wire(view), status=201)
+        return json_response(tr.user_to_wire(view), status=201)
 
     async def _update(self, caller: Caller, uuid: str, user: UserIn) -> Response:
         changes = tr.attributes_from_user(user)
@@ -106,7 +95,7 @@ class GainsightApi:
             caller.tenant.tenant_id,
             lambda uow: profiles.get_profile(uow, tenant=caller.tenant, uuid=uuid),
         )
-        return tr.json_response(tr.user_to_wire(view))
+        return json_response(tr.user_to_wire(view))
 
     async def list_users(self, request: Request, caller: Caller) -> Response:
         params = request.query_params
@@ -137,7 +126,7 @@ class GainsightApi:
         )
         if page.profiles:
             state["a"] = page.profiles[-1].profile.profile_id
-        return tr.json_response(
+        return json_response(
             {
                 "users": [tr.user_to_wire(v) for v in page.profiles],
                 "totalHits": page.total,
@@ -164,7 +153,7 @@ class GainsightApi:
                     uow, caller=caller, uuid=uuid, now=now
                 ),
             )
-        return tr.json_response(DELETED)
+        return json_response(DELETED)
 
     async def delete_user(self, request: Request, caller: Caller) -> Response:
         # The body is unused here, but the cap holds on every endpoint: an oversized request
@@ -190,7 +179,7 @@ class GainsightApi:
                 uow, tenant=caller.tenant, uuid=body.identifyId, event=new_event, now=now
             ),
         )
-        return tr.json_response(tr.event_to_wire(view), status=201)
+        return json_response(tr.event_to_wire(view), status=201)
 
     async def list_events(self, request: Request, caller: Caller) -> Response:
         params = request.query_params
@@ -228,7 +217,7 @@ class GainsightApi:
         if page.events:
             last = page.events[-1].event
             state["a"] = [last.occurred_at, last.event_id]
-        return tr.json_response(
+        return json_response(
             {
                 "customEvents": [tr.event_to_wire(v) for v in page.events],
                 "totalHits": page.total,
@@ -249,7 +238,9 @@ def _epoch_ms(params: Any, name: str) -> int | None:
 
 def routes(rt: Runtime) -> list[Route]:
     api = GainsightApi(rt)
-    e = api.endpoint
+    e = surface_endpoint(
+        rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
+    )
     return [
         Route("/v1/users", e(api.create_user), methods=["POST"]),
         Route("/v1/users", e(api.list_users), methods=["GET"]),

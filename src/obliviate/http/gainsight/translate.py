@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 import orjson
 import pydantic
-from starlette.responses import Response
 
 from obliviate.domain.errors import ValidationError
 from obliviate.domain.events import NewEvent
@@ -41,14 +40,6 @@ _NUMBER_FIELDS = ("signUpDate", "firstVisitDate", "score")
 _FILTER_ATTRIBUTES = frozenset(
     {"email", "firstName", "lastName", "accountId", "type", "role", "title"}
 )
-
-
-def json_response(
-    body: Any, *, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(
-        orjson.dumps(body), status_code=status, headers=headers, media_type="application/json"
-    )
 
 
 def parse_model(model: type[M], data: Any) -> M:

@@ -1,0 +1,73 @@
+"""RFC 9457 problem details for the native API."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from starlette.responses import Response
+
+from obliviate.domain.devices import DeviceNotFound
+from obliviate.domain.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    ObliviateError,
+    RateLimited,
+    ValidationError,
+)
+from obliviate.http.body import BodyTooLarge, MalformedJson
+from obliviate.http.json import json_response
+
+PROBLEM_BASE = "https://obliviate.dev/problems/"
+
+
+def problem(
+    status: int, kind: str, detail: str, headers: dict[str, str] | None = None, **extra: object
+) -> Response:
+    body = {
+        "type": PROBLEM_BASE + kind,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return json_response(
+        body, status=status, headers=headers, media_type="application/problem+json"
+    )
+
+
+def to_response(exc: Exception) -> Response:
+    if isinstance(exc, AuthenticationError):
+        return problem(
+            401,
+            "unauthorized",
+            "a valid bearer token is required",
+            headers={"WWW-Authenticate": 'Bearer realm="obliviate"'},
+        )
+    if isinstance(exc, RateLimited):
+        return problem(
+            429,
+            "rate-limited",
+            f"too many requests; retry after {exc.retry_after} s",
+            headers={
+                "Retry-After": str(exc.retry_after),
+                "RateLimit-Limit": str(exc.limit),
+                "RateLimit-Remaining": "0",
+                "RateLimit-Reset": str(exc.retry_after),
+            },
+        )
+    if isinstance(exc, BodyTooLarge):
+        return problem(413, "body-too-large", f"request body is bigger than {exc.limit} bytes")
+    if isinstance(exc, MalformedJson):
+        return problem(400, "malformed-json", str(exc))
+    if isinstance(exc, ValidationError):
+        return problem(422, "invalid-field", exc.message, field=exc.field)
+    if isinstance(exc, DeviceNotFound):
+        return problem(404, "not-found", "no such device")
+    if isinstance(exc, NotFoundError):
+        return problem(404, "not-found", "no such profile")
+    if isinstance(exc, ConflictError):
+        return problem(409, "conflict", str(exc))
+    if isinstance(exc, ObliviateError):
+        return problem(400, "bad-request", str(exc))
+    raise exc
