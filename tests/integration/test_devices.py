@@ -297,3 +297,27 @@ def test_ownership_needs_an_active_profile_and_a_visible_device(dev: Devices, ow
     owner.create(uuid)
     with pytest.raises(DeviceNotFound):
         owner.own(uuid, uid("rid"))
+
+
+def test_concurrent_first_registrations_of_one_id_make_one_device(
+    dev: Devices, container: Container
+) -> None:
+    import threading
+
+    rid = uid("rid")
+    errors: list[BaseException] = []
+
+    def register(tag: str) -> None:
+        try:
+            dev.set(rid, add=[tag])
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=register, args=(f"t{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert _rows(container, t.devices, tenant_id=dev.tenant.tenant_id, registration_id=rid) == 1
+    assert dev.get(rid).tags == [f"t{i}" for i in range(8)]

@@ -51,15 +51,24 @@ def get_device(uow: UnitOfWork, *, tenant: Tenant, registration_id: str) -> Devi
     return DeviceView(device, sorted(uow.devices.tags_of(device.device_id)))
 
 
-def _live_or_register(uow: UnitOfWork, registration_id: str, now: int) -> Device:
+def _live_or_register(
+    uow: UnitOfWork, registration_id: str, now: int, **fields: Any
+) -> tuple[Device, bool]:
+    """The live device for the id, registered if new. Returns (device, created)."""
     validate_registration_id(registration_id)
     device = uow.devices.find_live(registration_id, for_update=True)
     if device is None:
-        return uow.devices.register(registration_id=registration_id, now=now)
+        registered = uow.devices.register(registration_id=registration_id, now=now, **fields)
+        if registered is not None:
+            return registered, True
+        # Registered by a concurrent request between our look-up and insert: use that one.
+        device = uow.devices.find_live(registration_id, for_update=True)
+        if device is None:
+            raise ConflictError("the device was registered and deleted concurrently")
     if uow.devices.find_visible(registration_id) is None:
         # Hidden behind a soft-deleted owner: not new, and not to be touched by others.
         raise DeviceNotFound(registration_id)
-    return device
+    return device, False
 
 
 def _bind(uow: UnitOfWork, device: Device, alias: str, now: int) -> None:
@@ -77,7 +86,7 @@ def set_device(
         validate_label(tag, "tags")
     if change.alias:
         validate_label(change.alias, "alias")
-    device = _live_or_register(uow, registration_id, now)
+    device, _ = _live_or_register(uow, registration_id, now)
     current = set() if change.clear_tags else uow.devices.tags_of(device.device_id)
     wanted = tags_after(current, list(change.add), list(change.remove))
     if change.clear_tags:
@@ -106,19 +115,11 @@ def put_device(
     now: int,
 ) -> tuple[Device, bool]:
     """Set platform, timezone and info (the vendor's SDK sets these). Returns (device, created)."""
-    validate_registration_id(registration_id)
-    existing = uow.devices.find_live(registration_id, for_update=True)
-    if existing is None:
-        device = uow.devices.register(
-            registration_id=registration_id,
-            platform=platform,
-            timezone=timezone,
-            info=info,
-            now=now,
-        )
+    device, created = _live_or_register(
+        uow, registration_id, now, platform=platform, timezone=timezone, info=info
+    )
+    if created:
         return device, True
-    if uow.devices.find_visible(registration_id) is None:
-        raise DeviceNotFound(registration_id)
     values: dict[str, Any] = {}
     if platform is not None:
         values["platform"] = platform
@@ -126,8 +127,8 @@ def put_device(
         values["timezone"] = timezone
     if info is not None:
         values["info"] = info
-    uow.devices.update_fields(existing.device_id, now=now, **values)
-    return existing, False
+    uow.devices.update_fields(device.device_id, now=now, **values)
+    return device, False
 
 
 def set_owner(

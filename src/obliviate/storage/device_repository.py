@@ -88,6 +88,21 @@ class SqlDevices:
         platform: str | None = None,
         timezone: str | None = None,
         info: dict[str, Any] | None = None,
+    ) -> Device | None:
+        """Insert a new live device; None when a concurrent request registered it first."""
+        try:
+            with self._conn.begin_nested():
+                return self._insert(registration_id, now, platform, timezone, info)
+        except IntegrityError:
+            return None
+
+    def _insert(
+        self,
+        registration_id: str,
+        now: int,
+        platform: str | None,
+        timezone: str | None,
+        info: dict[str, Any] | None,
     ) -> Device:
         device_id = new_id(now)
         self._conn.execute(
