@@ -88,6 +88,7 @@ def create_app(container: Container, *, worker: Worker | None = None) -> Starlet
             {
                 "gainsight": s.gainsight_rate_limit,
                 "engagelab": s.engagelab_rate_limit,
+                "insider": s.insider_rate_limit,
                 "native": s.native_rate_limit,
             },
         ),

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     ratelimit_url: str = "memory://"
     gainsight_rate_limit: str = "200/second"
     engagelab_rate_limit: str = "500/second"
+    insider_rate_limit: str = "1000/minute"
     native_rate_limit: str = "1000/second"
     max_body_bytes: int = Field(default=5_000_000, gt=0)
     # Key for the keyed hashes that stand in for identifiers in logs and receipts.

@@ -20,7 +20,7 @@ from tests.conftest import FakeClock
 from tests.factories import uid
 
 WINDOW = 7 * 86400.0
-NO_ROWS = {"tags": 0, "devices": 0, "events": 0, "identifiers": 0, "profiles": 0}
+NO_ROWS = {"tags": 0, "devices": 0, "events": 0, "identifiers": 0, "merges": 0, "profiles": 0}
 
 
 @pytest.fixture
@@ -229,6 +229,7 @@ def test_expired_soft_deletes_are_purged_by_the_sweep_with_a_receipt(
         "devices": 0,
         "events": 20,
         "identifiers": 1,
+        "merges": 0,
         "profiles": 1,
     }
     assert receipts[0]["surface"] == "gainsight"
@@ -263,6 +264,7 @@ def test_hard_delete_hides_at_once_and_a_create_starts_fresh(
         "devices": 0,
         "events": 15,
         "identifiers": 1,
+        "merges": 0,
         "profiles": 1,
     }
 

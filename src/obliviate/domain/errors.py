@@ -57,3 +57,19 @@ class RateLimited(ObliviateError):
         super().__init__(f"rate limited; retry after {retry_after}s")
         self.retry_after = retry_after
         self.limit = limit
+
+
+class IdentifierInUse(ConflictError):
+    def __init__(self, id_type: str) -> None:
+        super().__init__(f"the {id_type} already belongs to a profile")
+        self.id_type = id_type
+
+
+class SoleIdentifier(ObliviateError):
+    def __init__(self) -> None:
+        super().__init__("a profile keeps at least one identifier")
+
+
+class IdentifierUnchanged(ObliviateError):
+    def __init__(self) -> None:
+        super().__init__("the old and new identifier are the same")

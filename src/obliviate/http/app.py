@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from obliviate.http.engagelab.routes import routes as engagelab_routes
 from obliviate.http.gainsight.routes import routes as gainsight_routes
+from obliviate.http.insider.routes import routes as insider_routes
 from obliviate.http.logging import AccessLogMiddleware
 from obliviate.http.native.routes import routes as native_routes
 from obliviate.http.runtime import Runtime
@@ -57,6 +58,7 @@ def build_app(rt: Runtime, engine: Engine) -> Starlette:
             Route("/metrics", metrics, methods=["GET"]),
             *gainsight_routes(rt),
             *engagelab_routes(rt),
+            *insider_routes(rt),
             *native_routes(rt),
         ],
     )

@@ -65,17 +65,26 @@ def hard_delete_profile(
     profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
     if profile is None or profile.state is ProfileState.PURGING:
         raise ProfileNotFound(UUID, uuid)
-    job_id = begin_purge(
+    job_id = begin_purge_of(
+        uow, caller=caller, profile=profile, subject_hash=hasher(UUID, uuid), now=now
+    )
+    return DeletionAccepted(profile.profile_id, job_id, None)
+
+
+def begin_purge_of(
+    uow: UnitOfWork, *, caller: Caller, profile: Profile, subject_hash: str, now: int
+) -> int:
+    """A hard delete asked for by ``caller``: hide now, purge in a job."""
+    return begin_purge(
         uow,
         profile=profile,
         reason=PurgeReason.HARD_DELETE,
-        subject_hash=hasher(UUID, uuid),
+        subject_hash=subject_hash,
         surface=caller.surface.value,
         credential_ref=caller.credential_ref,
         requested_at=now,
         now=now,
     )
-    return DeletionAccepted(profile.profile_id, job_id, None)
 
 
 def begin_purge(

@@ -60,3 +60,18 @@ def list_events(
     uuids = uow.profiles.uuids_of(sorted({e.profile_id for e in found}))
     total = uow.events.count_visible(profile_id=profile_id, start=start, end=end, name=name)
     return EventPage([EventView(e, uuids.get(e.profile_id, "")) for e in found], total)
+
+
+def events_of_profile(
+    uow: UnitOfWork,
+    *,
+    tenant: Tenant,
+    profile_id: int,
+    name: str,
+    start: int | None,
+    end: int | None,
+    limit: int,
+) -> list[StoredEvent]:
+    return uow.events.list_visible(
+        profile_id=profile_id, start=start, end=end, name=name, after=None, limit=limit
+    )

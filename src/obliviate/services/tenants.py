@@ -156,3 +156,6 @@ class Authenticator:
 
     def native(self, token: str) -> Caller:
         return self._caller(Surface.NATIVE, token, None)
+
+    def insider(self, partner_name: str, request_token: str) -> Caller:
+        return self._caller(Surface.INSIDER, request_token, partner_name)

@@ -47,6 +47,7 @@ PROFILE_TARGETS: tuple[DeletionTarget, ...] = (
     DeletionTarget(t.devices, "devices", _column_is(t.devices, "profile_id")),
     DeletionTarget(t.events, "events", _column_is(t.events, "profile_id")),
     DeletionTarget(t.identifiers, "identifiers", _column_is(t.identifiers, "profile_id")),
+    DeletionTarget(t.merges, "merges", _column_is(t.merges, "survivor_profile_id")),
     DeletionTarget(t.profiles, "profiles", _column_is(t.profiles, "profile_id")),
 )
 

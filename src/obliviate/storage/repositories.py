@@ -112,6 +112,74 @@ class SqlProfiles:
         )
         return int(result.rowcount)
 
+    def identifiers_of(self, profile_id: int) -> list[tuple[str, str]]:
+        rows = self._conn.execute(
+            select(t.identifiers.c.id_type, t.identifiers.c.value)
+            .where(
+                t.identifiers.c.tenant_id == self._tenant,
+                t.identifiers.c.profile_id == profile_id,
+            )
+            .order_by(t.identifiers.c.id_type, t.identifiers.c.value)
+        )
+        return [(r.id_type, r.value) for r in rows]
+
+    def remove_identifier(self, id_type: str, value: str) -> None:
+        self._conn.execute(
+            delete(t.identifiers).where(
+                t.identifiers.c.tenant_id == self._tenant,
+                t.identifiers.c.id_type == id_type,
+                t.identifiers.c.value == value,
+            )
+        )
+
+    def change_identifier(self, id_type: str, old: str, new_type: str, new: str) -> None:
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(
+                    update(t.identifiers)
+                    .where(
+                        t.identifiers.c.tenant_id == self._tenant,
+                        t.identifiers.c.id_type == id_type,
+                        t.identifiers.c.value == old,
+                    )
+                    .values(id_type=new_type, value=new)
+                )
+        except IntegrityError as exc:
+            raise IdentifierTaken(new_type, new) from exc
+
+    def absorb(self, *, survivor_id: int, merged_id: int, now: int) -> dict[str, int]:
+        """Move everything of ``merged_id`` to ``survivor_id``, drop its row, record the merge."""
+        moved: dict[str, int] = {}
+        for table, kind in (
+            (t.identifiers, "identifiers"),
+            (t.events, "events"),
+            (t.devices, "devices"),
+            (t.merges, "merges"),
+        ):
+            column = "survivor_profile_id" if table is t.merges else "profile_id"
+            result = self._conn.execute(
+                update(table)
+                .where(table.c.tenant_id == self._tenant, table.c[column] == merged_id)
+                .values({column: survivor_id})
+            )
+            moved[kind] = int(result.rowcount)
+        self._conn.execute(
+            delete(t.profiles).where(
+                t.profiles.c.tenant_id == self._tenant, t.profiles.c.profile_id == merged_id
+            )
+        )
+        self._conn.execute(
+            insert(t.merges).values(
+                tenant_id=self._tenant,
+                merge_id=new_id(now),
+                survivor_profile_id=survivor_id,
+                merged_profile_id=merged_id,
+                moved=moved,
+                created_at=now,
+            )
+        )
+        return moved
+
     def uuids_of(self, profile_ids: Sequence[int]) -> dict[int, str]:
         if not profile_ids:
             return {}

@@ -165,3 +165,16 @@ device_tags = Table(
     Column("tag", String(160), primary_key=True),
     Index("ix_device_tags_tag", "tenant_id", "tag"),
 )
+
+merges = Table(
+    "merges",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("merge_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("survivor_profile_id", BigInteger, nullable=False),
+    Column("merged_profile_id", BigInteger, nullable=False),
+    # What moved to the survivor, per kind.
+    Column("moved", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_merges_survivor", "tenant_id", "survivor_profile_id"),
+)

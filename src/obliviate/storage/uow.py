@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -67,6 +69,12 @@ class SqlUnitOfWork:
         finally:
             if self._lock is not None:
                 self._lock.release()
+
+    def savepoint(self) -> AbstractContextManager[Any]:
+        """A nested transaction: an error inside undoes only what it did."""
+        if self._conn is None:
+            raise RuntimeError("unit of work is not open")
+        return self._conn.begin_nested()
 
     def commit(self) -> None:
         if self._conn is None:

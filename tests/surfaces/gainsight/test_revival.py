@@ -37,6 +37,7 @@ RECEIPT_COUNTS = {
     "devices": 0,
     "events": 3,
     "identifiers": 1,
+    "merges": 0,
     "profiles": 1,
 }
 

@@ -1,0 +1,202 @@
+"""Identity resolution: find a person by any of their identifiers, merging when they disagree.
+
+Used by Insider's upsert and identifier endpoints; the rules are the same for every surface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from obliviate.domain.errors import (
+    IdentifierInUse,
+    IdentifierUnchanged,
+    ProfileNotFound,
+    SoleIdentifier,
+)
+from obliviate.domain.events import NewEvent
+from obliviate.domain.identifiers import Identifier
+from obliviate.domain.profiles import (
+    Profile,
+    ProfileState,
+    has_expired,
+    merge_attributes,
+)
+from obliviate.domain.tenants import Caller, Tenant
+from obliviate.services.deletions import begin_expiry_purge, begin_purge_of
+from obliviate.services.ports import IdentifierTaken, SubjectHasher, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class PersonInput:
+    identifiers: Sequence[Identifier]
+    attributes: dict[str, Any] = field(default_factory=dict)
+    events: Sequence[NewEvent] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertOutcome:
+    profile_id: int
+    created: bool
+    revived: bool
+    merged: tuple[int, ...]
+
+
+def _resolve(
+    uow: UnitOfWork,
+    identifiers: Sequence[Identifier],
+    *,
+    now: int,
+    hasher: SubjectHasher | None,
+) -> dict[int, Profile]:
+    """Every live profile the identifiers point at, locked when writing (``hasher`` given).
+    A profile past its revival window does not count; a writer purges it on sight."""
+    found: dict[int, Profile] = {}
+    for ident in identifiers:
+        profile = uow.profiles.find_by_identifier(
+            ident.id_type, ident.value, for_update=hasher is not None
+        )
+        if profile is None or profile.profile_id in found:
+            continue
+        if has_expired(profile, now):
+            if hasher is not None:
+                begin_expiry_purge(
+                    uow, profile=profile, subject_hash=hasher(ident.id_type, ident.value), now=now
+                )
+            continue
+        found[profile.profile_id] = profile
+    return found
+
+
+def _survivor_first(profiles: Sequence[Profile]) -> list[Profile]:
+    # Active beats soft-deleted; among equals the oldest profile survives.
+    return sorted(
+        profiles, key=lambda p: (p.state is not ProfileState.ACTIVE, p.created_at, p.profile_id)
+    )
+
+
+def upsert_person(
+    uow: UnitOfWork, *, tenant: Tenant, person: PersonInput, now: int, hasher: SubjectHasher
+) -> UpsertOutcome:
+    found = _resolve(uow, person.identifiers, now=now, hasher=hasher)
+    merged: tuple[int, ...] = ()
+    if not found:
+        profile = uow.profiles.insert(attributes=dict(person.attributes), now=now)
+        created, revived = True, False
+    else:
+        survivor, *others = _survivor_first(list(found.values()))
+        attributes = survivor.attributes
+        for other in others:
+            # The survivor's values win; the merged profile fills what it lacks.
+            attributes = merge_attributes(other.attributes, attributes)
+            uow.profiles.absorb(
+                survivor_id=survivor.profile_id, merged_id=other.profile_id, now=now
+            )
+        revived = survivor.state is ProfileState.SOFT_DELETED
+        profile = replace(
+            survivor,
+            state=ProfileState.ACTIVE,
+            attributes=merge_attributes(attributes, person.attributes),
+            updated_at=now,
+            deleted_at=None,
+            revivable_until=None,
+            deletion_request=None,
+        )
+        uow.profiles.save(profile)
+        created, merged = False, tuple(o.profile_id for o in others)
+    held = set(uow.profiles.identifiers_of(profile.profile_id))
+    for ident in person.identifiers:
+        if (ident.id_type, ident.value) in held:
+            continue
+        try:
+            uow.profiles.add_identifier(
+                id_type=ident.id_type, value=ident.value, profile_id=profile.profile_id, now=now
+            )
+        except IdentifierTaken:
+            raise IdentifierInUse(ident.id_type) from None
+    for event in person.events:
+        uow.events.add(profile_id=profile.profile_id, event=event, now=now)
+    return UpsertOutcome(profile.profile_id, created, revived, merged)
+
+
+def find_person(uow: UnitOfWork, *, tenant: Tenant, identifiers: Sequence[Identifier]) -> Profile:
+    """The active profile the identifiers name (the oldest, should they name several)."""
+    found = _resolve(uow, identifiers, now=0, hasher=None)
+    for profile in _survivor_first(list(found.values())):
+        if profile.state is ProfileState.ACTIVE:
+            return profile
+    first = identifiers[0]
+    raise ProfileNotFound(first.id_type, first.value)
+
+
+def _active_by(uow: UnitOfWork, ident: Identifier) -> Profile:
+    profile = uow.profiles.find_by_identifier(ident.id_type, ident.value, for_update=True)
+    if profile is None or profile.state is not ProfileState.ACTIVE:
+        raise ProfileNotFound(ident.id_type, ident.value)
+    return profile
+
+
+def delete_identifier(uow: UnitOfWork, *, tenant: Tenant, ident: Identifier, now: int) -> None:
+    """Remove one identifier value from its profile; never the profile's last one."""
+    profile = _active_by(uow, ident)
+    if len(uow.profiles.identifiers_of(profile.profile_id)) <= 1:
+        raise SoleIdentifier()
+    uow.profiles.remove_identifier(ident.id_type, ident.value)
+    uow.profiles.save(replace(profile, updated_at=now))
+
+
+def change_identifier(
+    uow: UnitOfWork, *, tenant: Tenant, old: Identifier, new: Identifier, now: int
+) -> None:
+    if old == new:
+        raise IdentifierUnchanged()
+    profile = _active_by(uow, old)
+    if uow.profiles.find_by_identifier(new.id_type, new.value) is not None:
+        raise IdentifierInUse(new.id_type)
+    try:
+        uow.profiles.change_identifier(old.id_type, old.value, new.id_type, new.value)
+    except IdentifierTaken:
+        raise IdentifierInUse(new.id_type) from None
+    uow.profiles.save(replace(profile, updated_at=now))
+
+
+def hard_delete_person(
+    uow: UnitOfWork,
+    *,
+    caller: Caller,
+    identifiers: Sequence[Identifier],
+    now: int,
+    hasher: SubjectHasher,
+) -> list[int]:
+    """Hard-delete every profile the identifiers name (visible or soft-deleted)."""
+    found = _resolve(uow, identifiers, now=now, hasher=hasher)
+    if not found:
+        first = identifiers[0]
+        raise ProfileNotFound(first.id_type, first.value)
+    jobs = []
+    for profile in found.values():
+        id_type, value = uow.profiles.identifiers_of(profile.profile_id)[0]
+        jobs.append(
+            begin_purge_of(
+                uow, caller=caller, profile=profile, subject_hash=hasher(id_type, value), now=now
+            )
+        )
+    return jobs
+
+
+def delete_attributes(
+    uow: UnitOfWork,
+    *,
+    tenant: Tenant,
+    identifiers: Sequence[Identifier],
+    names: Sequence[str],
+    custom_names: Sequence[str],
+    now: int,
+) -> None:
+    profile = find_person(uow, tenant=tenant, identifiers=identifiers)
+    attributes = {k: v for k, v in profile.attributes.items() if k not in set(names)}
+    custom = attributes.get("custom")
+    if isinstance(custom, dict) and custom_names:
+        attributes["custom"] = {k: v for k, v in custom.items() if k not in set(custom_names)}
+    uow.profiles.save(replace(profile, attributes=attributes, updated_at=now))
