@@ -35,3 +35,45 @@ def test_request_logs_carry_keyed_hashes_never_identifiers(
     assert tenant["gainsight"]["api_key"] not in text
     records = [json.loads(line) for line in lines]
     assert container.hasher("uuid", uuid) in {r.get("subject") for r in records}
+
+
+def test_engagelab_and_insider_logs_carry_no_identifiers(
+    client: TestClient,
+    container: Container,
+    tenant: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rid, alias = uid("device-secret"), "alias_secret_1"
+    email, phone = "planted-person@example.com", "+6598765432"
+    basic = (tenant["engagelab"]["app_key"], tenant["engagelab"]["master_secret"])
+    insider = {
+        "X-PARTNER-NAME": tenant["insider"]["partner_name"],
+        "X-REQUEST-TOKEN": tenant["insider"]["request_token"],
+    }
+    with caplog.at_level(logging.INFO, logger="obliviate"):
+        client.post(
+            f"/v4/devices/{rid}", json={"tags": {"add": ["t1"]}, "alias": alias}, auth=basic
+        )
+        client.get(f"/v4/devices/{rid}", auth=basic)
+        client.get(f"/v4/aliases/{alias}", auth=basic)
+        client.delete(f"/v4/devices/{rid}", auth=basic)
+        client.post(
+            "/api/user/v1/upsert",
+            headers=insider,
+            json={"users": [{"identifiers": {"email": email, "phone_number": phone}}]},
+        )
+        client.post("/api/user/v1/profile", headers=insider, json={"identifiers": {"email": email}})
+        client.request(
+            "DELETE",
+            "/api/user/v1/identity",
+            headers=insider,
+            json={"identifiers": {"phone_number": phone}},
+        )
+        client.post("/api/user/v1/delete", headers=insider, json={"identifiers": {"email": email}})
+    text = "\n".join(JsonFormatter().format(r) for r in caplog.records)
+    assert text.count('"msg": "request"') + text.count('"msg":"request"') == 8
+    for planted in (rid, alias, email, phone, tenant["insider"]["request_token"]):
+        assert planted not in text
+    subjects = {json.loads(line).get("subject") for line in text.splitlines()}
+    assert container.hasher("registration_id", rid) in subjects
+    assert container.hasher("email", email) in subjects

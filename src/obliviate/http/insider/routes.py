@@ -15,6 +15,7 @@ from obliviate.domain.errors import (
     NotFoundError,
     ValidationError,
 )
+from obliviate.domain.identifiers import Identifier
 from obliviate.domain.tenants import Caller
 from obliviate.http.body import read_json
 from obliviate.http.insider import translate as tr
@@ -59,6 +60,10 @@ class InsiderApi:
     async def _body(self, request: Request) -> Any:
         return await read_json(request, self.rt.max_body_bytes)
 
+    def _log_subject(self, request: Request, ident: Identifier) -> None:
+        # Logs name the subject only by its keyed hash.
+        request.scope["state"]["subject"] = self.rt.hasher(ident.id_type, ident.value)
+
     async def upsert(self, request: Request, caller: Caller) -> Response:
         raw_users = tr.users(await self._body(request))
         people: list[tuple[int, PersonInput]] = []
@@ -99,6 +104,7 @@ class InsiderApi:
         if not isinstance(body, dict):
             raise ValidationError("body", "must be an object")
         idents = tr.identifiers(body.get("identifiers"))
+        self._log_subject(request, idents[0])
         wanted_attributes = body.get("attributes")
         if wanted_attributes is not None and not (
             isinstance(wanted_attributes, list)
@@ -140,6 +146,7 @@ class InsiderApi:
     async def delete_identity(self, request: Request, caller: Caller) -> Response:
         body = await self._body(request)
         ident = tr.one_identifier(body.get("identifiers") if isinstance(body, dict) else None)
+        self._log_subject(request, ident)
         await self.rt.write(
             caller.tenant.tenant_id,
             lambda uow, now: identity.delete_identifier(
@@ -153,6 +160,7 @@ class InsiderApi:
         if not isinstance(body, dict):
             raise ValidationError("body", "must be an object")
         old = tr.one_identifier(body.get("old_identifier"), "old_identifier")
+        self._log_subject(request, old)
         new = tr.one_identifier(body.get("new_identifier"), "new_identifier")
         await self.rt.write(
             caller.tenant.tenant_id,
@@ -165,6 +173,7 @@ class InsiderApi:
     async def delete_user(self, request: Request, caller: Caller) -> Response:
         body = await self._body(request)
         idents = tr.identifiers(body.get("identifiers") if isinstance(body, dict) else None)
+        self._log_subject(request, idents[0])
         await self.rt.write(
             caller.tenant.tenant_id,
             lambda uow, now: identity.hard_delete_person(
