@@ -102,7 +102,9 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def environment(*, connections: int, duration: float, preload: int) -> dict[str, Any]:
+def environment(
+    *, connections: int, duration: float, preload: int, preload_devices: int
+) -> dict[str, Any]:
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -125,6 +127,7 @@ def environment(*, connections: int, duration: float, preload: int) -> dict[str,
         "connections": connections,
         "duration_s": duration,
         "preloaded_users_per_delete_scenario": preload,
+        "preloaded_devices_for_delete_scenario": preload_devices,
         "argv": sys.argv,
     }
 

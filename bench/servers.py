@@ -24,6 +24,7 @@ UVICORN_FLAGS = [
     "--log-level",
     "warning",
 ]
+DB_FILE = "obliviate.db"
 STACK = "uvicorn loop=uvloop http=httptools access_log=off log_level=warning"
 
 
@@ -98,10 +99,11 @@ def start_obliviate(workdir: Path) -> Server:
     env.update(
         {
             "OBLIVIATE_ENV": "development",
-            "OBLIVIATE_DATABASE_URL": f"sqlite:///{workdir / 'obliviate.db'}",
+            "OBLIVIATE_DATABASE_URL": f"sqlite:///{workdir / DB_FILE}",
             "OBLIVIATE_DATA_DIR": str(workdir / "data"),
             "OBLIVIATE_RATELIMIT_URL": "memory://",
             "OBLIVIATE_GAINSIGHT_RATE_LIMIT": "100000000/second",
+            "OBLIVIATE_ENGAGELAB_RATE_LIMIT": "100000000/second",
             "OBLIVIATE_LOG_LEVEL": "WARNING",
         }
     )

@@ -20,7 +20,7 @@ def parse_duration(value: object) -> float:
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
-        match = _DURATION.match(value)
+        match = _DURATION.fullmatch(value)
         if match is None:
             raise ValueError(f"cannot read {value!r} as a duration (examples: 604800, 7d, 12h, 3s)")
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]

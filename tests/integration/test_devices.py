@@ -56,6 +56,7 @@ class Devices:
                 registration_id=rid,
                 change=DeviceChange(**change),
                 now=now,
+                hasher=self.c.hasher,
             )
         )
 

@@ -58,7 +58,7 @@ def validate_label(value: object, field: str) -> str:
         raise ValidationError(field, "must be a string")
     if not 1 <= len(value.encode()) <= MAX_LABEL_BYTES:
         raise ValidationError(field, f"must be 1-{MAX_LABEL_BYTES} bytes")
-    if not _LABEL.match(value):
+    if not _LABEL.fullmatch(value):
         raise ValidationError(
             field, "may hold letters, digits, _, @!#$&*+=. and CJK characters only"
         )

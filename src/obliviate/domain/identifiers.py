@@ -51,16 +51,16 @@ def identifier(id_type: str, value: object, *, field: str | None = None) -> Iden
     where = field or id_type
     text = _check_value(value, where)
     if id_type == IdentifierType.EMAIL:
-        if not _EMAIL.match(text):
+        if not _EMAIL.fullmatch(text):
             raise ValidationError(where, "must be a valid email address")
         return Identifier(id_type, text.lower())
     if id_type == IdentifierType.PHONE_NUMBER:
-        if not _E164.match(text):
+        if not _E164.fullmatch(text):
             raise ValidationError(where, "must be in E.164 format, e.g. +6598765432")
         return Identifier(id_type, text)
     if id_type == IdentifierType.UUID:
         return Identifier(id_type, text)
-    if id_type.startswith(CUSTOM_PREFIX) and _CUSTOM_NAME.match(id_type[len(CUSTOM_PREFIX) :]):
+    if id_type.startswith(CUSTOM_PREFIX) and _CUSTOM_NAME.fullmatch(id_type[len(CUSTOM_PREFIX) :]):
         return Identifier(id_type, text)
     raise ValidationError(where, "is not an identifier type (uuid, email, phone_number, custom)")
 

@@ -15,8 +15,9 @@ from obliviate.domain.devices import (
 )
 from obliviate.domain.errors import ConflictError, ProfileNotFound
 from obliviate.domain.identifiers import IdentifierType
-from obliviate.domain.profiles import ProfileState
+from obliviate.domain.profiles import ProfileState, has_expired
 from obliviate.domain.tenants import Caller, Tenant
+from obliviate.services.deletions import begin_expiry_purge
 from obliviate.services.ports import AliasTaken, SubjectHasher, UnitOfWork
 
 PURGE_DEVICE = "purge_device"
@@ -51,12 +52,31 @@ def get_device(uow: UnitOfWork, *, tenant: Tenant, registration_id: str) -> Devi
     return DeviceView(device, sorted(uow.devices.tags_of(device.device_id)))
 
 
+def _owner_expired(uow: UnitOfWork, device: Device, now: int, hasher: SubjectHasher) -> bool:
+    """True when the device hides behind an owner past its revival window; that owner's purge
+    starts here, on sight, which retires the device and frees its registration id."""
+    if device.profile_id is None:
+        return False
+    owner = uow.profiles.get(device.profile_id, for_update=True)
+    if owner is None or not has_expired(owner, now):
+        return False
+    held = uow.profiles.identifiers_of(owner.profile_id)
+    subject = hasher(*held[0]) if held else hasher("profile_id", str(owner.profile_id))
+    begin_expiry_purge(uow, profile=owner, subject_hash=subject, now=now)
+    return True
+
+
 def _live_or_register(
-    uow: UnitOfWork, registration_id: str, now: int, **fields: Any
+    uow: UnitOfWork, registration_id: str, now: int, hasher: SubjectHasher, **fields: Any
 ) -> tuple[Device, bool]:
     """The live device for the id, registered if new. Returns (device, created)."""
     validate_registration_id(registration_id)
     device = uow.devices.find_live(registration_id, for_update=True)
+    if device is not None and uow.devices.find_visible(registration_id) is None:
+        if not _owner_expired(uow, device, now, hasher):
+            # Hidden behind a soft-deleted owner: not new, and not to be touched by others.
+            raise DeviceNotFound(registration_id)
+        device = None
     if device is None:
         registered = uow.devices.register(registration_id=registration_id, now=now, **fields)
         if registered is not None:
@@ -65,9 +85,6 @@ def _live_or_register(
         device = uow.devices.find_live(registration_id, for_update=True)
         if device is None:
             raise ConflictError("the device was registered and deleted concurrently")
-    if uow.devices.find_visible(registration_id) is None:
-        # Hidden behind a soft-deleted owner: not new, and not to be touched by others.
-        raise DeviceNotFound(registration_id)
     return device, False
 
 
@@ -79,14 +96,20 @@ def _bind(uow: UnitOfWork, device: Device, alias: str, now: int) -> None:
 
 
 def set_device(
-    uow: UnitOfWork, *, tenant: Tenant, registration_id: str, change: DeviceChange, now: int
+    uow: UnitOfWork,
+    *,
+    tenant: Tenant,
+    registration_id: str,
+    change: DeviceChange,
+    now: int,
+    hasher: SubjectHasher,
 ) -> Device:
     """Change tags and alias; registers the device if it is new."""
     for tag in (*change.add, *change.remove):
         validate_label(tag, "tags")
     if change.alias:
         validate_label(change.alias, "alias")
-    device, _ = _live_or_register(uow, registration_id, now)
+    device, _ = _live_or_register(uow, registration_id, now, hasher)
     current = set() if change.clear_tags else uow.devices.tags_of(device.device_id)
     wanted = tags_after(current, list(change.add), list(change.remove))
     if change.clear_tags:
@@ -113,10 +136,11 @@ def put_device(
     timezone: str | None,
     info: dict[str, Any] | None,
     now: int,
+    hasher: SubjectHasher,
 ) -> tuple[Device, bool]:
     """Set platform, timezone and info (the vendor's SDK sets these). Returns (device, created)."""
     device, created = _live_or_register(
-        uow, registration_id, now, platform=platform, timezone=timezone, info=info
+        uow, registration_id, now, hasher, platform=platform, timezone=timezone, info=info
     )
     if created:
         return device, True

@@ -85,7 +85,7 @@ def _credential_rows(
 
 def create_tenant(engine: Engine, *, name: str, now: int, demo: bool = False) -> dict[str, Any]:
     """Create a tenant and return its credentials; this is the only time they are seen."""
-    if not _TENANT_NAME.match(name):
+    if not _TENANT_NAME.fullmatch(name):
         raise ValidationError("name", "use 1-63 lowercase letters, digits, '-' or '_'")
     creds = DEMO_CREDENTIALS if demo else _fresh_credentials(name)
     tenant_id = secrets.token_hex(16)

@@ -57,6 +57,15 @@ class SqlProfiles:
         row = self._conn.execute(query).first()
         return None if row is None else _profile(row)
 
+    def get(self, profile_id: int, *, for_update: bool = False) -> Profile | None:
+        query = select(t.profiles).where(
+            t.profiles.c.tenant_id == self._tenant, t.profiles.c.profile_id == profile_id
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        return None if row is None else _profile(row)
+
     def insert(self, *, attributes: dict[str, Any], now: int) -> Profile:
         profile_id = new_id(now)
         self._conn.execute(

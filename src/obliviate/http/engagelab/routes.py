@@ -60,7 +60,12 @@ class EngageLabApi:
         await self.rt.write(
             caller.tenant.tenant_id,
             lambda uow, now: devices.set_device(
-                uow, tenant=caller.tenant, registration_id=rid, change=change, now=now
+                uow,
+                tenant=caller.tenant,
+                registration_id=rid,
+                change=change,
+                now=now,
+                hasher=self.rt.hasher,
             ),
         )
         return json_response({})

@@ -83,6 +83,7 @@ class NativeApi:
                 timezone=timezone,
                 info=info,
                 now=now,
+                hasher=self.rt.hasher,
             )
             return created, devices.get_device(uow, tenant=caller.tenant, registration_id=rid)
 
