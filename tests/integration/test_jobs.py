@@ -139,3 +139,61 @@ def test_migrations_can_run_again_without_change(container: Container) -> None:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert version == head
+
+
+def test_a_worker_that_lost_its_lease_cannot_touch_the_job_its_successor_holds(
+    container: Container, tenant: dict[str, Any], clock: FakeClock
+) -> None:
+    from obliviate.domain.events import NewEvent
+    from obliviate.services import deletions, profiles
+    from obliviate.services.tenants import Authenticator
+
+    _worker(container, clock).drain()
+    caller = Authenticator(container.engine, default_revival_window=60).gainsight(
+        tenant["gainsight"]["api_key"]
+    )
+    tenant_id = caller.tenant.tenant_id
+    with container.uow_factory(tenant_id) as uow:
+        view, _ = profiles.create_profile(
+            uow,
+            tenant=caller.tenant,
+            uuid="lease-1",
+            attributes={},
+            now=clock.now_ms(),
+            hasher=container.hasher,
+        )
+        for _ in range(5):
+            uow.events.add(
+                profile_id=view.profile.profile_id, event=NewEvent("e", 1), now=clock.now_ms()
+            )
+        deletions.hard_delete_profile(
+            uow, caller=caller, uuid="lease-1", now=clock.now_ms(), hasher=container.hasher
+        )
+        uow.commit()
+    first = queue.claim(container.engine, worker_id="a", now=clock.now_ms(), lease_ms=1_000)
+    assert first is not None
+    clock.advance(2)
+    second = queue.claim(container.engine, worker_id="b", now=clock.now_ms(), lease_ms=60_000)
+    assert second is not None and second.job_id == first.job_id
+
+    def step(worker_id: str) -> bool:
+        with container.uow_factory(tenant_id) as uow:
+            done = deletions.purge_step(
+                uow,
+                job_id=first.job_id,
+                payload=first.payload,
+                batch_size=2,
+                now=clock.now_ms(),
+                worker_id=worker_id,
+            )
+            uow.commit()
+        return done
+
+    assert step("a") is True  # the stale holder stops at once...
+    with container.uow_factory(tenant_id, write=False) as uow:
+        assert uow.person_rows.count("profile", view.profile.profile_id)["events"] == 5
+    while not step("b"):  # ...and the holder finishes, counting every row once
+        pass
+    final = _job(container, first.job_id)
+    assert final.state == "completed"
+    assert final.result["counts"]["events"] == 5

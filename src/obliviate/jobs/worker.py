@@ -129,6 +129,7 @@ class Worker:
                     payload=job.payload,
                     batch_size=self._config.purge_batch_size,
                     now=now,
+                    worker_id=self.worker_id,
                 )
                 uow.commit()
             if done:

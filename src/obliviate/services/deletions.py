@@ -131,6 +131,7 @@ def purge_step(
     payload: dict[str, Any],
     batch_size: int,
     now: int,
+    worker_id: str,
 ) -> bool:
     """Remove one batch of the subject's rows; on the last, verify, write the receipt, finish.
 
@@ -138,12 +139,11 @@ def purge_step(
     point resumes where it stopped and counts nothing twice. Returns True when the job is done.
     """
     kind, subject_id = str(payload["subject_kind"]), int(payload["subject_id"])
-    if uow.receipts.exists_for_job(job_id):
-        # A previous holder of this job finished it; nothing is left to do.
+    # Progress is read from the locked job row, not memory, so a job taken over after a crash
+    # or an expired lease continues the count, and a worker that lost the job stops here.
+    result = uow.jobs.hold(job_id, worker_id)
+    if result is None:
         return True
-    # Progress is read from the job row, not memory, so a job taken over after a crash or an
-    # expired lease continues the count instead of restarting it.
-    result = uow.jobs.result_of(job_id)
     counts: dict[str, int] = dict(result.get("counts") or payload.get("released") or {})
     for target in TARGETS_BY_SUBJECT[kind]:
         removed = uow.person_rows.delete_batch(kind, target.kind, subject_id, batch_size)

@@ -374,13 +374,17 @@ class SqlJobs:
         )
         return job_id
 
-    def result_of(self, job_id: int) -> dict[str, Any]:
+    def hold(self, job_id: int, worker_id: str) -> dict[str, Any] | None:
+        """Lock the job row for this step and return its progress, or None when the job is
+        no longer running under ``worker_id`` (its lease ran out and another took it)."""
         row = self._conn.execute(
-            select(t.jobs.c.result).where(
-                t.jobs.c.tenant_id == self._tenant, t.jobs.c.job_id == job_id
-            )
+            select(t.jobs.c.result, t.jobs.c.state, t.jobs.c.locked_by)
+            .where(t.jobs.c.tenant_id == self._tenant, t.jobs.c.job_id == job_id)
+            .with_for_update()
         ).first()
-        return {} if row is None else dict(row.result)
+        if row is None or row.state != "running" or row.locked_by != worker_id:
+            return None
+        return dict(row.result)
 
     def set_result(self, job_id: int, result: dict[str, Any], *, now: int) -> None:
         self._conn.execute(
@@ -417,14 +421,6 @@ class SqlReceipts:
             .limit(1)
         ).first()
         return None if row is None else (int(row.seq), str(row.hash))
-
-    def exists_for_job(self, job_id: int) -> bool:
-        row = self._conn.execute(
-            select(t.receipts.c.seq).where(
-                t.receipts.c.tenant_id == self._tenant, t.receipts.c.job_id == job_id
-            )
-        ).first()
-        return row is not None
 
     def append(self, record: dict[str, Any]) -> None:
         self._conn.execute(insert(t.receipts).values(tenant_id=self._tenant, **record))
