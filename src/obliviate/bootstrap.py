@@ -82,7 +82,12 @@ def create_app(container: Container, *, worker: Worker | None = None) -> Starlet
     s = container.settings
     runtime = Runtime(
         uow_factory=container.uow_factory,
-        authenticator=Authenticator(container.engine, default_revival_window=s.revival_window),
+        authenticator=Authenticator(
+            container.engine,
+            default_revival_window=s.revival_window,
+            mass_delete_share=s.mass_delete_share,
+            mass_delete_floor=s.mass_delete_floor,
+        ),
         limiter=RateLimiter(
             s.ratelimit_url,
             {

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     insider_rate_limit: str = "1000/minute"
     native_rate_limit: str = "1000/second"
     max_body_bytes: int = Field(default=5_000_000, gt=0)
+    mass_delete_share: float = Field(default=0.10, ge=0.0)
+    mass_delete_floor: int = Field(default=100, ge=0)
     # Key for the keyed hashes that stand in for identifiers in logs and receipts.
     # When unset, a random key is created once beside the SQLite file (or under ./data).
     secret_key: str | None = None

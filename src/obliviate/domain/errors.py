@@ -73,3 +73,42 @@ class SoleIdentifier(ObliviateError):
 class IdentifierUnchanged(ObliviateError):
     def __init__(self) -> None:
         super().__init__("the old and new identifier are the same")
+
+
+class Forbidden(ObliviateError):
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"this token lacks the {scope!r} scope")
+        self.scope = scope
+
+
+class Suppressed(ObliviateError):
+    def __init__(self, id_type: str) -> None:
+        super().__init__(f"this {id_type} is suppressed and cannot be re-created")
+        self.id_type = id_type
+
+
+class MassDeletionRefused(ObliviateError):
+    def __init__(self, recent: int, allowed: int) -> None:
+        super().__init__(
+            f"mass-deletion guard: {recent} deletions this hour would exceed the {allowed} "
+            "allowed; resend with X-Obliviate-Confirm-Mass-Delete: yes if this is intended"
+        )
+        self.recent = recent
+        self.allowed = allowed
+
+
+class BatchTooLarge(ObliviateError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a deletion batch holds at most {limit} subjects")
+        self.limit = limit
+
+
+class IdempotencyMismatch(ObliviateError):
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was used with a different request body")
+
+
+class NotCancellable(ObliviateError):
+    def __init__(self, state: str) -> None:
+        super().__init__(f"only a queued job can be cancelled; this one is {state}")
+        self.state = state

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from obliviate.domain.errors import Forbidden
+
 
 class Surface(StrEnum):
     GAINSIGHT = "gainsight"
@@ -18,6 +20,10 @@ class Tenant:
     tenant_id: str
     name: str
     revival_window_seconds: float
+    # The mass-deletion guard: deletions an hour may reach this share of the tenant's profiles,
+    # and never fewer than the floor.
+    mass_delete_share: float = 0.10
+    mass_delete_floor: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +33,9 @@ class Caller:
     tenant: Tenant
     surface: Surface
     credential_ref: str
+    # None: every scope (vendor credentials, tokens made before scopes existed).
+    scopes: frozenset[str] | None = None
+
+    def require(self, scope: str) -> None:
+        if self.scopes is not None and scope not in self.scopes and "admin" not in self.scopes:
+            raise Forbidden(scope)

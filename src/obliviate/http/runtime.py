@@ -81,6 +81,14 @@ class Runtime:
             self.on_job_enqueued()
 
 
+CONFIRM_MASS_DELETE = "x-obliviate-confirm-mass-delete"
+
+
+def mass_delete_confirmed(request: Request) -> bool:
+    """The caller's explicit yes to a deletion burst past the guard (SPEC §2.7)."""
+    return request.headers.get(CONFIRM_MASS_DELETE, "").strip().lower() == "yes"
+
+
 def mark_surface(request: Request, surface: str) -> None:
     request.scope.setdefault("state", {})["surface"] = surface
 

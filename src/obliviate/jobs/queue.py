@@ -77,6 +77,28 @@ def heartbeat(engine: Engine, job: ClaimedJob, *, worker_id: str, now: int, leas
         return bool(result.rowcount)
 
 
+def defer(engine: Engine, job: ClaimedJob, *, worker_id: str, until: int, now: int) -> None:
+    """Put a job back to wait for other work (not a failure: the attempt is not counted)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(t.jobs)
+            .where(
+                t.jobs.c.tenant_id == job.tenant_id,
+                t.jobs.c.job_id == job.job_id,
+                t.jobs.c.state == JobState.RUNNING.value,
+                t.jobs.c.locked_by == worker_id,
+            )
+            .values(
+                state=JobState.QUEUED.value,
+                run_after=until,
+                attempts=t.jobs.c.attempts - 1,
+                locked_by=None,
+                locked_until=None,
+                updated_at=now,
+            )
+        )
+
+
 def retry_or_fail(
     engine: Engine,
     job: ClaimedJob,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from obliviate.jobs import queue
-from obliviate.services import deletions, devices
+from obliviate.services import batches, deletions, devices
 from obliviate.services.ports import Clock, SubjectHasher, UnitOfWorkFactory
 
 log = logging.getLogger("obliviate.worker")
@@ -49,6 +49,7 @@ class Worker:
         self._handlers: dict[str, Callable[[queue.ClaimedJob], None]] = {
             deletions.PURGE_PROFILE: self._purge,
             devices.PURGE_DEVICE: self._purge,
+            batches.DELETION_BATCH: self._batch,
         }
         self._next_sweep = 0.0
         self.wake = threading.Event()
@@ -142,4 +143,32 @@ class Worker:
                 lease_ms=self._config.lease_ms,
             )
             if not alive:
+                return
+
+    def _batch(self, job: queue.ClaimedJob) -> None:
+        while True:
+            with self._uow(job.tenant_id) as uow:
+                step = batches.dispatch_step(
+                    uow,
+                    tenant_id=job.tenant_id,
+                    job_id=job.job_id,
+                    payload=job.payload,
+                    worker_id=self.worker_id,
+                    now=self._clock.now_ms(),
+                    hasher=self._hasher,
+                )
+                uow.commit()
+            if step == "done":
+                return
+            now = self._clock.now_ms()
+            if step == "wait":
+                # Its purge jobs are still running: look again shortly, without holding a slot.
+                wait_ms = max(50, round(self._config.poll_interval * 1000))
+                queue.defer(
+                    self._engine, job, worker_id=self.worker_id, until=now + wait_ms, now=now
+                )
+                return
+            if not queue.heartbeat(
+                self._engine, job, worker_id=self.worker_id, now=now, lease_ms=self._config.lease_ms
+            ):
                 return

@@ -10,8 +10,10 @@ from obliviate.domain.errors import ProfileNotFound
 from obliviate.domain.identifiers import IdentifierType
 from obliviate.domain.profiles import Profile, ProfileState, revival_deadline
 from obliviate.domain.tenants import Caller
+from obliviate.services.guard import admit_deletions
 from obliviate.services.ports import SubjectHasher, UnitOfWork
 from obliviate.services.receipts import append_receipt
+from obliviate.services.suppression import suppress_profile
 from obliviate.storage.deletion_targets import TARGETS_BY_SUBJECT
 
 PURGE_PROFILE = "purge_profile"
@@ -34,28 +36,41 @@ def _caller_request(caller: Caller, now: int) -> dict[str, Any]:
 
 
 def soft_delete_profile(
-    uow: UnitOfWork, *, caller: Caller, uuid: str, now: int
+    uow: UnitOfWork, *, caller: Caller, uuid: str, now: int, confirmed: bool = False
 ) -> DeletionAccepted:
     """Hide an active profile at once; it may be revived until the tenant's window ends."""
     profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
     if profile is None or profile.state is not ProfileState.ACTIVE:
         raise ProfileNotFound(UUID, uuid)
-    deadline = revival_deadline(now, caller.tenant.revival_window_seconds)
+    admit_deletions(uow, tenant=caller.tenant, count=1, confirmed=confirmed, now=now)
+    soft_delete_found(uow, caller=caller, profile=profile, now=now)
+    return DeletionAccepted(
+        profile.profile_id, None, revival_deadline(now, caller.tenant.revival_window_seconds)
+    )
+
+
+def soft_delete_found(uow: UnitOfWork, *, caller: Caller, profile: Profile, now: int) -> None:
     uow.profiles.save(
         replace(
             profile,
             state=ProfileState.SOFT_DELETED,
             updated_at=now,
             deleted_at=now,
-            revivable_until=deadline,
+            revivable_until=revival_deadline(now, caller.tenant.revival_window_seconds),
             deletion_request=_caller_request(caller, now),
         )
     )
-    return DeletionAccepted(profile.profile_id, None, deadline)
 
 
 def hard_delete_profile(
-    uow: UnitOfWork, *, caller: Caller, uuid: str, now: int, hasher: SubjectHasher
+    uow: UnitOfWork,
+    *,
+    caller: Caller,
+    uuid: str,
+    now: int,
+    hasher: SubjectHasher,
+    confirmed: bool = False,
+    suppress: bool = False,
 ) -> DeletionAccepted:
     """Hide a profile for good and enqueue its purge, in the caller's transaction.
 
@@ -65,6 +80,9 @@ def hard_delete_profile(
     profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
     if profile is None or profile.state is ProfileState.PURGING:
         raise ProfileNotFound(UUID, uuid)
+    admit_deletions(uow, tenant=caller.tenant, count=1, confirmed=confirmed, now=now)
+    if suppress:
+        suppress_profile(uow, profile_id=profile.profile_id, now=now, hasher=hasher, job_id=None)
     job_id = begin_purge_of(
         uow, caller=caller, profile=profile, subject_hash=hasher(UUID, uuid), now=now
     )
@@ -153,9 +171,16 @@ def purge_step(
             return False
     left = {name: n for name, n in uow.person_rows.count(kind, subject_id).items() if n}
     if left:
-        # Rows arrived while we deleted (they should not: the subject is unreachable); go again.
-        uow.jobs.set_result(job_id, {**result, "counts": counts, "leftover": left}, now=now)
-        return False
+        # The subject is unreachable, so nothing should have added rows: say so, never claim
+        # completion over a leftover.
+        reason = "rows left after the purge: " + ", ".join(f"{k}={n}" for k, n in left.items())
+        uow.jobs.finish(
+            job_id,
+            state=JobState.PARTIAL.value,
+            result={"counts": counts, "leftover": left, "reason": reason},
+            now=now,
+        )
+        return True
     receipt_id = append_receipt(
         uow,
         job_id=job_id,
@@ -199,3 +224,12 @@ def begin_expiry_purge(uow: UnitOfWork, *, profile: Profile, subject_hash: str, 
         requested_at=int(request.get("requested_at", now)),
         now=now,
     )
+
+
+def preview_deletion(uow: UnitOfWork, *, profile: Profile, mode: str) -> dict[str, int]:
+    """Exactly the counts a real deletion of the profile would report, changing nothing."""
+    if mode == "soft":
+        return {"profiles": 1 if profile.state is ProfileState.ACTIVE else 0}
+    counts = uow.person_rows.count("profile", profile.profile_id)
+    counts["aliases"] = sum(1 for d in uow.devices.owned_live(profile.profile_id) if d.alias)
+    return dict(sorted(counts.items()))

@@ -14,11 +14,12 @@ from obliviate.domain.devices import (
     validate_registration_id,
 )
 from obliviate.domain.errors import ConflictError, ProfileNotFound
-from obliviate.domain.identifiers import IdentifierType
+from obliviate.domain.identifiers import Identifier, IdentifierType
 from obliviate.domain.profiles import ProfileState, has_expired
 from obliviate.domain.tenants import Caller, Tenant
 from obliviate.services.deletions import begin_expiry_purge
 from obliviate.services.ports import AliasTaken, SubjectHasher, UnitOfWork
+from obliviate.services.suppression import refuse_suppressed
 
 PURGE_DEVICE = "purge_device"
 REGISTRATION_ID = "registration_id"
@@ -78,6 +79,9 @@ def _live_or_register(
             raise DeviceNotFound(registration_id)
         device = None
     if device is None:
+        refuse_suppressed(
+            uow, identifiers=[Identifier(REGISTRATION_ID, registration_id)], hasher=hasher
+        )
         registered = uow.devices.register(registration_id=registration_id, now=now, **fields)
         if registered is not None:
             return registered, True

@@ -25,7 +25,9 @@ from obliviate.domain.profiles import (
 )
 from obliviate.domain.tenants import Caller, Tenant
 from obliviate.services.deletions import begin_expiry_purge, begin_purge_of
+from obliviate.services.guard import admit_deletions
 from obliviate.services.ports import IdentifierTaken, SubjectHasher, UnitOfWork
+from obliviate.services.suppression import refuse_suppressed
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,16 @@ def upsert_person(
     uow: UnitOfWork, *, tenant: Tenant, person: PersonInput, now: int, hasher: SubjectHasher
 ) -> UpsertOutcome:
     found = _resolve(uow, person.identifiers, now=now, hasher=hasher)
+    held_before = {
+        pair
+        for profile in found.values()
+        for pair in uow.profiles.identifiers_of(profile.profile_id)
+    }
+    refuse_suppressed(
+        uow,
+        identifiers=[i for i in person.identifiers if (i.id_type, i.value) not in held_before],
+        hasher=hasher,
+    )
     merged: tuple[int, ...] = ()
     if not found:
         profile = uow.profiles.insert(attributes=dict(person.attributes), now=now)
@@ -168,12 +180,14 @@ def hard_delete_person(
     identifiers: Sequence[Identifier],
     now: int,
     hasher: SubjectHasher,
+    confirmed: bool = False,
 ) -> list[int]:
     """Hard-delete every profile the identifiers name (visible or soft-deleted)."""
     found = _resolve(uow, identifiers, now=now, hasher=hasher)
     if not found:
         first = identifiers[0]
         raise ProfileNotFound(first.id_type, first.value)
+    admit_deletions(uow, tenant=caller.tenant, count=len(found), confirmed=confirmed, now=now)
     jobs = []
     for profile in found.values():
         id_type, value = uow.profiles.identifiers_of(profile.profile_id)[0]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from obliviate.domain.errors import DuplicateProfile, ProfileNotFound
-from obliviate.domain.identifiers import IdentifierType, uuid_identifier
+from obliviate.domain.identifiers import Identifier, IdentifierType, uuid_identifier
 from obliviate.domain.profiles import (
     Profile,
     ProfileState,
@@ -17,6 +17,7 @@ from obliviate.domain.profiles import (
 from obliviate.domain.tenants import Tenant
 from obliviate.services.deletions import begin_expiry_purge
 from obliviate.services.ports import IdentifierTaken, ProfileFilter, SubjectHasher, UnitOfWork
+from obliviate.services.suppression import refuse_suppressed
 
 UUID = IdentifierType.UUID.value
 
@@ -74,6 +75,7 @@ def create_profile(
         revived = _revive(existing, attributes, now)
         uow.profiles.save(revived)
         return ProfileView(revived, uuid), True
+    refuse_suppressed(uow, identifiers=[Identifier(UUID, uuid)], hasher=hasher)
     profile = uow.profiles.insert(attributes=attributes, now=now)
     try:
         uow.profiles.add_identifier(

@@ -117,14 +117,23 @@ def tenant_exists(engine: Engine, name: str) -> bool:
 class Authenticator:
     """Resolves a surface's credentials to the tenant they belong to."""
 
-    def __init__(self, engine: Engine, *, default_revival_window: float) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        default_revival_window: float,
+        mass_delete_share: float = 0.10,
+        mass_delete_floor: int = 100,
+    ) -> None:
         self._engine = engine
         self._default_window = default_revival_window
+        self._share = mass_delete_share
+        self._floor = mass_delete_floor
 
     def _caller(self, surface: Surface, secret: str, public_id: str | None) -> Caller:
         digest = hash_secret(secret)
         query = (
-            select(t.tenants, t.credentials.c.secret_hash)
+            select(t.tenants, t.credentials.c.secret_hash, t.credentials.c.scopes)
             .join(t.credentials, t.credentials.c.tenant_id == t.tenants.c.tenant_id)
             .where(
                 t.credentials.c.surface == surface.value,
@@ -145,8 +154,11 @@ class Authenticator:
             tenant_id=row.tenant_id,
             name=row.name,
             revival_window_seconds=float(window) if window is not None else self._default_window,
+            mass_delete_share=self._share,
+            mass_delete_floor=self._floor,
         )
-        return Caller(tenant=tenant, surface=surface, credential_ref=digest[:16])
+        scopes = None if row.scopes is None else frozenset(row.scopes)
+        return Caller(tenant=tenant, surface=surface, credential_ref=digest[:16], scopes=scopes)
 
     def gainsight(self, api_key: str) -> Caller:
         return self._caller(Surface.GAINSIGHT, api_key, None)

@@ -66,4 +66,7 @@ TABLES_WITHOUT_PERSON_DATA: dict[str, str] = {
     "credentials": "hashes of API secrets",
     "jobs": "internal ids and keyed hashes only",
     "receipts": "keyed hashes of subjects and counts",
+    "suppressions": "keyed hashes of identifiers that may not come back",
+    "idempotency_keys": "replayed answers: job ids and counts, no identifiers",
+    "deletion_counters": "deletions per tenant per hour",
 }

@@ -242,3 +242,14 @@ class SqlDevices:
             .values(state=DeviceState.DELETING.value, alias=None, updated_at=now)
         )
         return int(aliases)
+
+    def owned_live(self, profile_id: int) -> list[Device]:
+        """The live devices a profile owns, visible or not (its deletion takes them too)."""
+        rows = self._conn.execute(
+            select(d).where(
+                d.c.tenant_id == self._tenant,
+                d.c.profile_id == profile_id,
+                d.c.state == DeviceState.ACTIVE.value,
+            )
+        )
+        return [_device(r) for r in rows]

@@ -45,6 +45,8 @@ credentials = Table(
     Column("public_id", String(200), nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger, nullable=True),
+    # Native tokens only: the scopes it grants (read, write, delete, admin).
+    Column("scopes", JSON, nullable=True),
     Index("ix_credentials_lookup", "surface", "secret_hash"),
     Index("ix_credentials_public", "surface", "public_id"),
 )
@@ -177,4 +179,35 @@ merges = Table(
     Column("moved", JSON, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_merges_survivor", "tenant_id", "survivor_profile_id"),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("id_type", String(64), primary_key=True),
+    # The keyed hash of the value: a suppression must outlive the person, not expose them.
+    Column("value_hash", String(64), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("job_id", BigInteger, nullable=True),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+deletion_counters = Table(
+    "deletion_counters",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    # Start of the hour (epoch ms) the deletions fell in.
+    Column("hour", BigInteger, primary_key=True, autoincrement=False),
+    Column("deletions", Integer, nullable=False),
 )

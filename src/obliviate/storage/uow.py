@@ -8,6 +8,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from obliviate.storage.control_repository import (
+    SqlGuard,
+    SqlIdempotency,
+    SqlJobViews,
+    SqlSuppressions,
+)
 from obliviate.storage.device_repository import SqlDevices
 from obliviate.storage.engine import WRITE_FLAG, writer_lock
 from obliviate.storage.repositories import (
@@ -49,6 +55,10 @@ class SqlUnitOfWork:
         self.person_rows = SqlPersonRows(conn, self._tenant_id)
         self.jobs = SqlJobs(conn, self._tenant_id)
         self.receipts = SqlReceipts(conn, self._tenant_id)
+        self.suppressions = SqlSuppressions(conn, self._tenant_id)
+        self.idempotency = SqlIdempotency(conn, self._tenant_id)
+        self.guard = SqlGuard(conn, self._tenant_id)
+        self.job_views = SqlJobViews(conn, self._tenant_id)
 
     def __exit__(
         self,

@@ -12,6 +12,7 @@ from obliviate.domain.errors import (
     ConflictError,
     ObliviateError,
     RateLimited,
+    Suppressed,
     ValidationError,
 )
 from obliviate.http.body import BodyTooLarge, MalformedJson
@@ -69,6 +70,8 @@ def to_response(exc: Exception) -> Response:
         return error_response(400, INVALID, f"invalid {exc.field}: {exc.message}")
     if isinstance(exc, DeviceNotFound):
         return error_response(404, INVALID, "registration_id does not exist")
+    if isinstance(exc, Suppressed):
+        return error_response(400, INVALID, f"invalid registration_id: {exc}")
     if isinstance(exc, ConflictError):
         return error_response(409, INVALID, str(exc))
     if isinstance(exc, ObliviateError):

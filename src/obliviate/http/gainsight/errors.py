@@ -9,9 +9,11 @@ from starlette.responses import Response
 from obliviate.domain.errors import (
     AuthenticationError,
     DuplicateProfile,
+    MassDeletionRefused,
     ObliviateError,
     ProfileNotFound,
     RateLimited,
+    Suppressed,
     ValidationError,
 )
 from obliviate.http.body import BodyTooLarge, MalformedJson
@@ -60,6 +62,8 @@ def to_response(exc: Exception) -> Response:
         return error_response(
             400, f"User with identifyId {exc.value} already exists, possible duplicate"
         )
+    if isinstance(exc, Suppressed | MassDeletionRefused):
+        return error_response(409, str(exc))
     if isinstance(exc, ObliviateError):
         return error_response(400, str(exc))
     raise exc

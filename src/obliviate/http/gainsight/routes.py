@@ -16,7 +16,7 @@ from obliviate.http.gainsight import translate as tr
 from obliviate.http.gainsight.errors import to_response
 from obliviate.http.gainsight.schemas import CustomEventIn, IdentifyIdBody, UserIn
 from obliviate.http.json import json_response
-from obliviate.http.runtime import Runtime, surface_endpoint
+from obliviate.http.runtime import Runtime, mass_delete_confirmed, surface_endpoint
 from obliviate.services import deletions, events, profiles
 
 SURFACE = "gainsight"
@@ -138,11 +138,17 @@ class GainsightApi:
         hard_raw = tr.query_value(request.query_params, "hardDelete") or "false"
         if hard_raw.lower() not in ("true", "false"):
             raise ValidationError("hardDelete", "must be true or false")
+        confirmed = mass_delete_confirmed(request)
         if hard_raw.lower() == "true":
             await self.rt.write(
                 caller.tenant.tenant_id,
                 lambda uow, now: deletions.hard_delete_profile(
-                    uow, caller=caller, uuid=uuid, now=now, hasher=self.rt.hasher
+                    uow,
+                    caller=caller,
+                    uuid=uuid,
+                    now=now,
+                    hasher=self.rt.hasher,
+                    confirmed=confirmed,
                 ),
             )
             self.rt.job_enqueued()
@@ -150,7 +156,7 @@ class GainsightApi:
             await self.rt.write(
                 caller.tenant.tenant_id,
                 lambda uow, now: deletions.soft_delete_profile(
-                    uow, caller=caller, uuid=uuid, now=now
+                    uow, caller=caller, uuid=uuid, now=now, confirmed=confirmed
                 ),
             )
         return json_response(DELETED)

@@ -13,6 +13,7 @@ from obliviate.domain.errors import (
     AuthenticationError,
     IdentifierInUse,
     NotFoundError,
+    Suppressed,
     ValidationError,
 )
 from obliviate.domain.identifiers import Identifier
@@ -21,7 +22,7 @@ from obliviate.http.body import read_json
 from obliviate.http.insider import translate as tr
 from obliviate.http.insider.errors import PartnerInvalid, to_response
 from obliviate.http.json import json_response
-from obliviate.http.runtime import Runtime, surface_endpoint
+from obliviate.http.runtime import Runtime, mass_delete_confirmed, surface_endpoint
 from obliviate.services import events, identity
 from obliviate.services.identity import PersonInput
 from obliviate.services.ports import UnitOfWork
@@ -90,6 +91,10 @@ class InsiderApi:
                 except IdentifierInUse as exc:
                     failures[f"users.{i}.identifiers.{exc.id_type}"] = [
                         "identifier was given to another user at the same time"
+                    ]
+                except Suppressed as exc:
+                    failures[f"users.{i}.identifiers.{exc.id_type}"] = [
+                        "identifier is suppressed and cannot be re-created"
                     ]
             return done, failures
 
@@ -177,7 +182,12 @@ class InsiderApi:
         await self.rt.write(
             caller.tenant.tenant_id,
             lambda uow, now: identity.hard_delete_person(
-                uow, caller=caller, identifiers=idents, now=now, hasher=self.rt.hasher
+                uow,
+                caller=caller,
+                identifiers=idents,
+                now=now,
+                hasher=self.rt.hasher,
+                confirmed=mass_delete_confirmed(request),
             ),
         )
         self.rt.job_enqueued()

@@ -9,10 +9,16 @@ from starlette.responses import Response
 from obliviate.domain.devices import DeviceNotFound
 from obliviate.domain.errors import (
     AuthenticationError,
+    BatchTooLarge,
     ConflictError,
+    Forbidden,
+    IdempotencyMismatch,
+    MassDeletionRefused,
+    NotCancellable,
     NotFoundError,
     ObliviateError,
     RateLimited,
+    Suppressed,
     ValidationError,
 )
 from obliviate.http.body import BodyTooLarge, MalformedJson
@@ -44,6 +50,8 @@ def to_response(exc: Exception) -> Response:
             "a valid bearer token is required",
             headers={"WWW-Authenticate": 'Bearer realm="obliviate"'},
         )
+    if isinstance(exc, Forbidden):
+        return problem(403, "forbidden", str(exc), scope=exc.scope)
     if isinstance(exc, RateLimited):
         return problem(
             429,
@@ -66,6 +74,16 @@ def to_response(exc: Exception) -> Response:
         return problem(404, "not-found", "no such device")
     if isinstance(exc, NotFoundError):
         return problem(404, "not-found", "no such profile")
+    if isinstance(exc, Suppressed):
+        return problem(409, "suppressed", str(exc))
+    if isinstance(exc, MassDeletionRefused):
+        return problem(409, "mass-delete-guard", str(exc), allowed=exc.allowed)
+    if isinstance(exc, BatchTooLarge):
+        return problem(413, "batch-too-large", str(exc), limit=exc.limit)
+    if isinstance(exc, IdempotencyMismatch):
+        return problem(422, "idempotency-key-reused", str(exc))
+    if isinstance(exc, NotCancellable):
+        return problem(409, "not-cancellable", str(exc), state=exc.state)
     if isinstance(exc, ConflictError):
         return problem(409, "conflict", str(exc))
     if isinstance(exc, ObliviateError):

@@ -1,0 +1,190 @@
+"""SQL for the deletion engine's own records: suppressions, idempotency keys, guard counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from obliviate.domain.deletion import JobState
+from obliviate.domain.profiles import ProfileState
+from obliviate.storage import tables as t
+
+
+class SqlSuppressions:
+    def __init__(self, conn: Connection, tenant_id: str) -> None:
+        self._conn = conn
+        self._tenant = tenant_id
+
+    def add(self, id_type: str, value_hash: str, *, now: int, job_id: int | None) -> bool:
+        """Record a suppression; False when it was already there."""
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(
+                    insert(t.suppressions).values(
+                        tenant_id=self._tenant,
+                        id_type=id_type,
+                        value_hash=value_hash,
+                        created_at=now,
+                        job_id=job_id,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def exists(self, id_type: str, value_hash: str) -> bool:
+        row = self._conn.execute(
+            select(t.suppressions.c.created_at).where(
+                t.suppressions.c.tenant_id == self._tenant,
+                t.suppressions.c.id_type == id_type,
+                t.suppressions.c.value_hash == value_hash,
+            )
+        ).first()
+        return row is not None
+
+    def remove(self, id_type: str, value_hash: str) -> bool:
+        result = self._conn.execute(
+            delete(t.suppressions).where(
+                t.suppressions.c.tenant_id == self._tenant,
+                t.suppressions.c.id_type == id_type,
+                t.suppressions.c.value_hash == value_hash,
+            )
+        )
+        return bool(result.rowcount)
+
+    def page(self, *, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+        query = select(t.suppressions).where(t.suppressions.c.tenant_id == self._tenant)
+        if after is not None:
+            query = query.where(
+                (t.suppressions.c.id_type > after[0])
+                | (
+                    (t.suppressions.c.id_type == after[0])
+                    & (t.suppressions.c.value_hash > after[1])
+                )
+            )
+        query = query.order_by(t.suppressions.c.id_type, t.suppressions.c.value_hash).limit(limit)
+        return [dict(r._mapping) for r in self._conn.execute(query)]
+
+
+class SqlIdempotency:
+    def __init__(self, conn: Connection, tenant_id: str) -> None:
+        self._conn = conn
+        self._tenant = tenant_id
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            select(t.idempotency_keys)
+            .where(t.idempotency_keys.c.tenant_id == self._tenant, t.idempotency_keys.c.key == key)
+            .with_for_update()
+        ).first()
+        return None if row is None else dict(row._mapping)
+
+    def forget(self, key: str) -> None:
+        self._conn.execute(
+            delete(t.idempotency_keys).where(
+                t.idempotency_keys.c.tenant_id == self._tenant, t.idempotency_keys.c.key == key
+            )
+        )
+
+    def remember(
+        self, key: str, *, request_hash: str, status: int, response: Any, now: int
+    ) -> None:
+        self._conn.execute(
+            insert(t.idempotency_keys).values(
+                tenant_id=self._tenant,
+                key=key,
+                request_hash=request_hash,
+                status=status,
+                response=response,
+                created_at=now,
+            )
+        )
+
+
+class SqlGuard:
+    """Deletions per tenant per hour, and the profile count they are measured against."""
+
+    def __init__(self, conn: Connection, tenant_id: str) -> None:
+        self._conn = conn
+        self._tenant = tenant_id
+
+    def deletions_in(self, hour: int) -> int:
+        row = self._conn.execute(
+            select(t.deletion_counters.c.deletions)
+            .where(
+                t.deletion_counters.c.tenant_id == self._tenant,
+                t.deletion_counters.c.hour == hour,
+            )
+            .with_for_update()
+        ).first()
+        return 0 if row is None else int(row.deletions)
+
+    def add_deletions(self, hour: int, count: int) -> None:
+        updated = self._conn.execute(
+            update(t.deletion_counters)
+            .where(
+                t.deletion_counters.c.tenant_id == self._tenant,
+                t.deletion_counters.c.hour == hour,
+            )
+            .values(deletions=t.deletion_counters.c.deletions + count)
+        )
+        if not updated.rowcount:
+            self._conn.execute(
+                insert(t.deletion_counters).values(
+                    tenant_id=self._tenant, hour=hour, deletions=count
+                )
+            )
+
+    def live_profiles(self) -> int:
+        return int(
+            self._conn.execute(
+                select(func.count())
+                .select_from(t.profiles)
+                .where(
+                    t.profiles.c.tenant_id == self._tenant,
+                    t.profiles.c.state.in_(
+                        [ProfileState.ACTIVE.value, ProfileState.SOFT_DELETED.value]
+                    ),
+                )
+            ).scalar_one()
+        )
+
+
+class SqlJobViews:
+    """Jobs as the deletion API shows them."""
+
+    def __init__(self, conn: Connection, tenant_id: str) -> None:
+        self._conn = conn
+        self._tenant = tenant_id
+
+    def get(self, job_id: int, *, for_update: bool = False) -> dict[str, Any] | None:
+        query = select(t.jobs).where(t.jobs.c.tenant_id == self._tenant, t.jobs.c.job_id == job_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        return None if row is None else dict(row._mapping)
+
+    def states(self, job_ids: list[int]) -> dict[int, dict[str, Any]]:
+        if not job_ids:
+            return {}
+        rows = self._conn.execute(
+            select(t.jobs.c.job_id, t.jobs.c.state, t.jobs.c.result, t.jobs.c.last_error).where(
+                t.jobs.c.tenant_id == self._tenant, t.jobs.c.job_id.in_(job_ids)
+            )
+        )
+        return {r.job_id: dict(r._mapping) for r in rows}
+
+    def cancel_if_queued(self, job_id: int, *, now: int) -> bool:
+        result = self._conn.execute(
+            update(t.jobs)
+            .where(
+                t.jobs.c.tenant_id == self._tenant,
+                t.jobs.c.job_id == job_id,
+                t.jobs.c.state == JobState.QUEUED.value,
+                t.jobs.c.attempts == 0,
+            )
+            .values(state=JobState.CANCELLED.value, updated_at=now, finished_at=now)
+        )
+        return bool(result.rowcount)
