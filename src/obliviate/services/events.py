@@ -75,3 +75,15 @@ def events_of_profile(
     return uow.events.list_visible(
         profile_id=profile_id, start=start, end=end, name=name, after=None, limit=limit
     )
+
+
+def record_events(
+    uow: UnitOfWork, *, tenant: Tenant, uuid: str, batch: list[NewEvent], now: int
+) -> int:
+    """Store a batch of events of one active profile, all or none."""
+    profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
+    if profile is None or profile.state is not ProfileState.ACTIVE:
+        raise ProfileNotFound(UUID, uuid)
+    for event in batch:
+        uow.events.add(profile_id=profile.profile_id, event=event, now=now)
+    return len(batch)

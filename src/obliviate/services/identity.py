@@ -53,22 +53,46 @@ def _resolve(
     hasher: SubjectHasher | None,
 ) -> dict[int, Profile]:
     """Every live profile the identifiers point at, locked when writing (``hasher`` given).
-    A profile past its revival window does not count; a writer purges it on sight."""
-    found: dict[int, Profile] = {}
-    for ident in identifiers:
-        profile = uow.profiles.find_by_identifier(
-            ident.id_type, ident.value, for_update=hasher is not None
-        )
-        if profile is None or profile.profile_id in found:
-            continue
-        if has_expired(profile, now):
-            if hasher is not None:
-                begin_expiry_purge(
-                    uow, profile=profile, subject_hash=hasher(ident.id_type, ident.value), now=now
-                )
-            continue
-        found[profile.profile_id] = profile
-    return found
+
+    Writers lock in ascending profile id, whatever order the identifiers came in, so two
+    requests naming the same people in opposite orders cannot deadlock. A profile past its
+    revival window does not count; a writer purges it on sight.
+    """
+    for _ in range(5):
+        pointed: dict[int, Identifier] = {}
+        for ident in identifiers:
+            profile = uow.profiles.find_by_identifier(ident.id_type, ident.value)
+            if profile is not None:
+                pointed.setdefault(profile.profile_id, ident)
+        if hasher is None:
+            locked = {pid: uow.profiles.get(pid) for pid in pointed}
+        else:
+            locked = {pid: uow.profiles.get(pid, for_update=True) for pid in sorted(pointed)}
+            # A concurrent merge may have moved an identifier while we were not holding locks.
+            again = {
+                p.profile_id
+                for i in identifiers
+                if (p := uow.profiles.find_by_identifier(i.id_type, i.value)) is not None
+            }
+            if again != set(pointed):
+                continue
+        found: dict[int, Profile] = {}
+        for pid, profile in locked.items():
+            if profile is None or profile.state is ProfileState.PURGING:
+                continue
+            if has_expired(profile, now):
+                if hasher is not None:
+                    ident = pointed[pid]
+                    begin_expiry_purge(
+                        uow,
+                        profile=profile,
+                        subject_hash=hasher(ident.id_type, ident.value),
+                        now=now,
+                    )
+                continue
+            found[pid] = profile
+        return found
+    raise IdentifierInUse("identifiers")  # still moving after several tries: let the caller retry
 
 
 def _survivor_first(profiles: Sequence[Profile]) -> list[Profile]:
@@ -208,7 +232,12 @@ def delete_attributes(
     custom_names: Sequence[str],
     now: int,
 ) -> None:
-    profile = find_person(uow, tenant=tenant, identifiers=identifiers)
+    found = find_person(uow, tenant=tenant, identifiers=identifiers)
+    # Lock, and read again: a change committed since the look-up must not be overwritten.
+    profile = uow.profiles.get(found.profile_id, for_update=True)
+    if profile is None or profile.state is not ProfileState.ACTIVE:
+        first = identifiers[0]
+        raise ProfileNotFound(first.id_type, first.value)
     attributes = {k: v for k, v in profile.attributes.items() if k not in set(names)}
     custom = attributes.get("custom")
     if isinstance(custom, dict) and custom_names:

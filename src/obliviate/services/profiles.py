@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from obliviate.domain.errors import DuplicateProfile, ProfileNotFound
+from obliviate.domain.errors import ConflictError, DuplicateProfile, ProfileNotFound
 from obliviate.domain.identifiers import Identifier, IdentifierType, uuid_identifier
 from obliviate.domain.profiles import (
     Profile,
@@ -130,3 +130,17 @@ def list_profiles(
     uuids = uow.profiles.uuids_of([p.profile_id for p in found])
     views = [ProfileView(p, uuids.get(p.profile_id, "")) for p in found]
     return ProfilePage(views, uow.profiles.count_active(flt))
+
+
+def restore_profile(
+    uow: UnitOfWork, *, tenant: Tenant, uuid: str, now: int, hasher: SubjectHasher
+) -> ProfileView:
+    """Undo a soft delete within the revival window."""
+    profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
+    if profile is not None and profile.state is ProfileState.ACTIVE:
+        raise ConflictError("the profile is not deleted")
+    return update_profile(uow, tenant=tenant, uuid=uuid, changes={}, now=now, hasher=hasher)
+
+
+def profile_identifiers(uow: UnitOfWork, *, profile_id: int) -> list[tuple[str, str]]:
+    return uow.profiles.identifiers_of(profile_id)

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 
 _RANDOM_BITS = 22
+_lock = threading.Lock()
+_last = 0
 
 
 def new_id(now_ms: int | None = None) -> int:
     """Milliseconds since the epoch in the high bits, 22 random bits below.
 
-    Ids sort by creation time (to the millisecond), which keyset paging relies on; four million
-    values per millisecond make a clash vanishingly rare, and the primary key would refuse one.
+    Ids sort by creation time (to the millisecond), which keyset paging relies on. Within one
+    process they strictly increase, so the many rows one request writes with one timestamp never
+    clash; across processes the random low bits keep a clash vanishingly rare, and the primary
+    key would refuse one.
     """
+    global _last
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    return (ms << _RANDOM_BITS) | secrets.randbits(_RANDOM_BITS)
+    candidate = (ms << _RANDOM_BITS) | secrets.randbits(_RANDOM_BITS)
+    with _lock:
+        if candidate <= _last:
+            candidate = _last + 1
+        _last = candidate
+    return candidate

@@ -425,6 +425,27 @@ class SqlReceipts:
     def append(self, record: dict[str, Any]) -> None:
         self._conn.execute(insert(t.receipts).values(tenant_id=self._tenant, **record))
 
+    def by_id(self, receipt_id: str) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            select(t.receipts).where(
+                t.receipts.c.tenant_id == self._tenant, t.receipts.c.receipt_id == receipt_id
+            )
+        ).first()
+        return None if row is None else dict(row._mapping)
+
+    def completed_since(self, since: int, *, after_seq: int, limit: int) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            select(t.receipts)
+            .where(
+                t.receipts.c.tenant_id == self._tenant,
+                t.receipts.c.completed_at >= since,
+                t.receipts.c.seq > after_seq,
+            )
+            .order_by(t.receipts.c.seq)
+            .limit(limit)
+        )
+        return [dict(row._mapping) for row in rows]
+
     def all_in_order(self) -> list[dict[str, Any]]:
         rows = self._conn.execute(
             select(t.receipts)

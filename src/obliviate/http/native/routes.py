@@ -1,8 +1,4 @@
-"""Obliviate's own ``/api/v1``: what the vendor surfaces cannot express.
-
-So far: device platform, timezone and info (the vendors set these from their client SDKs) and
-device ownership by a profile.
-"""
+"""Obliviate's own ``/api/v1``: profiles, events, devices, deletions, receipts, suppressions."""
 
 from __future__ import annotations
 
@@ -10,21 +6,43 @@ from functools import partial
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from obliviate.domain.devices import Device, validate_platform
-from obliviate.domain.errors import AuthenticationError, ValidationError
+from obliviate.domain.devices import Device
+from obliviate.domain.errors import (
+    AuthenticationError,
+    BatchTooLarge,
+    NotFoundError,
+    ProfileNotFound,
+    ValidationError,
+)
+from obliviate.domain.events import NewEvent
+from obliviate.domain.identifiers import Identifier, identifier, uuid_identifier
 from obliviate.domain.tenants import Caller
-from obliviate.http.body import read_json
+from obliviate.http.body import read_capped, read_json
 from obliviate.http.json import json_response
+from obliviate.http.native import schemas as sc
 from obliviate.http.native.errors import to_response
-from obliviate.http.runtime import Runtime, surface_endpoint
-from obliviate.services import devices
-from obliviate.services.ports import UnitOfWork
+from obliviate.http.native.openapi import docs_html, openapi_document
+from obliviate.http.native.operations import Operation, QueryParam
+from obliviate.http.runtime import Runtime, mass_delete_confirmed, surface_endpoint
+from obliviate.services import batches, deletions, devices, events, identity, profiles
+from obliviate.services.batches import BatchRequest
+from obliviate.services.identity import PersonInput
+from obliviate.services.ports import ProfileFilter, UnitOfWork
+from obliviate.services.suppression import unsuppress
 
 SURFACE = "native"
-MAX_TIMEZONE_BYTES = 64
+DEFAULT_PAGE, MAX_PAGE = 100, 1000
+
+
+class ReceiptNotFound(NotFoundError):
+    pass
+
+
+class SuppressionNotFound(NotFoundError):
+    pass
 
 
 def _device_json(device: Device, tags: list[str] | None = None) -> dict[str, Any]:
@@ -40,21 +58,59 @@ def _device_json(device: Device, tags: list[str] | None = None) -> dict[str, Any
     return body
 
 
-def _device_fields(body: Any) -> tuple[str | None, str | None, dict[str, Any] | None]:
-    if not isinstance(body, dict):
-        raise ValidationError("body", "must be a JSON object")
-    platform = body.get("platform")
-    timezone = body.get("timezone")
-    info = body.get("info")
-    if platform is not None:
-        platform = validate_platform(platform)
-    if timezone is not None and (
-        not isinstance(timezone, str) or not 0 < len(timezone.encode()) <= MAX_TIMEZONE_BYTES
-    ):
-        raise ValidationError("timezone", "must be an IANA name such as Europe/Paris")
-    if info is not None and not isinstance(info, dict):
-        raise ValidationError("info", "must be a JSON object")
-    return platform, timezone, info
+def _profile_json(view: profiles.ProfileView, held: list[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "uuid": view.uuid,
+        "identifiers": [{"type": t, "value": v} for t, v in held],
+        "attributes": view.profile.attributes,
+        "created_at": view.profile.created_at,
+        "updated_at": view.profile.updated_at,
+    }
+
+
+def _receipt_json(row: dict[str, Any]) -> dict[str, Any]:
+    body = {k: v for k, v in row.items() if k != "tenant_id"}
+    body["job_id"] = str(body["job_id"])
+    return body
+
+
+def _flag(request: Request, name: str) -> bool:
+    raw = (request.query_params.get(name) or "false").lower()
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValidationError(name, "must be true or false")
+    return raw in ("true", "1", "yes")
+
+
+def _int_param(
+    request: Request, name: str, default: int | None, high: int | None = None
+) -> int | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(name, "must be an integer") from None
+    if value < 0 or (high is not None and not 1 <= value <= high):
+        raise ValidationError(name, f"must be between 1 and {high}" if high else "must be >= 0")
+    return value
+
+
+def _subject(id_type: str, value: str) -> Identifier:
+    return identifier(id_type, value, field="type")
+
+
+def _extra_identifiers(raw: dict[str, Any]) -> list[Identifier]:
+    found: list[Identifier] = []
+    for key, value in raw.items():
+        if key == "custom" and isinstance(value, dict):
+            found.extend(
+                identifier(f"custom.{name}", v, field=f"identifiers.custom.{name}")
+                for name, v in value.items()
+            )
+        else:
+            found.append(identifier(key, value, field=f"identifiers.{key}"))
+    return found
 
 
 class NativeApi:
@@ -70,8 +126,145 @@ class NativeApi:
             request, f"native:{token}", partial(self.rt.authenticator.native, token)
         )
 
+    async def _json(self, request: Request) -> Any:
+        return await read_json(request, self.rt.max_body_bytes)
+
+    # --- profiles and events -----------------------------------------------------------
+
+    async def put_profile(self, request: Request, caller: Caller) -> Response:
+        body = sc.parse_body(sc.ProfileIn, await self._json(request))
+        uuid = request.path_params["uuid"]
+        person = PersonInput(
+            identifiers=[uuid_identifier(uuid), *_extra_identifiers(body.identifiers)],
+            attributes=body.attributes,
+        )
+
+        def put(uow: UnitOfWork, now: int) -> tuple[bool, dict[str, Any]]:
+            outcome = identity.upsert_person(
+                uow, tenant=caller.tenant, person=person, now=now, hasher=self.rt.hasher
+            )
+            view = profiles.get_profile(uow, tenant=caller.tenant, uuid=uuid)
+            held = profiles.profile_identifiers(uow, profile_id=outcome.profile_id)
+            return outcome.created, _profile_json(view, held)
+
+        created, answer = await self.rt.write(caller.tenant.tenant_id, put)
+        self.rt.job_enqueued()
+        return json_response(answer, status=201 if created else 200)
+
+    async def get_profile(self, request: Request, caller: Caller) -> Response:
+        uuid = request.path_params["uuid"]
+
+        def read(uow: UnitOfWork) -> dict[str, Any]:
+            view = profiles.get_profile(uow, tenant=caller.tenant, uuid=uuid)
+            return _profile_json(
+                view, profiles.profile_identifiers(uow, profile_id=view.profile.profile_id)
+            )
+
+        return json_response(await self.rt.read(caller.tenant.tenant_id, read))
+
+    async def list_profiles(self, request: Request, caller: Caller) -> Response:
+        limit = _int_param(request, "limit", DEFAULT_PAGE, MAX_PAGE) or DEFAULT_PAGE
+        after = _int_param(request, "cursor", None)
+
+        def read(uow: UnitOfWork) -> dict[str, Any]:
+            page = profiles.list_profiles(
+                uow, tenant=caller.tenant, flt=ProfileFilter(), after=after, limit=limit
+            )
+            items = [
+                _profile_json(v, profiles.profile_identifiers(uow, profile_id=v.profile.profile_id))
+                for v in page.profiles
+            ]
+            more = len(page.profiles) == limit
+            cursor = str(page.profiles[-1].profile.profile_id) if more else None
+            return {"profiles": items, "next_cursor": cursor}
+
+        return json_response(await self.rt.read(caller.tenant.tenant_id, read))
+
+    async def add_events(self, request: Request, caller: Caller) -> Response:
+        body = sc.parse_body(sc.EventsIn, await self._json(request))
+        uuid = request.path_params["uuid"]
+        now_ms = self.rt.clock.now_ms()
+        batch = [
+            NewEvent(e.name, e.timestamp if e.timestamp is not None else now_ms, e.properties)
+            for e in body.events
+        ]
+        accepted = await self.rt.write(
+            caller.tenant.tenant_id,
+            lambda uow, now: events.record_events(
+                uow, tenant=caller.tenant, uuid=uuid, batch=batch, now=now
+            ),
+        )
+        return json_response({"accepted": accepted}, status=201)
+
+    async def delete_profile(self, request: Request, caller: Caller) -> Response:
+        await read_capped(request, self.rt.max_body_bytes)
+        uuid = request.path_params["uuid"]
+        mode = request.query_params.get("mode") or "soft"
+        if mode not in ("soft", "hard"):
+            raise ValidationError("mode", "must be soft or hard")
+        suppress, dry = _flag(request, "suppress"), _flag(request, "dry_run")
+        if suppress and mode != "hard":
+            raise ValidationError("suppress", "needs mode=hard")
+        confirmed = mass_delete_confirmed(request)
+
+        def run(uow: UnitOfWork, now: int) -> tuple[int, dict[str, Any]]:
+            if dry:
+                preview = batches.dry_run(
+                    uow,
+                    caller=caller,
+                    batch=BatchRequest([uuid_identifier(uuid)], mode, suppress, True),
+                )
+                if preview["subjects"][0]["outcome"] == "not_found":
+                    raise ProfileNotFound("uuid", uuid)
+                return 200, {"mode": mode, "dry_run": True, "counts": preview["counts"]}
+            if mode == "soft":
+                accepted = deletions.soft_delete_profile(
+                    uow, caller=caller, uuid=uuid, now=now, confirmed=confirmed
+                )
+                return 200, {
+                    "mode": mode,
+                    "dry_run": False,
+                    "counts": {"profiles": 1},
+                    "revivable_until": accepted.revivable_until,
+                }
+            accepted = deletions.hard_delete_profile(
+                uow,
+                caller=caller,
+                uuid=uuid,
+                now=now,
+                hasher=self.rt.hasher,
+                confirmed=confirmed,
+                suppress=suppress,
+            )
+            return 202, {
+                "mode": mode,
+                "dry_run": False,
+                "counts": {},
+                "job_id": str(accepted.job_id),
+            }
+
+        status, answer = await self.rt.write(caller.tenant.tenant_id, run)
+        self.rt.job_enqueued()
+        return json_response(answer, status=status)
+
+    async def restore_profile(self, request: Request, caller: Caller) -> Response:
+        await read_capped(request, self.rt.max_body_bytes)
+        uuid = request.path_params["uuid"]
+
+        def run(uow: UnitOfWork, now: int) -> dict[str, Any]:
+            view = profiles.restore_profile(
+                uow, tenant=caller.tenant, uuid=uuid, now=now, hasher=self.rt.hasher
+            )
+            return _profile_json(
+                view, profiles.profile_identifiers(uow, profile_id=view.profile.profile_id)
+            )
+
+        return json_response(await self.rt.write(caller.tenant.tenant_id, run))
+
+    # --- devices -----------------------------------------------------------------------
+
     async def put_device(self, request: Request, caller: Caller) -> Response:
-        platform, timezone, info = _device_fields(await read_json(request, self.rt.max_body_bytes))
+        body = sc.parse_body(sc.DeviceIn, await self._json(request))
         rid = request.path_params["rid"]
 
         def put(uow: UnitOfWork, now: int) -> tuple[bool, devices.DeviceView]:
@@ -79,9 +272,9 @@ class NativeApi:
                 uow,
                 tenant=caller.tenant,
                 registration_id=rid,
-                platform=platform,
-                timezone=timezone,
-                info=info,
+                platform=body.platform,
+                timezone=body.timezone,
+                info=body.info,
                 now=now,
                 hasher=self.rt.hasher,
             )
@@ -99,6 +292,7 @@ class NativeApi:
         return json_response(_device_json(view.device, view.tags))
 
     async def own_device(self, request: Request, caller: Caller) -> Response:
+        await read_capped(request, self.rt.max_body_bytes)
         uuid, rid = request.path_params["uuid"], request.path_params["rid"]
         await self.rt.write(
             caller.tenant.tenant_id,
@@ -108,14 +302,322 @@ class NativeApi:
         )
         return json_response({"uuid": uuid, "registration_id": rid})
 
+    # --- deletions ---------------------------------------------------------------------
+
+    async def submit_deletions(self, request: Request, caller: Caller) -> Response:
+        raw = await self._json(request)
+        subjects_raw = raw.get("subjects") if isinstance(raw, dict) else None
+        if isinstance(subjects_raw, list) and len(subjects_raw) > batches.MAX_SUBJECTS:
+            raise BatchTooLarge(batches.MAX_SUBJECTS)
+        body = sc.parse_body(sc.DeletionsIn, raw)
+        if body.suppress and body.mode != "hard":
+            raise ValidationError("suppress", "needs mode=hard")
+        subjects = [
+            identifier(s.type, s.value, field=f"subjects.{i}") for i, s in enumerate(body.subjects)
+        ]
+        batch = BatchRequest(subjects, body.mode, body.suppress, body.dry_run)
+        key = request.headers.get("idempotency-key")
+        if key is not None and not 0 < len(key) <= 255:
+            raise ValidationError("Idempotency-Key", "must be 1-255 characters")
+        confirmed = mass_delete_confirmed(request)
+        status, answer = await self.rt.write(
+            caller.tenant.tenant_id,
+            lambda uow, now: batches.submit(
+                uow,
+                caller=caller,
+                batch=batch,
+                idempotency_key=key,
+                body_hash=batches.request_hash(raw),
+                confirmed=confirmed,
+                now=now,
+                hasher=self.rt.hasher,
+            ),
+        )
+        self.rt.job_enqueued()
+        return json_response(answer, status=status)
+
+    def _job_id(self, request: Request) -> int:
+        raw = request.path_params["job_id"]
+        if not raw.isdigit():
+            raise batches.JobNotFound()
+        return int(raw)
+
+    async def deletion_status(self, request: Request, caller: Caller) -> Response:
+        job_id = self._job_id(request)
+        answer = await self.rt.read(
+            caller.tenant.tenant_id, lambda uow: batches.status(uow, job_id=job_id)
+        )
+        return json_response(answer)
+
+    async def cancel_deletion(self, request: Request, caller: Caller) -> Response:
+        await read_capped(request, self.rt.max_body_bytes)
+        job_id = self._job_id(request)
+        answer = await self.rt.write(
+            caller.tenant.tenant_id, lambda uow, now: batches.cancel(uow, job_id=job_id, now=now)
+        )
+        return json_response(answer)
+
+    # --- receipts and suppressions -------------------------------------------------------
+
+    async def get_receipt(self, request: Request, caller: Caller) -> Response:
+        receipt_id = request.path_params["receipt_id"]
+
+        def read(uow: UnitOfWork) -> dict[str, Any]:
+            row = uow.receipts.by_id(receipt_id)
+            if row is None:
+                raise ReceiptNotFound("no such receipt")
+            return _receipt_json(row)
+
+        return json_response(await self.rt.read(caller.tenant.tenant_id, read))
+
+    async def list_receipts(self, request: Request, caller: Caller) -> Response:
+        since = _int_param(request, "since", 0) or 0
+        after = _int_param(request, "cursor", 0) or 0
+        limit = _int_param(request, "limit", DEFAULT_PAGE, MAX_PAGE) or DEFAULT_PAGE
+        rows = await self.rt.read(
+            caller.tenant.tenant_id,
+            lambda uow: uow.receipts.completed_since(since, after_seq=after, limit=limit),
+        )
+        cursor = str(rows[-1]["seq"]) if len(rows) == limit else None
+        return json_response({"receipts": [_receipt_json(r) for r in rows], "next_cursor": cursor})
+
+    async def add_suppression(self, request: Request, caller: Caller) -> Response:
+        body = sc.parse_body(sc.SuppressionIn, await self._json(request))
+        ident = _subject(body.type, body.value)
+        await self.rt.write(
+            caller.tenant.tenant_id,
+            lambda uow, now: uow.suppressions.add(
+                ident.id_type, self.rt.hasher(ident.id_type, ident.value), now=now, job_id=None
+            ),
+        )
+        return json_response({"type": ident.id_type, "suppressed": True}, status=201)
+
+    async def get_suppression(self, request: Request, caller: Caller) -> Response:
+        ident = _subject(request.path_params["type"], request.path_params["value"])
+        found = await self.rt.read(
+            caller.tenant.tenant_id,
+            lambda uow: uow.suppressions.exists(
+                ident.id_type, self.rt.hasher(ident.id_type, ident.value)
+            ),
+        )
+        if not found:
+            raise SuppressionNotFound("no such suppression")
+        return json_response({"type": ident.id_type, "suppressed": True})
+
+    async def list_suppressions(self, request: Request, caller: Caller) -> Response:
+        limit = _int_param(request, "limit", DEFAULT_PAGE, MAX_PAGE) or DEFAULT_PAGE
+        raw_cursor = request.query_params.get("cursor")
+        after = tuple(raw_cursor.split(":", 1)) if raw_cursor and ":" in raw_cursor else None
+        rows = await self.rt.read(
+            caller.tenant.tenant_id,
+            lambda uow: uow.suppressions.page(after=after, limit=limit),  # type: ignore[arg-type]
+        )
+        items = [
+            {"type": r["id_type"], "value_hash": r["value_hash"], "created_at": r["created_at"]}
+            for r in rows
+        ]
+        cursor = f"{rows[-1]['id_type']}:{rows[-1]['value_hash']}" if len(rows) == limit else None
+        return json_response({"suppressions": items, "next_cursor": cursor})
+
+    async def remove_suppression(self, request: Request, caller: Caller) -> Response:
+        await read_capped(request, self.rt.max_body_bytes)
+        ident = _subject(request.path_params["type"], request.path_params["value"])
+        removed = await self.rt.write(
+            caller.tenant.tenant_id,
+            lambda uow, now: unsuppress(uow, ident=ident, hasher=self.rt.hasher),
+        )
+        if not removed:
+            raise SuppressionNotFound("no such suppression")
+        return Response(status_code=204)
+
+
+def operations(api: NativeApi) -> list[Operation]:
+    page = (
+        QueryParam("cursor", "from the previous page's next_cursor"),
+        QueryParam("limit", "1-1000, default 100", "integer"),
+    )
+    confirm = (QueryParam("X-Obliviate-Confirm-Mass-Delete", "yes: pass the mass-delete guard"),)
+    p = "/api/v1"
+    return [
+        Operation(
+            "PUT",
+            f"{p}/profiles/{{uuid}}",
+            api.put_profile,
+            "write",
+            "Create or update a profile (revives a soft-deleted one)",
+            200,
+            sc.ProfileIn,
+            sc.ProfileOut,
+        ),
+        Operation(
+            "GET",
+            f"{p}/profiles/{{uuid}}",
+            api.get_profile,
+            "read",
+            "Read a profile",
+            response=sc.ProfileOut,
+        ),
+        Operation(
+            "GET",
+            f"{p}/profiles",
+            api.list_profiles,
+            "read",
+            "List profiles",
+            response=sc.ProfilePage,
+            query=page,
+        ),
+        Operation(
+            "POST",
+            f"{p}/profiles/{{uuid}}/events",
+            api.add_events,
+            "write",
+            "Record a batch of events",
+            201,
+            sc.EventsIn,
+        ),
+        Operation(
+            "DELETE",
+            f"{p}/profiles/{{uuid}}",
+            api.delete_profile,
+            "delete",
+            "Delete a profile: soft (revivable) or hard, optionally suppressed, or a dry run",
+            200,
+            response=sc.DeletionOut,
+            headers=confirm,
+            query=(
+                QueryParam("mode", "soft (default) or hard"),
+                QueryParam("suppress", "true: block re-creation (hard only)", "boolean"),
+                QueryParam("dry_run", "true: report counts, change nothing", "boolean"),
+            ),
+        ),
+        Operation(
+            "POST",
+            f"{p}/profiles/{{uuid}}/restore",
+            api.restore_profile,
+            "write",
+            "Undo a soft delete within the revival window",
+            response=sc.ProfileOut,
+        ),
+        Operation(
+            "PUT",
+            f"{p}/profiles/{{uuid}}/devices/{{rid}}",
+            api.own_device,
+            "write",
+            "Make a profile own a device",
+        ),
+        Operation(
+            "PUT",
+            f"{p}/devices/{{rid}}",
+            api.put_device,
+            "write",
+            "Set a device's platform, timezone and info",
+            200,
+            sc.DeviceIn,
+        ),
+        Operation("GET", f"{p}/devices/{{rid}}", api.get_device, "read", "Read a device"),
+        Operation(
+            "POST",
+            f"{p}/deletions",
+            api.submit_deletions,
+            "delete",
+            "Delete up to 1,000 subjects in one job (Idempotency-Key honoured for 24 h)",
+            202,
+            sc.DeletionsIn,
+            sc.JobOut,
+            headers=(QueryParam("Idempotency-Key", "replays the first answer"), *confirm),
+        ),
+        Operation(
+            "GET",
+            f"{p}/deletions/{{job_id}}",
+            api.deletion_status,
+            "read",
+            "A deletion job's state, per-subject outcome and counts",
+            response=sc.JobOut,
+        ),
+        Operation(
+            "POST",
+            f"{p}/deletions/{{job_id}}/cancel",
+            api.cancel_deletion,
+            "delete",
+            "Cancel a deletion job that is still queued",
+            response=sc.JobOut,
+        ),
+        Operation(
+            "GET",
+            f"{p}/receipts/{{receipt_id}}",
+            api.get_receipt,
+            "read",
+            "A deletion receipt",
+            response=sc.ReceiptOut,
+        ),
+        Operation(
+            "GET",
+            f"{p}/receipts",
+            api.list_receipts,
+            "read",
+            "Receipts completed since a time",
+            query=(QueryParam("since", "epoch ms", "integer"), *page),
+        ),
+        Operation(
+            "GET",
+            f"{p}/suppressions",
+            api.list_suppressions,
+            "admin",
+            "List suppressions (keyed hashes only)",
+            query=page,
+        ),
+        Operation(
+            "POST",
+            f"{p}/suppressions",
+            api.add_suppression,
+            "admin",
+            "Suppress an identifier",
+            201,
+            sc.SuppressionIn,
+        ),
+        Operation(
+            "GET",
+            f"{p}/suppressions/{{type}}/{{value}}",
+            api.get_suppression,
+            "admin",
+            "Is this identifier suppressed?",
+        ),
+        Operation(
+            "DELETE",
+            f"{p}/suppressions/{{type}}/{{value}}",
+            api.remove_suppression,
+            "admin",
+            "Lift a suppression",
+            204,
+        ),
+    ]
+
+
+def _scoped(op: Operation) -> Any:
+    async def run(request: Request, caller: Caller) -> Response:
+        caller.require(op.scope)
+        return await op.handler(request, caller)
+
+    return run
+
 
 def routes(rt: Runtime) -> list[Route]:
     api = NativeApi(rt)
-    e = surface_endpoint(
+    wrap = surface_endpoint(
         rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
     )
+    ops = operations(api)
+    document = openapi_document(ops)
+    page = docs_html(document)
+
+    async def spec(_: Request) -> Response:
+        return json_response(document)
+
+    async def docs(_: Request) -> Response:
+        return HTMLResponse(page)
+
     return [
-        Route("/api/v1/devices/{rid}", e(api.put_device), methods=["PUT"]),
-        Route("/api/v1/devices/{rid}", e(api.get_device), methods=["GET"]),
-        Route("/api/v1/profiles/{uuid}/devices/{rid}", e(api.own_device), methods=["PUT"]),
+        Route("/api/v1/openapi.json", spec, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+        *(Route(op.path, wrap(_scoped(op)), methods=[op.method]) for op in ops),
     ]

@@ -1,0 +1,126 @@
+"""The native API's OpenAPI 3.1 document and a browsable page, both built from the operations."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+from obliviate.http.native.operations import Operation
+from obliviate.http.native.schemas import Problem
+
+REF = "#/components/schemas/{model}"
+_PATH_PARAM = re.compile(r"{([^}]+)}")
+_ERRORS = {
+    "401": "missing or wrong bearer token",
+    "403": "the token lacks the scope",
+    "404": "no such resource in this tenant",
+    "409": "conflict (suppressed, mass-delete guard, not cancellable)",
+    "413": "body or batch too large",
+    "422": "invalid field",
+    "429": "rate limited (Retry-After, RateLimit-*)",
+}
+
+
+def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template=REF)
+    components.update(schema.pop("$defs", {}))
+    components[model.__name__] = schema
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def openapi_document(ops: list[Operation]) -> dict[str, Any]:
+    components: dict[str, Any] = {}
+    problem = _schema(Problem, components)
+    paths: dict[str, dict[str, Any]] = {}
+    for op in ops:
+        params: list[dict[str, Any]] = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _PATH_PARAM.findall(op.path)
+        ]
+        params += [
+            {
+                "name": q.name,
+                "in": "query",
+                "description": q.description,
+                "schema": {"type": q.type},
+            }
+            for q in op.query
+        ]
+        params += [
+            {
+                "name": h.name,
+                "in": "header",
+                "description": h.description,
+                "schema": {"type": "string"},
+            }
+            for h in op.headers
+        ]
+        ok: dict[str, Any] = {"description": "success"}
+        if op.response is not None:
+            ok["content"] = {"application/json": {"schema": _schema(op.response, components)}}
+        responses: dict[str, Any] = {str(op.status): ok}
+        for code, text in _ERRORS.items():
+            responses[code] = {
+                "description": text,
+                "content": {"application/problem+json": {"schema": problem}},
+            }
+        operation: dict[str, Any] = {
+            "operationId": op.handler.__name__,
+            "summary": op.summary,
+            "description": f"Needs the `{op.scope}` scope.",
+            "security": [{"bearer": [op.scope]}],
+            "parameters": params,
+            "responses": responses,
+        }
+        if op.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": _schema(op.body, components)}},
+            }
+        paths.setdefault(op.path, {})[op.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Obliviate native API",
+            "version": "1",
+            "description": "Profiles, events, devices, batch deletions with status, dry runs, "
+            "receipts and suppression. Errors are RFC 9457 problem details.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def docs_html(document: dict[str, Any]) -> str:
+    """A self-contained page (no scripts from elsewhere) listing every operation."""
+    rows = []
+    for path, methods in document["paths"].items():
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            schema = body.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
+            params = ", ".join(p["name"] for p in op["parameters"]) or "-"
+            rows.append(
+                f"<tr><td><b>{method.upper()}</b></td><td><code>{html.escape(path)}</code></td>"
+                f"<td>{html.escape(op['summary'])}</td><td>{html.escape(op['description'])}</td>"
+                f"<td>{html.escape(params)}</td><td>{html.escape(schema) or '-'}</td></tr>"
+            )
+    schemas = orjson.dumps(document["components"]["schemas"], option=orjson.OPT_INDENT_2).decode()
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Obliviate API</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;"
+        "padding:4px 8px;text-align:left}table{border-collapse:collapse}</style></head><body>"
+        f"<h1>{html.escape(document['info']['title'])}</h1>"
+        f"<p>{html.escape(document['info']['description'])} "
+        "Machine-readable: <a href='/api/v1/openapi.json'>/api/v1/openapi.json</a>.</p>"
+        "<table><tr><th>method</th><th>path</th><th>what</th><th>scope</th><th>parameters</th>"
+        f"<th>body</th></tr>{''.join(rows)}</table>"
+        f"<h2>Schemas</h2><pre>{html.escape(schemas)}</pre></body></html>"
+    )
