@@ -6,14 +6,18 @@ import signal
 import sys
 import threading
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
 import orjson
 
+from obliviate import cli_bulk
 from obliviate.bootstrap import build_container, create_app, create_worker, start_worker_thread
 from obliviate.domain.errors import ObliviateError
 from obliviate.http.logging import configure_logging
+from obliviate.services import audit as audit_service
 from obliviate.services import tenants
 from obliviate.settings import Settings
 from obliviate.storage.migrate import migrate
@@ -159,6 +163,159 @@ def tenant_list(as_json: bool) -> None:
         click.echo(record.name)
     if not found:
         click.echo("no tenants", err=True)
+
+
+@tenant.command("rotate")
+@click.argument("name")
+@click.option(
+    "--surface", required=True, type=click.Choice(["gainsight", "engagelab", "insider", "native"])
+)
+def tenant_rotate(name: str, surface: str) -> None:
+    """Replace a surface's credentials; the old ones stop working (no restart needed)."""
+    container = build_container(_settings())
+    migrate(container.engine)
+    try:
+        fresh = tenants.rotate_credentials(container.engine, name=name, surface=surface, now=_now())
+    except ObliviateError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(orjson.dumps({surface: fresh}).decode())
+
+
+@tenant.group("token")
+def tenant_token() -> None:
+    """Native API bearer tokens with scopes."""
+
+
+@tenant_token.command("create")
+@click.argument("name")
+@click.option("--scopes", required=True, help="Comma-separated: read, write, delete, admin.")
+@click.option("--json", "as_json", is_flag=True)
+def token_create(name: str, scopes: str, as_json: bool) -> None:
+    """Create a scoped bearer token for tenant NAME (shown only this once)."""
+    container = build_container(_settings())
+    migrate(container.engine)
+    wanted = [s.strip() for s in scopes.split(",") if s.strip()]
+    try:
+        token = tenants.create_token(container.engine, name=name, scopes=wanted, now=_now())
+    except ObliviateError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(
+            orjson.dumps({"tenant": name, "token": token, "scopes": sorted(wanted)}).decode()
+        )
+    else:
+        click.echo(token)
+
+
+@main.group()
+def deletions() -> None:
+    """Batch deletions from the command line."""
+
+
+@deletions.command("submit")
+@click.option("--tenant", required=True)
+@click.option(
+    "--file", "path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--type",
+    "default_type",
+    default="uuid",
+    show_default=True,
+    help="Identifier type of lines without a type: prefix.",
+)
+@click.option("--mode", type=click.Choice(["soft", "hard"]), default="hard", show_default=True)
+@click.option("--suppress", is_flag=True, help="Block re-creation of the deleted identifiers.")
+@click.option("--dry-run", is_flag=True, help="Report what would be removed; change nothing.")
+@click.option("--confirm-mass-delete", is_flag=True, help="Pass the mass-deletion guard.")
+@click.option("--no-wait", is_flag=True, help="Submit and return without following the jobs.")
+def deletions_submit(
+    tenant: str,
+    path: Path,
+    default_type: str,
+    mode: str,
+    suppress: bool,
+    dry_run: bool,
+    confirm_mass_delete: bool,
+    no_wait: bool,
+) -> None:
+    """Submit the subjects in FILE in batches of 1,000 and follow the jobs."""
+    sys.exit(
+        cli_bulk.submit_file(
+            _settings(),
+            tenant=tenant,
+            path=path,
+            default_type=default_type,
+            mode=mode,
+            suppress=suppress,
+            dry_run=dry_run,
+            confirm=confirm_mass_delete,
+            wait=not no_wait,
+        )
+    )
+
+
+@main.command("import")
+@click.option("--tenant", required=True)
+@click.option(
+    "--file", "path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def import_cmd(tenant: str, path: Path) -> None:
+    """Import profiles from JSON lines: {"uuid", "identifiers", "attributes", "events"}."""
+    sys.exit(cli_bulk.import_file(_settings(), tenant=tenant, path=path))
+
+
+@main.group()
+def audit() -> None:
+    """Check and export deletion receipts."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check every tenant's receipt chain; exit 1 naming the first bad receipt."""
+    container = build_container(_settings())
+    migrate(container.engine)
+    bad = 0
+    for record in tenants.list_tenants(container.engine):
+        with container.uow_factory(record.tenant_id, write=False) as uow:
+            problem = audit_service.verify_tenant(uow)
+            count = len(uow.receipts.all_in_order())
+        if problem is None:
+            click.echo(f"{record.name}: {count} receipts, chain intact")
+        else:
+            bad += 1
+            click.echo(f"{record.name}: receipt {problem.receipt_id} {problem.what}", err=True)
+    if bad:
+        sys.exit(1)
+
+
+def _epoch_ms(value: str) -> int:
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter("use epoch milliseconds or an ISO 8601 date") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+@audit.command("export")
+@click.option("--since", required=True, help="Epoch ms or ISO 8601 date.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), default="-")
+def audit_export(since: str, out: str) -> None:
+    """Write receipts completed since a time as JSON lines (all tenants)."""
+    container = build_container(_settings())
+    migrate(container.engine)
+    start = _epoch_ms(since)
+    with click.open_file(out, "w") as sink:
+        for record in tenants.list_tenants(container.engine):
+            with container.uow_factory(record.tenant_id, write=False) as uow:
+                for receipt in audit_service.export_since(uow, since=start):
+                    line = {"tenant": record.name, **receipt}
+                    line.pop("tenant_id", None)
+                    sink.write(orjson.dumps(line).decode() + "\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -91,7 +91,8 @@ class MassDeletionRefused(ObliviateError):
     def __init__(self, recent: int, allowed: int) -> None:
         super().__init__(
             f"mass-deletion guard: {recent} deletions this hour would exceed the {allowed} "
-            "allowed; resend with X-Obliviate-Confirm-Mass-Delete: yes if this is intended"
+            "allowed; if this is intended, resend with the header X-Obliviate-Confirm-Mass-Delete: "
+            "yes (or the command line's --confirm-mass-delete)"
         )
         self.recent = recent
         self.allowed = allowed

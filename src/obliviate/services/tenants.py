@@ -7,9 +7,14 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 
-from obliviate.domain.errors import AuthenticationError, ConflictError, ValidationError
+from obliviate.domain.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+)
 from obliviate.domain.tenants import Caller, Surface, Tenant
 from obliviate.security import hash_secret, new_secret, secret_matches
 from obliviate.storage import tables as t
@@ -171,3 +176,86 @@ class Authenticator:
 
     def insider(self, partner_name: str, request_token: str) -> Caller:
         return self._caller(Surface.INSIDER, request_token, partner_name)
+
+
+SCOPES = ("read", "write", "delete", "admin")
+
+
+def _tenant_id(conn: Any, name: str) -> str:
+    row = conn.execute(select(t.tenants.c.tenant_id).where(t.tenants.c.name == name)).first()
+    if row is None:
+        raise NotFoundError(f"no tenant named {name!r}")
+    return str(row.tenant_id)
+
+
+def create_token(engine: Engine, *, name: str, scopes: list[str], now: int) -> str:
+    """A native bearer token with the given scopes, shown once."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise ValidationError("scopes", f"choose from {', '.join(SCOPES)}")
+    token = new_secret("ob")
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.credentials).values(
+                tenant_id=_tenant_id(conn, name),
+                surface="native",
+                public_id=None,
+                secret_hash=hash_secret(token),
+                created_at=now,
+                scopes=sorted(set(scopes)),
+            )
+        )
+    return token
+
+
+def rotate_credentials(engine: Engine, *, name: str, surface: str, now: int) -> dict[str, str]:
+    """New credentials for one surface; the old ones stop working (within the auth cache TTL)."""
+    if surface not in ("gainsight", "engagelab", "insider", "native"):
+        raise ValidationError("surface", "choose gainsight, engagelab, insider or native")
+    fresh = _fresh_credentials(name)
+    with engine.begin() as conn:
+        tenant_id = _tenant_id(conn, name)
+        old = conn.execute(
+            select(t.credentials.c.public_id).where(
+                t.credentials.c.tenant_id == tenant_id,
+                t.credentials.c.surface == surface,
+                t.credentials.c.revoked_at.is_(None),
+                t.credentials.c.scopes.is_(None),
+            )
+        ).first()
+        if surface in ("engagelab", "insider") and old is not None and old.public_id:
+            # The non-secret half (app key, partner name) stays: clients keep their config.
+            key = "app_key" if surface == "engagelab" else "partner_name"
+            fresh[surface][key] = str(old.public_id)
+        conn.execute(
+            update(t.credentials)
+            .where(
+                t.credentials.c.tenant_id == tenant_id,
+                t.credentials.c.surface == surface,
+                t.credentials.c.revoked_at.is_(None),
+                t.credentials.c.scopes.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+        row = next(r for r in _credential_rows(tenant_id, fresh, now) if r["surface"] == surface)
+        conn.execute(insert(t.credentials).values(**row))
+    return fresh[surface]
+
+
+def cli_caller(
+    engine: Engine, *, name: str, revival_window: float, share: float, floor: int
+) -> Caller:
+    """The command line acting for a tenant (receipts name it as credential "cli")."""
+    with read_connection(engine) as conn:
+        row = conn.execute(select(t.tenants).where(t.tenants.c.name == name)).first()
+    if row is None:
+        raise NotFoundError(f"no tenant named {name!r}")
+    window = row.revival_window_seconds
+    tenant = Tenant(
+        tenant_id=row.tenant_id,
+        name=row.name,
+        revival_window_seconds=float(window) if window is not None else revival_window,
+        mass_delete_share=share,
+        mass_delete_floor=floor,
+    )
+    return Caller(tenant=tenant, surface=Surface.NATIVE, credential_ref="cli")

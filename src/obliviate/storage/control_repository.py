@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from obliviate.domain.deletion import JobState
 from obliviate.domain.profiles import ProfileState
 from obliviate.storage import tables as t
+from obliviate.storage.ids import plain
 
 
 class SqlSuppressions:
@@ -65,7 +66,7 @@ class SqlSuppressions:
                 )
             )
         query = query.order_by(t.suppressions.c.id_type, t.suppressions.c.value_hash).limit(limit)
-        return [dict(r._mapping) for r in self._conn.execute(query)]
+        return [plain(r) for r in self._conn.execute(query)]
 
 
 class SqlIdempotency:
@@ -79,7 +80,7 @@ class SqlIdempotency:
             .where(t.idempotency_keys.c.tenant_id == self._tenant, t.idempotency_keys.c.key == key)
             .with_for_update()
         ).first()
-        return None if row is None else dict(row._mapping)
+        return None if row is None else plain(row)
 
     def forget(self, key: str) -> None:
         self._conn.execute(
@@ -164,7 +165,7 @@ class SqlJobViews:
         if for_update:
             query = query.with_for_update()
         row = self._conn.execute(query).first()
-        return None if row is None else dict(row._mapping)
+        return None if row is None else plain(row)
 
     def states(self, job_ids: list[int]) -> dict[int, dict[str, Any]]:
         if not job_ids:
@@ -174,7 +175,21 @@ class SqlJobViews:
                 t.jobs.c.tenant_id == self._tenant, t.jobs.c.job_id.in_(job_ids)
             )
         )
-        return {r.job_id: dict(r._mapping) for r in rows}
+        return {r.job_id: plain(r) for r in rows}
+
+    def receipts_promised(self) -> list[tuple[int, str]]:
+        """(job id, receipt id) of every finished job that says it wrote a receipt."""
+        rows = self._conn.execute(
+            select(t.jobs.c.job_id, t.jobs.c.result).where(
+                t.jobs.c.tenant_id == self._tenant,
+                t.jobs.c.state == JobState.COMPLETED.value,
+            )
+        )
+        return [
+            (int(r.job_id), str(r.result["receipt_id"]))
+            for r in rows
+            if isinstance(r.result, dict) and r.result.get("receipt_id")
+        ]
 
     def cancel_if_queued(self, job_id: int, *, now: int) -> bool:
         result = self._conn.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from typing import Any
 
 _RANDOM_BITS = 22
 _lock = threading.Lock()
@@ -27,3 +28,9 @@ def new_id(now_ms: int | None = None) -> int:
             candidate = _last + 1
         _last = candidate
     return candidate
+
+
+def plain(row: Any) -> dict[str, Any]:
+    """A result row as a dict with plain ``str`` keys (column labels are a str subclass, which
+    strict JSON encoders refuse)."""
+    return {str(key): value for key, value in row._mapping.items()}

@@ -13,7 +13,7 @@ from obliviate.domain.profiles import Profile, ProfileState
 from obliviate.services.ports import IdentifierTaken, ProfileFilter
 from obliviate.storage import tables as t
 from obliviate.storage.deletion_targets import TARGETS_BY_SUBJECT
-from obliviate.storage.ids import new_id
+from obliviate.storage.ids import new_id, plain
 
 
 def _profile(row: Row[Any]) -> Profile:
@@ -431,7 +431,7 @@ class SqlReceipts:
                 t.receipts.c.tenant_id == self._tenant, t.receipts.c.receipt_id == receipt_id
             )
         ).first()
-        return None if row is None else dict(row._mapping)
+        return None if row is None else plain(row)
 
     def completed_since(self, since: int, *, after_seq: int, limit: int) -> list[dict[str, Any]]:
         rows = self._conn.execute(
@@ -444,7 +444,7 @@ class SqlReceipts:
             .order_by(t.receipts.c.seq)
             .limit(limit)
         )
-        return [dict(row._mapping) for row in rows]
+        return [plain(row) for row in rows]
 
     def all_in_order(self) -> list[dict[str, Any]]:
         rows = self._conn.execute(
@@ -452,4 +452,4 @@ class SqlReceipts:
             .where(t.receipts.c.tenant_id == self._tenant)
             .order_by(t.receipts.c.seq)
         )
-        return [dict(row._mapping) for row in rows]
+        return [plain(row) for row in rows]
