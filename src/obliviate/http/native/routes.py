@@ -13,7 +13,6 @@ from obliviate.domain.devices import Device
 from obliviate.domain.errors import (
     AuthenticationError,
     BatchTooLarge,
-    NotFoundError,
     ProfileNotFound,
     ValidationError,
 )
@@ -26,23 +25,15 @@ from obliviate.http.native import schemas as sc
 from obliviate.http.native.errors import to_response
 from obliviate.http.native.openapi import docs_html, openapi_document
 from obliviate.http.native.operations import Operation, QueryParam
+from obliviate.http.native.params import DEFAULT_PAGE, MAX_PAGE, int_param
+from obliviate.http.native.records import RecordsApi
 from obliviate.http.runtime import Runtime, mass_delete_confirmed, surface_endpoint
 from obliviate.services import batches, deletions, devices, events, identity, profiles
 from obliviate.services.batches import BatchRequest
 from obliviate.services.identity import PersonInput
 from obliviate.services.ports import ProfileFilter, UnitOfWork
-from obliviate.services.suppression import unsuppress
 
 SURFACE = "native"
-DEFAULT_PAGE, MAX_PAGE = 100, 1000
-
-
-class ReceiptNotFound(NotFoundError):
-    pass
-
-
-class SuppressionNotFound(NotFoundError):
-    pass
 
 
 def _device_json(device: Device, tags: list[str] | None = None) -> dict[str, Any]:
@@ -68,36 +59,11 @@ def _profile_json(view: profiles.ProfileView, held: list[tuple[str, str]]) -> di
     }
 
 
-def _receipt_json(row: dict[str, Any]) -> dict[str, Any]:
-    body = {k: v for k, v in row.items() if k != "tenant_id"}
-    body["job_id"] = str(body["job_id"])
-    return body
-
-
 def _flag(request: Request, name: str) -> bool:
     raw = (request.query_params.get(name) or "false").lower()
     if raw not in ("true", "false", "1", "0", "yes", "no"):
         raise ValidationError(name, "must be true or false")
     return raw in ("true", "1", "yes")
-
-
-def _int_param(
-    request: Request, name: str, default: int | None, high: int | None = None
-) -> int | None:
-    raw = request.query_params.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError(name, "must be an integer") from None
-    if value < 0 or (high is not None and not 1 <= value <= high):
-        raise ValidationError(name, f"must be between 1 and {high}" if high else "must be >= 0")
-    return value
-
-
-def _subject(id_type: str, value: str) -> Identifier:
-    return identifier(id_type, value, field="type")
 
 
 def _extra_identifiers(raw: dict[str, Any]) -> list[Identifier]:
@@ -163,8 +129,8 @@ class NativeApi:
         return json_response(await self.rt.read(caller.tenant.tenant_id, read))
 
     async def list_profiles(self, request: Request, caller: Caller) -> Response:
-        limit = _int_param(request, "limit", DEFAULT_PAGE, MAX_PAGE) or DEFAULT_PAGE
-        after = _int_param(request, "cursor", None)
+        limit = int_param(request, "limit", DEFAULT_PAGE, MAX_PAGE) or DEFAULT_PAGE
+        after = int_param(request, "cursor", None)
 
         def read(uow: UnitOfWork) -> dict[str, Any]:
             page = profiles.list_profiles(
@@ -357,81 +323,8 @@ class NativeApi:
         )
         return json_response(answer)
 
-    # --- receipts and suppressions -------------------------------------------------------
 
-    async def get_receipt(self, request: Request, caller: Caller) -> Response:
-        receipt_id = request.path_params["receipt_id"]
-
-        def read(uow: UnitOfWork) -> dict[str, Any]:
-            row = uow.receipts.by_id(receipt_id)
-            if row is None:
-                raise ReceiptNotFound("no such receipt")
-            return _receipt_json(row)
-
-        return json_response(await self.rt.read(caller.tenant.tenant_id, read))
-
-    async def list_receipts(self, request: Request, caller: Caller) -> Response:
-        since = _int_param(request, "since", 0) or 0
-        after = _int_param(request, "cursor", 0) or 0
-        limit = _int_param(request, "limit", DEFAULT_PAGE, MAX_PAGE) or DEFAULT_PAGE
-        rows = await self.rt.read(
-            caller.tenant.tenant_id,
-            lambda uow: uow.receipts.completed_since(since, after_seq=after, limit=limit),
-        )
-        cursor = str(rows[-1]["seq"]) if len(rows) == limit else None
-        return json_response({"receipts": [_receipt_json(r) for r in rows], "next_cursor": cursor})
-
-    async def add_suppression(self, request: Request, caller: Caller) -> Response:
-        body = sc.parse_body(sc.SuppressionIn, await self._json(request))
-        ident = _subject(body.type, body.value)
-        await self.rt.write(
-            caller.tenant.tenant_id,
-            lambda uow, now: uow.suppressions.add(
-                ident.id_type, self.rt.hasher(ident.id_type, ident.value), now=now, job_id=None
-            ),
-        )
-        return json_response({"type": ident.id_type, "suppressed": True}, status=201)
-
-    async def get_suppression(self, request: Request, caller: Caller) -> Response:
-        ident = _subject(request.path_params["type"], request.path_params["value"])
-        found = await self.rt.read(
-            caller.tenant.tenant_id,
-            lambda uow: uow.suppressions.exists(
-                ident.id_type, self.rt.hasher(ident.id_type, ident.value)
-            ),
-        )
-        if not found:
-            raise SuppressionNotFound("no such suppression")
-        return json_response({"type": ident.id_type, "suppressed": True})
-
-    async def list_suppressions(self, request: Request, caller: Caller) -> Response:
-        limit = _int_param(request, "limit", DEFAULT_PAGE, MAX_PAGE) or DEFAULT_PAGE
-        raw_cursor = request.query_params.get("cursor")
-        after = tuple(raw_cursor.split(":", 1)) if raw_cursor and ":" in raw_cursor else None
-        rows = await self.rt.read(
-            caller.tenant.tenant_id,
-            lambda uow: uow.suppressions.page(after=after, limit=limit),  # type: ignore[arg-type]
-        )
-        items = [
-            {"type": r["id_type"], "value_hash": r["value_hash"], "created_at": r["created_at"]}
-            for r in rows
-        ]
-        cursor = f"{rows[-1]['id_type']}:{rows[-1]['value_hash']}" if len(rows) == limit else None
-        return json_response({"suppressions": items, "next_cursor": cursor})
-
-    async def remove_suppression(self, request: Request, caller: Caller) -> Response:
-        await read_capped(request, self.rt.max_body_bytes)
-        ident = _subject(request.path_params["type"], request.path_params["value"])
-        removed = await self.rt.write(
-            caller.tenant.tenant_id,
-            lambda uow, now: unsuppress(uow, ident=ident, hasher=self.rt.hasher),
-        )
-        if not removed:
-            raise SuppressionNotFound("no such suppression")
-        return Response(status_code=204)
-
-
-def operations(api: NativeApi) -> list[Operation]:
+def operations(api: NativeApi, records: RecordsApi) -> list[Operation]:
     page = (
         QueryParam("cursor", "from the previous page's next_cursor"),
         QueryParam("limit", "1-1000, default 100", "integer"),
@@ -545,7 +438,7 @@ def operations(api: NativeApi) -> list[Operation]:
         Operation(
             "GET",
             f"{p}/receipts/{{receipt_id}}",
-            api.get_receipt,
+            records.get_receipt,
             "read",
             "A deletion receipt",
             response=sc.ReceiptOut,
@@ -553,7 +446,7 @@ def operations(api: NativeApi) -> list[Operation]:
         Operation(
             "GET",
             f"{p}/receipts",
-            api.list_receipts,
+            records.list_receipts,
             "read",
             "Receipts completed since a time",
             query=(QueryParam("since", "epoch ms", "integer"), *page),
@@ -561,7 +454,7 @@ def operations(api: NativeApi) -> list[Operation]:
         Operation(
             "GET",
             f"{p}/suppressions",
-            api.list_suppressions,
+            records.list_suppressions,
             "admin",
             "List suppressions (keyed hashes only)",
             query=page,
@@ -569,7 +462,7 @@ def operations(api: NativeApi) -> list[Operation]:
         Operation(
             "POST",
             f"{p}/suppressions",
-            api.add_suppression,
+            records.add_suppression,
             "admin",
             "Suppress an identifier",
             201,
@@ -578,14 +471,14 @@ def operations(api: NativeApi) -> list[Operation]:
         Operation(
             "GET",
             f"{p}/suppressions/{{type}}/{{value}}",
-            api.get_suppression,
+            records.get_suppression,
             "admin",
             "Is this identifier suppressed?",
         ),
         Operation(
             "DELETE",
             f"{p}/suppressions/{{type}}/{{value}}",
-            api.remove_suppression,
+            records.remove_suppression,
             "admin",
             "Lift a suppression",
             204,
@@ -606,7 +499,7 @@ def routes(rt: Runtime) -> list[Route]:
     wrap = surface_endpoint(
         rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
     )
-    ops = operations(api)
+    ops = operations(api, RecordsApi(rt))
     document = openapi_document(ops)
     page = docs_html(document)
 

@@ -1,0 +1,116 @@
+"""Native records: deletion receipts and suppressions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from obliviate.domain.errors import NotFoundError
+from obliviate.domain.identifiers import Identifier, identifier
+from obliviate.domain.tenants import Caller
+from obliviate.http.body import read_capped, read_json
+from obliviate.http.json import json_response
+from obliviate.http.native import schemas as sc
+from obliviate.http.native.params import DEFAULT_PAGE, MAX_PAGE, int_param
+from obliviate.http.runtime import Runtime
+from obliviate.services.ports import UnitOfWork
+from obliviate.services.suppression import unsuppress
+
+
+class ReceiptNotFound(NotFoundError):
+    pass
+
+
+class SuppressionNotFound(NotFoundError):
+    pass
+
+
+def _receipt_json(row: dict[str, Any]) -> dict[str, Any]:
+    body = {k: v for k, v in row.items() if k != "tenant_id"}
+    body["job_id"] = str(body["job_id"])
+    return body
+
+
+def _subject(id_type: str, value: str) -> Identifier:
+    return identifier(id_type, value, field="type")
+
+
+class RecordsApi:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def _json(self, request: Request) -> Any:
+        return await read_json(request, self.rt.max_body_bytes)
+
+    async def get_receipt(self, request: Request, caller: Caller) -> Response:
+        receipt_id = request.path_params["receipt_id"]
+
+        def read(uow: UnitOfWork) -> dict[str, Any]:
+            row = uow.receipts.by_id(receipt_id)
+            if row is None:
+                raise ReceiptNotFound("no such receipt")
+            return _receipt_json(row)
+
+        return json_response(await self.rt.read(caller.tenant.tenant_id, read))
+
+    async def list_receipts(self, request: Request, caller: Caller) -> Response:
+        since = int_param(request, "since", 0) or 0
+        after = int_param(request, "cursor", 0) or 0
+        limit = int_param(request, "limit", DEFAULT_PAGE, MAX_PAGE) or DEFAULT_PAGE
+        rows = await self.rt.read(
+            caller.tenant.tenant_id,
+            lambda uow: uow.receipts.completed_since(since, after_seq=after, limit=limit),
+        )
+        cursor = str(rows[-1]["seq"]) if len(rows) == limit else None
+        return json_response({"receipts": [_receipt_json(r) for r in rows], "next_cursor": cursor})
+
+    async def add_suppression(self, request: Request, caller: Caller) -> Response:
+        body = sc.parse_body(sc.SuppressionIn, await self._json(request))
+        ident = _subject(body.type, body.value)
+        await self.rt.write(
+            caller.tenant.tenant_id,
+            lambda uow, now: uow.suppressions.add(
+                ident.id_type, self.rt.hasher(ident.id_type, ident.value), now=now, job_id=None
+            ),
+        )
+        return json_response({"type": ident.id_type, "suppressed": True}, status=201)
+
+    async def get_suppression(self, request: Request, caller: Caller) -> Response:
+        ident = _subject(request.path_params["type"], request.path_params["value"])
+        found = await self.rt.read(
+            caller.tenant.tenant_id,
+            lambda uow: uow.suppressions.exists(
+                ident.id_type, self.rt.hasher(ident.id_type, ident.value)
+            ),
+        )
+        if not found:
+            raise SuppressionNotFound("no such suppression")
+        return json_response({"type": ident.id_type, "suppressed": True})
+
+    async def list_suppressions(self, request: Request, caller: Caller) -> Response:
+        limit = int_param(request, "limit", DEFAULT_PAGE, MAX_PAGE) or DEFAULT_PAGE
+        raw_cursor = request.query_params.get("cursor")
+        after = tuple(raw_cursor.split(":", 1)) if raw_cursor and ":" in raw_cursor else None
+        rows = await self.rt.read(
+            caller.tenant.tenant_id,
+            lambda uow: uow.suppressions.page(after=after, limit=limit),  # type: ignore[arg-type]
+        )
+        items = [
+            {"type": r["id_type"], "value_hash": r["value_hash"], "created_at": r["created_at"]}
+            for r in rows
+        ]
+        cursor = f"{rows[-1]['id_type']}:{rows[-1]['value_hash']}" if len(rows) == limit else None
+        return json_response({"suppressions": items, "next_cursor": cursor})
+
+    async def remove_suppression(self, request: Request, caller: Caller) -> Response:
+        await read_capped(request, self.rt.max_body_bytes)
+        ident = _subject(request.path_params["type"], request.path_params["value"])
+        removed = await self.rt.write(
+            caller.tenant.tenant_id,
+            lambda uow, now: unsuppress(uow, ident=ident, hasher=self.rt.hasher),
+        )
+        if not removed:
+            raise SuppressionNotFound("no such suppression")
+        return Response(status_code=204)
