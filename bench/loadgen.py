@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 # Returns the raw bytes of the next request, or None when there is nothing left to send.
 RequestSource = Callable[[], bytes | None]
+# Called with (request, status, body) for every complete response, e.g. to check bodies.
+ResponseHook = Callable[[bytes, int, bytes], None]
 
 
 class ProtocolError(Exception):
@@ -109,6 +111,7 @@ async def _connection(
     deadline: float | None,
     result: LoadResult,
     keep_bodies: bool,
+    on_response: ResponseHook | None,
     last_done: list[float],
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
@@ -137,6 +140,8 @@ async def _connection(
                     result.bodies.append(body)
             else:
                 result.non_2xx += 1
+            if on_response is not None:
+                on_response(request, status, body)
             last_done[0] = time.perf_counter()
     finally:
         writer.close()
@@ -150,16 +155,17 @@ async def run_load(
     connections: int = 64,
     duration: float | None = None,
     keep_bodies: bool = False,
+    on_response: ResponseHook | None = None,
 ) -> LoadResult:
     """Drive ``connections`` keep-alive connections until ``duration`` passes (or, with no
-    duration, until ``source`` returns None)."""
+    duration, until ``source`` returns None). ``on_response`` sees every complete response."""
     result = LoadResult()
     started = time.perf_counter()
     deadline = None if duration is None else started + duration
     last_done = [started]
     tasks = [
         asyncio.create_task(
-            _connection(host, port, source, deadline, result, keep_bodies, last_done)
+            _connection(host, port, source, deadline, result, keep_bodies, on_response, last_done)
         )
         for _ in range(connections)
     ]

@@ -36,10 +36,29 @@ class Row:
     baseline: str | None
     ratio: float | None
     status_counts: dict[str, int]
+    connections: int
+    # Rows that carry users (Insider upsert): users per request and, from the response
+    # bodies, how many users went in and how many came back in "fail".
+    users_per_request: int | None
+    users_ok: int | None
+    users_failed: int
+    # 2xx responses whose body was not the expected one.
+    bad_bodies: int
+    bad_body_sample: str | None
+    note: str | None
 
     @classmethod
     def from_result(
-        cls, scenario: str, request: str, result: LoadResult, planned: float, base: Row | None
+        cls,
+        scenario: str,
+        request: str,
+        result: LoadResult,
+        planned: float,
+        base: Row | None,
+        *,
+        connections: int,
+        check: BodyCheck | None = None,
+        note: str | None = None,
     ) -> Row:
         rps = result.rps
         return cls(
@@ -57,18 +76,58 @@ class Row:
             baseline=None if base is None else base.scenario,
             ratio=None if base is None or base.rps == 0 else rps / base.rps,
             status_counts={str(k): v for k, v in sorted(result.status_counts.items())},
+            connections=connections,
+            users_per_request=None if check is None else check.users_per_request,
+            users_ok=None if check is None or check.users_per_request is None else check.users_ok,
+            users_failed=0 if check is None else check.users_failed,
+            bad_bodies=0 if check is None else check.bad,
+            bad_body_sample=None if check is None else check.bad_sample,
+            note=note,
         )
 
     @property
+    def users_per_s(self) -> float | None:
+        if self.users_ok is None:
+            return None
+        return self.users_ok / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
     def valid(self) -> bool:
-        return self.non_2xx == 0 and self.connection_errors == 0 and self.requests > 0
+        return (
+            self.non_2xx == 0
+            and self.connection_errors == 0
+            and self.requests > 0
+            and self.bad_bodies == 0
+            and self.users_failed == 0
+        )
 
     def progress_line(self) -> str:
+        users = "" if self.users_per_s is None else f", {self.users_per_s:.0f} users/s"
         return (
-            f"{self.scenario}: {self.rps:.0f} req/s, p50 {self.p50_ms:.2f} ms, "
-            f"p99 {self.p99_ms:.2f} ms, {self.requests} requests in {self.duration_s:.2f} s, "
-            f"statuses {self.status_counts}"
+            f"{self.scenario}: {self.rps:.2f} req/s{users}, p50 {self.p50_ms:.2f} ms, "
+            f"p99 {self.p99_ms:.2f} ms, {self.requests} requests in {self.duration_s:.2f} s "
+            f"on {self.connections} connections, statuses {self.status_counts}"
         )
+
+
+@dataclass
+class BodyCheck:
+    """What a row's response hook found in the 2xx bodies.
+
+    ``users_per_request`` is set for rows whose requests carry users (Insider upsert); their
+    hook adds up ``data.successful.count`` and ``data.fail.count`` of each answer.
+    """
+
+    users_per_request: int | None = None
+    users_ok: int = 0
+    users_failed: int = 0
+    bad: int = 0
+    bad_sample: str | None = None
+
+    def bad_body(self, body: bytes) -> None:
+        self.bad += 1
+        if self.bad_sample is None:
+            self.bad_sample = body[:200].decode(errors="replace")
 
 
 def _git_revision() -> str:
@@ -103,7 +162,12 @@ def _cpu_model() -> str:
 
 
 def environment(
-    *, connections: int, duration: float, preload: int, preload_devices: int
+    *,
+    connections: int,
+    duration: float,
+    preload: int,
+    preload_devices: int,
+    preload_insider: dict[str, int],
 ) -> dict[str, Any]:
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
@@ -128,12 +192,19 @@ def environment(
         "duration_s": duration,
         "preloaded_users_per_delete_scenario": preload,
         "preloaded_devices_for_delete_scenario": preload_devices,
+        "preloaded_insider_users": preload_insider,
         "argv": sys.argv,
     }
 
 
 def _fmt_ratio(ratio: float | None) -> str:
-    return "-" if ratio is None else f"{ratio:.4f}"
+    if ratio is None:
+        return "-"
+    return f"{ratio:.4f}" if ratio >= 0.001 else f"{ratio:.2e}"
+
+
+def _fmt_rate(rate: float) -> str:
+    return f"{rate:,.0f}" if rate >= 100 else f"{rate:.2f}"
 
 
 def print_table(env: dict[str, Any], rows: list[Row]) -> None:
@@ -151,13 +222,15 @@ def print_table(env: dict[str, Any], rows: list[Row]) -> None:
         f"         the bare-ASGI rows are measured the same way in the same run, so the ratio\n"
         f"         column is the comparable figure\n"
         f"run    : {env['duration_s']:g} s per scenario; ratio = requests/s over bare ASGI GET "
-        f"(GET rows) or bare ASGI POST (POST/DELETE rows)\n"
+        f"(GET rows) or bare ASGI POST (POST/DELETE rows);\n"
+        f"         users/s = users accepted per second (Insider upsert rows, from the answers)\n"
     )
-    headers = ["scenario", "requests/s", "p50 ms", "p99 ms", "non-2xx", "ratio to bare"]
+    headers = ["scenario", "requests/s", "users/s", "p50 ms", "p99 ms", "non-2xx", "ratio to bare"]
     cells = [
         [
             r.scenario + ("" if r.valid else " (INVALID)"),
-            f"{r.rps:,.0f}",
+            _fmt_rate(r.rps),
+            "-" if r.users_per_s is None else _fmt_rate(r.users_per_s),
             f"{r.p50_ms:.2f}",
             f"{r.p99_ms:.2f}",
             str(r.non_2xx),
@@ -178,6 +251,8 @@ def print_table(env: dict[str, Any], rows: list[Row]) -> None:
         print(line(c))
     notes = []
     for r in rows:
+        if r.note:
+            notes.append(f"* {r.scenario}: {r.note}")
         if r.ran_out_of_ids:
             notes.append(
                 f"* {r.scenario}: preloaded ids ran out after {r.duration_s:.2f} s "
@@ -187,6 +262,15 @@ def print_table(env: dict[str, Any], rows: list[Row]) -> None:
             notes.append(f"* {r.scenario}: {r.connection_errors} connection errors")
         if r.non_2xx:
             notes.append(f"* {r.scenario}: statuses {r.status_counts}")
+        if r.users_failed:
+            notes.append(
+                f'* {r.scenario}: {r.users_failed} users came back under "fail" in 200 answers'
+            )
+        if r.bad_bodies:
+            notes.append(
+                f"* {r.scenario}: {r.bad_bodies} 2xx answers with an unexpected body, "
+                f"e.g. {r.bad_body_sample!r}"
+            )
     if notes:
         print()
         print("\n".join(notes))

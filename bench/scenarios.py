@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import itertools
 import math
 import random
 import shutil
@@ -13,22 +12,44 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
-from loadgen import LoadResult, RequestSource, build_request, run_load
-from report import Row, environment, print_table, write_json
+from insider import (
+    exact_body_check,
+    insider_identity_delete,
+    insider_profile,
+    insider_upsert,
+    profile_check,
+    upsert_accepted,
+    upsert_check,
+)
+from loadgen import LoadResult, RequestSource, ResponseHook, build_request, run_load
+from report import BodyCheck, Row, environment, print_table, write_json
 from servers import DB_FILE, HOST, Server, start_bare, start_obliviate
+from sources import chunks, constant, creating, creating_many, cycling, once_each
 
 CONNECTIONS = 64
 API_KEY_HEADER = {"X-APTRINSIC-API-KEY": "demo-gainsight-key"}
+# The delete rows remove far more than the mass-deletion guard's hourly share of the tenant's
+# profiles (SPEC §2.7), so they confirm the burst, as a bulk clean-up would.
+DELETE_HEADERS = API_KEY_HEADER | {"X-Obliviate-Confirm-Mass-Delete": "yes"}
 BASIC_AUTH_HEADER = {
     "Authorization": "Basic " + base64.b64encode(b"demo-app-key:demo-master-secret").decode()
 }
 DEVICE_TAGS = ["bench", "plan_pro", "region_eu"]
+# The bulk upsert row: users per request, and fewer connections than the other rows, since
+# each request carries ~320 KB and keeps the single SQLite writer busy on its own.
+BULK_USERS = 1000
+BULK_CONNECTIONS = 2
+# Insider preload: users in the pool the profile row reads; users per upsert when topping up
+# a pool; rounds of resending upserts that failed (an upsert may be sent again safely).
+INSIDER_PROFILE_USERS = 2000
+INSIDER_PRELOAD_BULK = 100
+INSIDER_PRELOAD_RETRIES = 3
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 # Delete pools: a first batch per pool measures the create rate, then each pool is topped up
 # to PRELOAD_FACTOR x create rate x duration, so a delete scenario should not run out of ids.
@@ -87,24 +108,19 @@ def user_create(host: str, identify_id: str) -> bytes:
     )
 
 
-def constant(request: bytes) -> RequestSource:
-    return lambda: request
+class Failures:
+    """Collects the requests whose answer was not 2xx, or whose body ``accept`` refused."""
 
+    def __init__(self, accept: Callable[[bytes], bool] | None) -> None:
+        self.accept = accept
+        self.requests: list[bytes] = []
+        self.statuses: dict[int, int] = {}
 
-def cycling(requests: list[bytes]) -> RequestSource:
-    it = itertools.cycle(requests)
-    return lambda: next(it)
-
-
-def once_each(requests: list[bytes]) -> RequestSource:
-    it: Iterator[bytes] = iter(requests)
-    return lambda: next(it, None)
-
-
-def creating(make: Callable[[str], bytes], prefix: str) -> RequestSource:
-    """A new, unique id per request: ``make(f"{prefix}-00000000")``, ``...-00000001``, ..."""
-    counter = itertools.count()
-    return lambda: make(f"{prefix}-{next(counter):08d}")
+    def hook(self, request: bytes, status: int, body: bytes) -> None:
+        if 200 <= status < 300 and (self.accept is None or self.accept(body)):
+            return
+        self.requests.append(request)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
 
 
 def active_jobs(db_path: Path) -> int:
@@ -130,34 +146,102 @@ class Bench:
         self.rows: list[Row] = []
         self.preloaded = 0
         self.preloaded_devices = 0
+        self.preloaded_insider: dict[str, int] = {}
 
     async def load(
-        self, server: Server, source: RequestSource, duration: float | None
+        self,
+        server: Server,
+        source: RequestSource,
+        duration: float | None,
+        *,
+        connections: int = CONNECTIONS,
+        on_response: ResponseHook | None = None,
     ) -> LoadResult:
-        return await run_load(HOST, server.port, source, connections=CONNECTIONS, duration=duration)
+        return await run_load(
+            HOST,
+            server.port,
+            source,
+            connections=connections,
+            duration=duration,
+            on_response=on_response,
+        )
 
-    def record(self, name: str, request: str, baseline: str | None, result: LoadResult) -> Row:
+    def record(
+        self,
+        name: str,
+        request: str,
+        baseline: str | None,
+        result: LoadResult,
+        *,
+        connections: int = CONNECTIONS,
+        check: BodyCheck | None = None,
+        note: str | None = None,
+    ) -> Row:
         base = next((r for r in self.rows if r.scenario == baseline), None)
-        row = Row.from_result(name, request, result, self.plan.duration, base)
+        row = Row.from_result(
+            name,
+            request,
+            result,
+            self.plan.duration,
+            base,
+            connections=connections,
+            check=check,
+            note=note,
+        )
         self.rows.append(row)
         say(f"  {row.progress_line()}")
         return row
 
-    async def preload(self, requests: list[bytes]) -> float:
-        result = await self.load(self.obliviate, once_each(requests), None)
-        if result.non_2xx or result.errors or result.requests != len(requests):
-            raise RuntimeError(
-                f"preload failed: {result.requests} sent, statuses {result.status_counts}, "
-                f"{result.errors} connection errors"
+    async def preload(
+        self,
+        requests: list[bytes],
+        *,
+        accept: Callable[[bytes], bool] | None = None,
+        retries: int = 0,
+    ) -> float:
+        """Send each request once; the rate of that first round. A request fails with a
+        non-2xx status or a 2xx body ``accept`` refuses. With ``retries``, failed requests
+        are sent again up to that many more rounds (for requests that may be repeated)."""
+        pending, rate = requests, 0.0
+        for attempt in range(retries + 1):
+            failures = Failures(accept)
+            result = await self.load(
+                self.obliviate, once_each(pending), None, on_response=failures.hook
             )
-        return result.rps
+            rate = result.rps if attempt == 0 else rate
+            if result.errors or result.requests != len(pending):
+                raise RuntimeError(
+                    f"preload failed: {result.requests} of {len(pending)} sent, statuses "
+                    f"{result.status_counts}, {result.errors} connection errors"
+                )
+            failed = failures.requests
+            if not failed:
+                return rate
+            what = (
+                f"{len(failed)} of {len(pending)} preload requests failed "
+                f"(statuses {failures.statuses})"
+            )
+            if attempt == retries:
+                raise RuntimeError(f"preload failed: {what}")
+            say(f"  {what}; sending them again")
+            pending = failed
+        return rate
 
     async def fill_pools(
-        self, what: str, prefixes: list[str], make: Callable[[str], bytes]
+        self,
+        what: str,
+        prefixes: list[str],
+        make: Callable[[str], bytes],
+        *,
+        bulk: Callable[[list[str]], bytes] | None = None,
+        bulk_size: int = 1,
+        accept: Callable[[bytes], bool] | None = None,
+        retries: int = 0,
     ) -> list[list[str]]:
         """Create the ids the delete scenarios consume, one pool per prefix. Without a fixed
         --preload, a first batch measures the create rate and the pools are topped up to
-        PRELOAD_FACTOR x that rate x the duration (deletes cost about what creates do)."""
+        PRELOAD_FACTOR x that rate x the duration (deletes cost about what creates do).
+        With ``bulk``, the top-up sends ``bulk_size`` ids per request."""
         plan = self.plan
         started = time.perf_counter()
         first = plan.preload if plan.preload is not None else PRELOAD_FIRST_BATCH
@@ -167,7 +251,9 @@ class Bench:
 
         pools = ids(0, first)
         say(f"preloading {what} over HTTP: {len(prefixes) * first} ...")
-        rate = await self.preload([make(i) for pool in pools for i in pool])
+        rate = await self.preload(
+            [make(i) for pool in pools for i in pool], accept=accept, retries=retries
+        )
         if plan.preload is None:
             target = max(first, math.ceil(PRELOAD_FACTOR * rate * plan.duration))
             more = ids(first, target)
@@ -175,7 +261,11 @@ class Bench:
                 say(
                     f"  {rate:.0f} {what}/s; topping up with {len(prefixes) * (target - first)} ..."
                 )
-                await self.preload([make(i) for pool in more for i in pool])
+                if bulk is None:
+                    requests = [make(i) for pool in more for i in pool]
+                else:
+                    requests = [bulk(c) for pool in more for c in chunks(pool, bulk_size)]
+                await self.preload(requests, accept=accept, retries=retries)
             pools = [a + b for a, b in zip(pools, more, strict=True)]
         total = sum(len(pool) for pool in pools)
         say(f"  {total} {what} in {time.perf_counter() - started:.1f} s")
@@ -198,6 +288,8 @@ class Bench:
         plan = self.plan
         rng = random.Random(plan.seed)
         host = self.obl_host
+        # Insider first: its upserts slow down as the tenant's identifiers grow in number.
+        iddel_ids, profile_ids = await self.fill_insider_pools()
         soft_ids, hard_ids = await self.fill_pools(
             "users", ["bench-soft", "bench-hard"], lambda i: user_create(host, i)
         )
@@ -206,7 +298,7 @@ class Bench:
         )
         self.preloaded, self.preloaded_devices = len(soft_ids), len(device_ids)
 
-        key, basic = API_KEY_HEADER, BASIC_AUTH_HEADER
+        key, basic, confirm = API_KEY_HEADER, BASIC_AUTH_HEADER, DELETE_HEADERS
         bare_get = build_request("GET", "/item", self.bare_host)
         bare_post = build_request("POST", "/item", self.bare_host, body=user_body("bench-x"))
         get_ids = soft_ids + hard_ids
@@ -215,10 +307,13 @@ class Bench:
         rng.shuffle(soft_ids)
         rng.shuffle(hard_ids)
         soft = [
-            build_request("DELETE", f"/v1/users/{i}", self.obl_host, headers=key) for i in soft_ids
+            build_request("DELETE", f"/v1/users/{i}", self.obl_host, headers=confirm)
+            for i in soft_ids
         ]
         hard = [
-            build_request("DELETE", f"/v1/users/{i}?hardDelete=true", self.obl_host, headers=key)
+            build_request(
+                "DELETE", f"/v1/users/{i}?hardDelete=true", self.obl_host, headers=confirm
+            )
             for i in hard_ids
         ]
         device_gets = [
@@ -229,6 +324,10 @@ class Bench:
         device_deletes = [
             build_request("DELETE", f"/v4/devices/{i}", host, headers=basic) for i in device_ids
         ]
+        profiles = [insider_profile(host, i) for i in profile_ids]
+        rng.shuffle(profiles)
+        rng.shuffle(iddel_ids)
+        identity_deletes = [insider_identity_delete(host, i) for i in iddel_ids]
 
         if plan.warmup > 0:
             say(f"warming up ({plan.warmup:g} s per scenario) ...")
@@ -236,6 +335,7 @@ class Bench:
             await self.load(self.bare, constant(bare_post), plan.warmup)
             await self.load(self.obliviate, cycling(gets), plan.warmup)
             await self.load(self.obliviate, cycling(device_gets), plan.warmup)
+            await self.load(self.obliviate, cycling(profiles), plan.warmup)
 
         d = plan.duration
         say(f"measuring ({d:g} s per scenario, {CONNECTIONS} connections) ...")
@@ -292,14 +392,106 @@ class Bench:
             "bare ASGI POST",
             await self.load(self.obliviate, once_each(device_deletes), d),
         )
+        await self.settle()
+        await self.insider_rows(profiles, identity_deletes)
         return self.rows
+
+    async def fill_insider_pools(self) -> tuple[list[str], list[str]]:
+        """Users (uuid + email, attributes, one event) for the identity delete row, sized like
+        the other delete pools, and INSIDER_PROFILE_USERS more for the profile row. The top-ups
+        go INSIDER_PRELOAD_BULK users per upsert."""
+        host = self.obl_host
+
+        def bulk(uuids: list[str]) -> bytes:
+            return insider_upsert(host, uuids)
+
+        (iddel_ids,) = await self.fill_pools(
+            "insider users",
+            ["bench-ins-iddel"],
+            lambda i: insider_upsert(host, [i]),
+            bulk=bulk,
+            bulk_size=INSIDER_PRELOAD_BULK,
+            accept=upsert_accepted,
+            retries=INSIDER_PRELOAD_RETRIES,
+        )
+        started = time.perf_counter()
+        profile_ids = [f"bench-ins-prof-{i:08d}" for i in range(INSIDER_PROFILE_USERS)]
+        say(f"preloading insider users for the profile row: {len(profile_ids)} ...")
+        await self.preload(
+            [bulk(c) for c in chunks(profile_ids, INSIDER_PRELOAD_BULK)],
+            accept=upsert_accepted,
+            retries=INSIDER_PRELOAD_RETRIES,
+        )
+        say(f"  {len(profile_ids)} insider users in {time.perf_counter() - started:.1f} s")
+        self.preloaded_insider = {
+            "identity_delete_pool": len(iddel_ids),
+            "profile_pool": len(profile_ids),
+        }
+        return iddel_ids, profile_ids
+
+    async def insider_rows(self, profiles: list[bytes], identity_deletes: list[bytes]) -> None:
+        host, d = self.obl_host, self.plan.duration
+        check, hook = upsert_check(1)
+        self.record(
+            "insider upsert 1 user",
+            "POST /api/user/v1/upsert",
+            "bare ASGI POST",
+            await self.load(
+                self.obliviate,
+                creating(lambda i: insider_upsert(host, [i]), "bench-ins-new"),
+                d,
+                on_response=hook,
+            ),
+            check=check,
+        )
+        check, hook = upsert_check(BULK_USERS)
+        size = len(
+            insider_upsert(host, [f"bench-ins-bulk-00000000-{j:04d}" for j in range(BULK_USERS)])
+        )
+        result = await self.load(
+            self.obliviate,
+            creating_many(lambda ids: insider_upsert(host, ids), "bench-ins-bulk", BULK_USERS),
+            d,
+            connections=BULK_CONNECTIONS,
+            on_response=hook,
+        )
+        self.record(
+            f"insider upsert {BULK_USERS} users",
+            "POST /api/user/v1/upsert",
+            "bare ASGI POST",
+            result,
+            connections=BULK_CONNECTIONS,
+            check=check,
+            note=(
+                f"{BULK_CONNECTIONS} connections (not {CONNECTIONS}), {BULK_USERS} users and "
+                f"~{size / 1000:.0f} KB per request; {result.requests} requests in "
+                f"{result.elapsed:.1f} s, so p50/p99 rest on few samples; requests in flight "
+                "at the deadline finish and count"
+            ),
+        )
+        check, hook = profile_check()
+        self.record(
+            "insider profile",
+            "POST /api/user/v1/profile",
+            "bare ASGI POST",
+            await self.load(self.obliviate, cycling(profiles), d, on_response=hook),
+            check=check,
+        )
+        check, hook = exact_body_check(b"{}")
+        self.record(
+            "insider identity delete",
+            "DELETE /api/user/v1/identity",
+            "bare ASGI POST",
+            await self.load(self.obliviate, once_each(identity_deletes), d, on_response=hook),
+            check=check,
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/run",
         description=(
-            "Throughput and latency of Obliviate's Gainsight and EngageLab surfaces "
+            "Throughput and latency of Obliviate's Gainsight, EngageLab and Insider surfaces "
             "against bare ASGI."
         ),
     )
@@ -370,6 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         duration=plan.duration,
         preload=bench.preloaded,
         preload_devices=bench.preloaded_devices,
+        preload_insider=bench.preloaded_insider,
     )
     print_table(env, rows)
     write_json(args.json, env, rows)

@@ -104,6 +104,7 @@ def start_obliviate(workdir: Path) -> Server:
             "OBLIVIATE_RATELIMIT_URL": "memory://",
             "OBLIVIATE_GAINSIGHT_RATE_LIMIT": "100000000/second",
             "OBLIVIATE_ENGAGELAB_RATE_LIMIT": "100000000/second",
+            "OBLIVIATE_INSIDER_RATE_LIMIT": "100000000/second",
             "OBLIVIATE_LOG_LEVEL": "WARNING",
         }
     )

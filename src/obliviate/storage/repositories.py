@@ -128,9 +128,11 @@ class SqlProfiles:
                 t.identifiers.c.tenant_id == self._tenant,
                 t.identifiers.c.profile_id == profile_id,
             )
-            .order_by(t.identifiers.c.id_type, t.identifiers.c.value)
         )
-        return [(r.id_type, r.value) for r in rows]
+        # Sorted here, not in SQL: an ORDER BY on the key columns made SQLite walk the
+        # tenant's whole key index instead of ix_identifiers_profile (1000-user upserts went
+        # from ~1.3 s to ~20 s as a tenant grew to 50k identifiers).
+        return sorted((r.id_type, r.value) for r in rows)
 
     def remove_identifier(self, id_type: str, value: str) -> None:
         self._conn.execute(
