@@ -123,8 +123,7 @@ class SqlProfiles:
 
     def identifiers_of(self, profile_id: int) -> list[tuple[str, str]]:
         rows = self._conn.execute(
-            select(t.identifiers.c.id_type, t.identifiers.c.value)
-            .where(
+            select(t.identifiers.c.id_type, t.identifiers.c.value).where(
                 t.identifiers.c.tenant_id == self._tenant,
                 t.identifiers.c.profile_id == profile_id,
             )
