@@ -60,12 +60,22 @@ def _find(uow: UnitOfWork, ident: Identifier) -> Profile | None:
     return profile
 
 
+def _find_once(uow: UnitOfWork, ident: Identifier, seen: set[int]) -> Profile | None:
+    """A person named twice in one batch is deleted (and counted) once; the repeat is not found."""
+    profile = _find(uow, ident)
+    if profile is None or profile.profile_id in seen:
+        return None
+    seen.add(profile.profile_id)
+    return profile
+
+
 def dry_run(uow: UnitOfWork, *, caller: Caller, batch: BatchRequest) -> dict[str, Any]:
     """What the batch would remove, per subject and per kind; changes nothing."""
     totals: Counter[str] = Counter()
     subjects = []
+    seen: set[int] = set()
     for index, ident in enumerate(batch.subjects):
-        profile = _find(uow, ident)
+        profile = _find_once(uow, ident, seen)
         if profile is None:
             subjects.append({"index": index, "type": ident.id_type, "outcome": "not_found"})
             continue
@@ -98,18 +108,19 @@ def submit(
     if len(batch.subjects) > MAX_SUBJECTS:
         raise BatchTooLarge(MAX_SUBJECTS)
     if idempotency_key is not None:
-        seen = uow.idempotency.get(idempotency_key)
-        if seen is not None and now - int(seen["created_at"]) < IDEMPOTENCY_TTL_MS:
-            if seen["request_hash"] != body_hash:
+        first = uow.idempotency.get(idempotency_key)
+        if first is not None and now - int(first["created_at"]) < IDEMPOTENCY_TTL_MS:
+            if first["request_hash"] != body_hash:
                 raise IdempotencyMismatch()
-            return int(seen["status"]), dict(seen["response"])
-        if seen is not None:
+            return int(first["status"]), dict(first["response"])
+        if first is not None:
             uow.idempotency.forget(idempotency_key)
     if batch.dry_run:
         return 200, dry_run(uow, caller=caller, batch=batch)
     resolved = []
+    seen: set[int] = set()
     for index, ident in enumerate(batch.subjects):
-        profile = _find(uow, ident)
+        profile = _find_once(uow, ident, seen)
         resolved.append(
             {
                 "index": index,
@@ -174,6 +185,11 @@ def cancel(uow: UnitOfWork, *, job_id: int, now: int) -> dict[str, Any]:
     job = uow.job_views.get(job_id, for_update=True)
     if job is None or job["kind"] != DELETION_BATCH:
         raise JobNotFound()
+    if job["state"] != JobState.QUEUED.value:
+        raise NotCancellable(str(job["state"]))
+    if (job["result"] or {}).get("outcomes"):
+        # Queued again only to wait for its purges: its deletions have begun.
+        raise NotCancellable(JobState.RUNNING.value)
     if not uow.job_views.cancel_if_queued(job_id, now=now):
         raise NotCancellable(str(job["state"]))
     return status(uow, job_id=job_id)
@@ -241,9 +257,10 @@ def _delete_one(
         return {"outcome": "not_found"}
     requester = _requester(payload, tenant_id)
     if payload["mode"] == "soft":
-        if profile.state is ProfileState.ACTIVE:
+        hidden = int(profile.state is ProfileState.ACTIVE)
+        if hidden:
             soft_delete_found(uow, caller=requester, profile=profile, now=now)
-        return {"outcome": "deleted", "counts": {"profiles": 1}}
+        return {"outcome": "deleted", "counts": {"profiles": hidden}}
     if suppress:
         suppress_profile(uow, profile_id=profile.profile_id, now=now, hasher=hasher, job_id=job_id)
     children[str(subject["index"])] = begin_purge_of(

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from obliviate.domain.devices import validate_registration_id
 from obliviate.domain.errors import NotFoundError
 from obliviate.domain.identifiers import Identifier, identifier
 from obliviate.domain.tenants import Caller
@@ -16,7 +17,7 @@ from obliviate.http.native import schemas as sc
 from obliviate.http.native.params import DEFAULT_PAGE, MAX_PAGE, int_param
 from obliviate.http.runtime import Runtime
 from obliviate.services.ports import UnitOfWork
-from obliviate.services.suppression import unsuppress
+from obliviate.services.suppression import REGISTRATION_ID, unsuppress
 
 
 class ReceiptNotFound(NotFoundError):
@@ -34,6 +35,9 @@ def _receipt_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _subject(id_type: str, value: str) -> Identifier:
+    if id_type == REGISTRATION_ID:
+        # Hard deletes also suppress the registration ids of the person's devices.
+        return Identifier(REGISTRATION_ID, validate_registration_id(value, "value"))
     return identifier(id_type, value, field="type")
 
 
