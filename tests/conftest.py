@@ -184,3 +184,26 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += round(seconds * 1000)
+
+
+def worker_on_clock(container: Container, clock: FakeClock, **config: Any) -> Worker:
+    """A worker that reads time from ``clock``: purges and backoffs without waiting."""
+    from obliviate.jobs.worker import WorkerConfig
+
+    values: dict[str, Any] = {
+        "poll_interval": 0.01,
+        "purge_interval": 0.0,
+        "lease_ms": 60_000,
+        "max_attempts": 3,
+        "backoff_base": 0.0,
+        "backoff_max": 0.0,
+        "purge_batch_size": 7,
+        **config,
+    }
+    return Worker(
+        engine=container.engine,
+        uow_factory=container.uow_factory,
+        hasher=container.hasher,
+        clock=clock,
+        config=WorkerConfig(**values),
+    )

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from obliviate.bootstrap import Container
 from obliviate.jobs import queue
-from obliviate.jobs.worker import Worker, WorkerConfig
+from obliviate.jobs.worker import Worker
 from obliviate.storage import tables as t
 from obliviate.storage.migrate import alembic_config, migrate
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, worker_on_clock
 
 
 @pytest.fixture
@@ -24,22 +24,13 @@ def clock() -> FakeClock:
 
 def _worker(container: Container, clock: FakeClock, **config: Any) -> Worker:
     values: dict[str, Any] = {
-        "poll_interval": 0.01,
         "purge_interval": 3600.0,
         "lease_ms": 10_000,
-        "max_attempts": 3,
         "backoff_base": 2.0,
         "backoff_max": 60.0,
         "purge_batch_size": 10,
     }
-    values.update(config)
-    return Worker(
-        engine=container.engine,
-        uow_factory=container.uow_factory,
-        hasher=container.hasher,
-        clock=clock,
-        config=WorkerConfig(**values),
-    )
+    return worker_on_clock(container, clock, **{**values, **config})
 
 
 def _enqueue(container: Container, tenant_id: str, kind: str, now: int) -> int:

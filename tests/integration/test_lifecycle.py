@@ -11,12 +11,12 @@ from obliviate.bootstrap import Container
 from obliviate.domain.errors import DuplicateProfile, ProfileNotFound
 from obliviate.domain.events import NewEvent
 from obliviate.domain.tenants import Caller
-from obliviate.jobs.worker import Worker, WorkerConfig
+from obliviate.jobs.worker import Worker
 from obliviate.services import deletions, events, profiles
 from obliviate.services.receipts import first_broken_receipt
 from obliviate.services.tenants import Authenticator
 from obliviate.storage import tables as t
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, worker_on_clock
 from tests.factories import uid
 
 WINDOW = 7 * 86400.0
@@ -36,22 +36,7 @@ def caller(container: Container, tenant: dict[str, Any]) -> Caller:
 
 @pytest.fixture
 def clocked_worker(container: Container, clock: FakeClock) -> Worker:
-    config = WorkerConfig(
-        poll_interval=0.01,
-        purge_interval=0.0,
-        lease_ms=60_000,
-        max_attempts=3,
-        backoff_base=0.0,
-        backoff_max=0.0,
-        purge_batch_size=7,
-    )
-    return Worker(
-        engine=container.engine,
-        uow_factory=container.uow_factory,
-        hasher=container.hasher,
-        clock=clock,
-        config=config,
-    )
+    return worker_on_clock(container, clock)
 
 
 class Person:

@@ -14,9 +14,9 @@ import pytest
 
 from obliviate.bootstrap import Container
 from obliviate.domain.tenants import Caller
-from obliviate.jobs.worker import Worker, WorkerConfig
+from obliviate.jobs.worker import Worker
 from obliviate.services.tenants import Authenticator
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, worker_on_clock
 from tests.integration.identity.support import WINDOW, Store
 
 
@@ -34,22 +34,7 @@ def caller(container: Container, tenant: dict[str, Any]) -> Caller:
 
 @pytest.fixture
 def clocked_worker(container: Container, clock: FakeClock) -> Worker:
-    config = WorkerConfig(
-        poll_interval=0.01,
-        purge_interval=0.0,
-        lease_ms=60_000,
-        max_attempts=3,
-        backoff_base=0.0,
-        backoff_max=0.0,
-        purge_batch_size=7,
-    )
-    return Worker(
-        engine=container.engine,
-        uow_factory=container.uow_factory,
-        hasher=container.hasher,
-        clock=clock,
-        config=config,
-    )
+    return worker_on_clock(container, clock)
 
 
 @pytest.fixture
