@@ -265,3 +265,53 @@ def test_another_tenant_cannot_reach_this_tenants_data(
     for secret in (SECRET_EVENT, "a-secret", a.profile_hex, PHONE, a.receipt_id, EMAIL, TAG):
         if secret not in sent:
             assert secret not in response.text, f"{route} leaked {secret!r}"
+
+
+def _bad_credentials(surface: str, tenant: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
+    """Missing, malformed and wrong credentials for a surface, each named."""
+    good = _auth(surface, tenant)
+    if surface == "gainsight":
+        return [
+            ("missing", {}),
+            ("empty", {"X-APTRINSIC-API-KEY": ""}),
+            ("wrong", {"X-APTRINSIC-API-KEY": "gs_wrong"}),
+        ]
+    if surface == "engagelab":
+        wrong = base64.b64encode(f"{tenant['engagelab']['app_key']}:nope".encode()).decode()
+        return [
+            ("missing", {}),
+            ("malformed", {"Authorization": "Basic !!!"}),
+            ("wrong", {"Authorization": f"Basic {wrong}"}),
+        ]
+    if surface == "insider":
+        return [
+            ("missing", {}),
+            ("uppercase partner", {**good, "X-PARTNER-NAME": good["X-PARTNER-NAME"].upper()}),
+            ("wrong token", {**good, "X-REQUEST-TOKEN": "in_wrong"}),
+        ]
+    return [
+        ("missing", {}),
+        ("malformed", {"Authorization": "Token abc"}),
+        ("wrong", {"Authorization": "Bearer ob_wrong"}),
+    ]
+
+
+AUTH_ERRORS = {"gainsight": {401}, "engagelab": {401}, "insider": {400, 403}, "native": {401}}
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_missing_malformed_or_wrong_credentials_change_nothing(
+    route: str,
+    client: TestClient,
+    container: Container,
+    tenant: dict[str, Any],
+    worker: Worker,
+) -> None:
+    a = _seed_a(client, tenant, worker)
+    probe = _matrix(a)[route]
+    method = route.split(" ", 1)[0]
+    before = snapshot(container)
+    for name, headers in _bad_credentials(probe.surface, tenant):
+        response = client.request(method, probe.path, json=probe.json, headers=headers)
+        assert response.status_code in AUTH_ERRORS[probe.surface], (name, response.text)
+        assert snapshot(container) == before, f"{route} with {name} credentials changed data"
