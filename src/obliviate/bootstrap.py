@@ -100,6 +100,7 @@ def create_app(container: Container, *, worker: Worker | None = None) -> Starlet
         hasher=container.hasher,
         clock=container.clock,
         max_body_bytes=s.max_body_bytes,
+        auth_cache_ttl=s.auth_cache_ttl,
         on_job_enqueued=worker.wake.set if worker is not None else None,
     )
     return build_app(runtime, container.engine)

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     insider_rate_limit: str = "1000/minute"
     native_rate_limit: str = "1000/second"
     max_body_bytes: int = Field(default=5_000_000, gt=0)
+    # How long a checked credential is trusted without asking the database again: a rotated or
+    # revoked credential stops working within this time, with no restart.
+    auth_cache_ttl: Duration = 5.0
     mass_delete_share: float = Field(default=0.10, ge=0.0)
     mass_delete_floor: int = Field(default=100, ge=0)
     # Key for the keyed hashes that stand in for identifiers in logs and receipts.

@@ -40,18 +40,21 @@ class Runtime:
 
     # Resolved callers by credential hash, briefly: saves a query and a thread hop on every
     # request; a revoked or rotated credential stops working within the TTL.
-    caller_cache: TTLCache[str, Caller] = field(
-        default_factory=lambda: TTLCache(maxsize=10_000, ttl=5.0)
-    )
+    auth_cache_ttl: float = 5.0
+    caller_cache: TTLCache[str, Caller] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.caller_cache = TTLCache(maxsize=10_000, ttl=self.auth_cache_ttl)
 
     async def authenticated(
         self, request: Request, cache_key: str, resolve: Callable[[], Caller]
     ) -> Caller:
         key = hash_secret(cache_key)
-        caller = self.caller_cache.get(key)
+        caller = self.caller_cache.get(key) if self.auth_cache_ttl > 0 else None
         if caller is None:
             caller = await to_thread.run_sync(resolve)
-            self.caller_cache[key] = caller
+            if self.auth_cache_ttl > 0:
+                self.caller_cache[key] = caller
         request.scope.setdefault("state", {})["tenant"] = caller.tenant.name
         return caller
 

@@ -1,0 +1,52 @@
+"""Rotating a surface's credentials takes effect in the running server, without a restart."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from obliviate.bootstrap import Container
+from obliviate.services.tenants import rotate_credentials
+
+SURFACES = {
+    "gainsight": ("GET", "/v1/users", 401),
+    "engagelab": ("GET", "/v4/tags", 401),
+    "insider": ("POST", "/api/user/v1/profile", 403),
+    "native": ("GET", "/api/v1/profiles", 401),
+}
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"auth_cache_ttl": 0}
+
+
+def _headers(surface: str, creds: dict[str, str]) -> dict[str, str]:
+    if surface == "gainsight":
+        return {"X-APTRINSIC-API-KEY": creds["api_key"]}
+    if surface == "engagelab":
+        pair = f"{creds['app_key']}:{creds['master_secret']}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+    if surface == "insider":
+        return {"X-PARTNER-NAME": creds["partner_name"], "X-REQUEST-TOKEN": creds["request_token"]}
+    return {"Authorization": f"Bearer {creds['token']}"}
+
+
+@pytest.mark.parametrize("surface", sorted(SURFACES))
+def test_rotated_credentials_work_at_once_and_the_old_ones_stop(
+    surface: str, client: TestClient, container: Container, tenant: dict[str, Any]
+) -> None:
+    method, path, refused = SURFACES[surface]
+    body = {"identifiers": {"uuid": "nobody"}} if surface == "insider" else None
+    old = _headers(surface, tenant[surface])
+    assert client.request(method, path, headers=old, json=body).status_code in (200, 404)
+    fresh = rotate_credentials(
+        container.engine, name=tenant["tenant"], surface=surface, now=int(time.time() * 1000)
+    )
+    new = _headers(surface, fresh)
+    assert client.request(method, path, headers=new, json=body).status_code in (200, 404)
+    assert client.request(method, path, headers=old, json=body).status_code == refused
