@@ -77,3 +77,32 @@ def test_engagelab_and_insider_logs_carry_no_identifiers(
     subjects = {json.loads(line).get("subject") for line in text.splitlines()}
     assert container.hasher("registration_id", rid) in subjects
     assert container.hasher("email", email) in subjects
+
+
+def test_native_logs_and_metrics_carry_no_identifiers(
+    client: TestClient,
+    tenant: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    uuid, email = uid("native-secret"), "native-planted@example.com"
+    bearer = {"Authorization": f"Bearer {tenant['native']['token']}"}
+    with caplog.at_level(logging.INFO, logger="obliviate"):
+        client.put(
+            f"/api/v1/profiles/{uuid}", headers=bearer, json={"identifiers": {"email": email}}
+        )
+        client.post(
+            f"/api/v1/profiles/{uuid}/events", headers=bearer, json={"events": [{"name": "seen"}]}
+        )
+        client.delete(f"/api/v1/profiles/{uuid}?mode=hard&dry_run=true", headers=bearer)
+        client.post(
+            "/api/v1/deletions",
+            headers=bearer,
+            json={"subjects": [{"type": "email", "value": email}], "suppress": True},
+        )
+        client.get(f"/api/v1/suppressions/email/{email}", headers=bearer)
+    text = "\n".join(JsonFormatter().format(r) for r in caplog.records)
+    metrics = client.get("/metrics").text
+    assert "obliviate_requests_total" in metrics
+    for planted in (uuid, email, tenant["native"]["token"]):
+        assert planted not in text
+        assert planted not in metrics
