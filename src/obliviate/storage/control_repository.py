@@ -123,6 +123,21 @@ class SqlGuard:
         return 0 if row is None else int(row.deletions)
 
     def add_deletions(self, hour: int, count: int) -> None:
+        # Concurrent requests may both find no row for a new hour: the loser of the insert
+        # race adds to the winner's row instead of failing.
+        if self._bump(hour, count):
+            return
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(
+                    insert(t.deletion_counters).values(
+                        tenant_id=self._tenant, hour=hour, deletions=count
+                    )
+                )
+        except IntegrityError:
+            self._bump(hour, count)
+
+    def _bump(self, hour: int, count: int) -> bool:
         updated = self._conn.execute(
             update(t.deletion_counters)
             .where(
@@ -131,12 +146,7 @@ class SqlGuard:
             )
             .values(deletions=t.deletion_counters.c.deletions + count)
         )
-        if not updated.rowcount:
-            self._conn.execute(
-                insert(t.deletion_counters).values(
-                    tenant_id=self._tenant, hour=hour, deletions=count
-                )
-            )
+        return bool(updated.rowcount)
 
     def live_profiles(self) -> int:
         return int(
