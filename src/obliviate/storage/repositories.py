@@ -415,6 +415,13 @@ class SqlReceipts:
         self._tenant = tenant_id
 
     def last_link(self) -> tuple[int, str] | None:
+        # Writers of one tenant's chain queue on the tenant row (PostgreSQL; SQLite has one
+        # writer anyway), so two purges never race for the same place in the chain.
+        self._conn.execute(
+            select(t.tenants.c.tenant_id)
+            .where(t.tenants.c.tenant_id == self._tenant)
+            .with_for_update()
+        )
         row = self._conn.execute(
             select(t.receipts.c.seq, t.receipts.c.hash)
             .where(t.receipts.c.tenant_id == self._tenant)
