@@ -71,7 +71,3 @@ class Settings(BaseSettings):
         if self.env == "production" and self.secret_key is None:
             raise ValueError("OBLIVIATE_SECRET_KEY must be set when OBLIVIATE_ENV=production")
         return self
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")

@@ -101,3 +101,11 @@ def test_receipt_chain_detects_an_edited_or_removed_receipt() -> None:
 
     removed = [rows[0], rows[2]]
     assert first_broken_receipt(removed) == rows[2]["receipt_id"]
+
+
+def test_the_hourly_deletion_allowance_is_a_share_of_profiles_never_below_the_floor() -> None:
+    from obliviate.domain.deletion import deletion_allowance
+
+    assert deletion_allowance(live_profiles=10_000, share=0.10, floor=100) == 1_000
+    assert deletion_allowance(live_profiles=50, share=0.10, floor=100) == 100
+    assert deletion_allowance(live_profiles=1_005, share=0.10, floor=0) == 100

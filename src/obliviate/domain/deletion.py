@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
-
-
-class DeletionMode(StrEnum):
-    SOFT = "soft"
-    HARD = "hard"
 
 
 class JobState(StrEnum):
@@ -32,3 +28,9 @@ class PurgeReason(StrEnum):
 def backoff_seconds(attempts: int, base: float, cap: float) -> float:
     """Exponential backoff after ``attempts`` failed tries (1 -> base, 2 -> 2*base, ...)."""
     return float(min(cap, base * (2 ** max(0, attempts - 1))))
+
+
+def deletion_allowance(*, live_profiles: int, share: float, floor: int) -> int:
+    """Deletions a tenant may make in an hour without confirming (SPEC §2.7): a share of its
+    live profiles, never fewer than the floor."""
+    return max(floor, math.floor(share * live_profiles))

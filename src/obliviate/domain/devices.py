@@ -9,6 +9,8 @@ from typing import Any
 
 from obliviate.domain.errors import NotFoundError, ValidationError
 
+# Devices are found by this identifier type; suppression and receipts name it too.
+REGISTRATION_ID = "registration_id"
 MAX_TAGS_PER_DEVICE = 100
 MAX_LABEL_BYTES = 40
 MAX_IDS_PER_REQUEST = 1000
@@ -65,7 +67,7 @@ def validate_label(value: object, field: str) -> str:
     return value
 
 
-def validate_registration_id(value: object, field: str = "registration_id") -> str:
+def validate_registration_id(value: object, field: str = REGISTRATION_ID) -> str:
     if not isinstance(value, str) or not value:
         raise ValidationError(field, "must be a non-empty string")
     if len(value.encode()) > MAX_REGISTRATION_ID_BYTES:

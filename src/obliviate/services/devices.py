@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from obliviate.domain.devices import (
+    REGISTRATION_ID,
     Device,
     DeviceNotFound,
     tags_after,
@@ -22,7 +23,6 @@ from obliviate.services.ports import AliasTaken, SubjectHasher, UnitOfWork
 from obliviate.services.suppression import refuse_suppressed
 
 PURGE_DEVICE = "purge_device"
-REGISTRATION_ID = "registration_id"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
+from obliviate.domain.deletion import deletion_allowance
 from obliviate.domain.errors import MassDeletionRefused
 from obliviate.domain.tenants import Tenant
 from obliviate.services.ports import UnitOfWork
@@ -25,9 +24,10 @@ def admit_deletions(
     recent = uow.guard.deletions_in(hour) + count
     # Counting the tenant's profiles costs a scan; under the floor the answer is yes anyway.
     if not confirmed and recent > tenant.mass_delete_floor:
-        allowed = max(
-            tenant.mass_delete_floor,
-            math.floor(tenant.mass_delete_share * uow.guard.live_profiles()),
+        allowed = deletion_allowance(
+            live_profiles=uow.guard.live_profiles(),
+            share=tenant.mass_delete_share,
+            floor=tenant.mass_delete_floor,
         )
         if recent > allowed:
             raise MassDeletionRefused(recent, allowed)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from obliviate.domain.devices import REGISTRATION_ID
 from obliviate.domain.errors import Suppressed
 from obliviate.domain.identifiers import Identifier
 from obliviate.services.ports import SubjectHasher, UnitOfWork
-
-REGISTRATION_ID = "registration_id"
 
 
 def refuse_suppressed(

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from obliviate.domain.devices import MAX_IDS_PER_REQUEST
+from obliviate.domain.devices import MAX_IDS_PER_REQUEST, REGISTRATION_ID
 from obliviate.domain.errors import ValidationError
 from obliviate.domain.tenants import Caller
 from obliviate.http.body import read_capped, read_json
@@ -28,7 +28,7 @@ class EngageLabApi:
     async def authenticate(self, request: Request) -> Caller:
         rid = request.path_params.get("rid")
         if rid is not None:
-            request.scope["state"]["subject"] = self.rt.hasher("registration_id", rid)
+            request.scope["state"]["subject"] = self.rt.hasher(REGISTRATION_ID, rid)
         app_key, secret = tr.basic_credentials(request.headers.get("authorization"))
         return await self.rt.authenticated(
             request,

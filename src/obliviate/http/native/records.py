@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from obliviate.domain.devices import validate_registration_id
+from obliviate.domain.devices import REGISTRATION_ID, validate_registration_id
 from obliviate.domain.errors import NotFoundError
 from obliviate.domain.identifiers import Identifier, identifier
 from obliviate.domain.tenants import Caller
@@ -17,7 +17,7 @@ from obliviate.http.native import schemas as sc
 from obliviate.http.native.params import DEFAULT_PAGE, MAX_PAGE, int_param
 from obliviate.http.runtime import Runtime
 from obliviate.services.ports import UnitOfWork
-from obliviate.services.suppression import REGISTRATION_ID, unsuppress
+from obliviate.services.suppression import unsuppress
 
 
 class ReceiptNotFound(NotFoundError):
