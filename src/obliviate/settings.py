@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     insider_rate_limit: str = "1000/minute"
     native_rate_limit: str = "1000/second"
     max_body_bytes: int = Field(default=5_000_000, gt=0)
+    # SQLite only: concurrent requests' writes share one transaction and one fsync, each
+    # answered after that commit (storage/group_commit.py). Off: one commit per request.
+    group_commit: bool = True
     # How long a checked credential is trusted without asking the database again: a rotated or
     # revoked credential stops working within this time, with no restart.
     auth_cache_ttl: Duration = 5.0

@@ -49,6 +49,8 @@ def build_app(rt: Runtime, engine: Engine) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
         await rt.limiter.close()
+        if rt.group_commit is not None:
+            await to_thread.run_sync(rt.group_commit.close)
 
     app = Starlette(
         lifespan=lifespan,

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from obliviate.domain.deletion import JobState
 from obliviate.domain.profiles import ProfileState
 from obliviate.storage import tables as t
 from obliviate.storage.ids import plain
+
+# Checked on every create and every deletion: built once (see repositories.py).
+_SUPPRESSED = select(t.suppressions.c.created_at).where(
+    t.suppressions.c.tenant_id == bindparam("tenant"),
+    t.suppressions.c.id_type == bindparam("id_type"),
+    t.suppressions.c.value_hash == bindparam("value_hash"),
+)
+_HOUR_COUNTER = (t.deletion_counters.c.tenant_id == bindparam("tenant")) & (
+    t.deletion_counters.c.hour == bindparam("at_hour")
+)
+_DELETIONS_IN = select(t.deletion_counters.c.deletions).where(_HOUR_COUNTER).with_for_update()
+_BUMP_DELETIONS = (
+    update(t.deletion_counters)
+    .where(_HOUR_COUNTER)
+    .values(deletions=t.deletion_counters.c.deletions + bindparam("count"))
+)
+_INSERT_COUNTER = insert(t.deletion_counters)
 
 
 class SqlSuppressions:
@@ -37,11 +54,8 @@ class SqlSuppressions:
 
     def exists(self, id_type: str, value_hash: str) -> bool:
         row = self._conn.execute(
-            select(t.suppressions.c.created_at).where(
-                t.suppressions.c.tenant_id == self._tenant,
-                t.suppressions.c.id_type == id_type,
-                t.suppressions.c.value_hash == value_hash,
-            )
+            _SUPPRESSED,
+            {"tenant": self._tenant, "id_type": id_type, "value_hash": value_hash},
         ).first()
         return row is not None
 
@@ -112,14 +126,7 @@ class SqlGuard:
         self._tenant = tenant_id
 
     def deletions_in(self, hour: int) -> int:
-        row = self._conn.execute(
-            select(t.deletion_counters.c.deletions)
-            .where(
-                t.deletion_counters.c.tenant_id == self._tenant,
-                t.deletion_counters.c.hour == hour,
-            )
-            .with_for_update()
-        ).first()
+        row = self._conn.execute(_DELETIONS_IN, {"tenant": self._tenant, "at_hour": hour}).first()
         return 0 if row is None else int(row.deletions)
 
     def add_deletions(self, hour: int, count: int) -> None:
@@ -130,21 +137,15 @@ class SqlGuard:
         try:
             with self._conn.begin_nested():
                 self._conn.execute(
-                    insert(t.deletion_counters).values(
-                        tenant_id=self._tenant, hour=hour, deletions=count
-                    )
+                    _INSERT_COUNTER,
+                    {"tenant_id": self._tenant, "hour": hour, "deletions": count},
                 )
         except IntegrityError:
             self._bump(hour, count)
 
     def _bump(self, hour: int, count: int) -> bool:
         updated = self._conn.execute(
-            update(t.deletion_counters)
-            .where(
-                t.deletion_counters.c.tenant_id == self._tenant,
-                t.deletion_counters.c.hour == hour,
-            )
-            .values(deletions=t.deletion_counters.c.deletions + count)
+            _BUMP_DELETIONS, {"tenant": self._tenant, "at_hour": hour, "count": count}
         )
         return bool(updated.rowcount)
 

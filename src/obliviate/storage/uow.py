@@ -25,7 +25,34 @@ from obliviate.storage.repositories import (
 )
 
 
-class SqlUnitOfWork:
+class _Repositories:
+    """The repositories of a unit of work, all on one connection and bound to one tenant."""
+
+    profiles: SqlProfiles
+    events: SqlEvents
+    devices: SqlDevices
+    person_rows: SqlPersonRows
+    jobs: SqlJobs
+    receipts: SqlReceipts
+    suppressions: SqlSuppressions
+    idempotency: SqlIdempotency
+    guard: SqlGuard
+    job_views: SqlJobViews
+
+    def _bind(self, conn: Connection, tenant_id: str) -> None:
+        self.profiles = SqlProfiles(conn, tenant_id)
+        self.events = SqlEvents(conn, tenant_id)
+        self.devices = SqlDevices(conn, tenant_id)
+        self.person_rows = SqlPersonRows(conn, tenant_id)
+        self.jobs = SqlJobs(conn, tenant_id)
+        self.receipts = SqlReceipts(conn, tenant_id)
+        self.suppressions = SqlSuppressions(conn, tenant_id)
+        self.idempotency = SqlIdempotency(conn, tenant_id)
+        self.guard = SqlGuard(conn, tenant_id)
+        self.job_views = SqlJobViews(conn, tenant_id)
+
+
+class SqlUnitOfWork(_Repositories):
     def __init__(self, engine: Engine, tenant_id: str, *, write: bool = True) -> None:
         self._engine = engine
         self._tenant_id = tenant_id
@@ -49,16 +76,7 @@ class SqlUnitOfWork:
         conn.info[WRITE_FLAG] = self._write
         conn.begin()
         self._conn = conn
-        self.profiles = SqlProfiles(conn, self._tenant_id)
-        self.events = SqlEvents(conn, self._tenant_id)
-        self.devices = SqlDevices(conn, self._tenant_id)
-        self.person_rows = SqlPersonRows(conn, self._tenant_id)
-        self.jobs = SqlJobs(conn, self._tenant_id)
-        self.receipts = SqlReceipts(conn, self._tenant_id)
-        self.suppressions = SqlSuppressions(conn, self._tenant_id)
-        self.idempotency = SqlIdempotency(conn, self._tenant_id)
-        self.guard = SqlGuard(conn, self._tenant_id)
-        self.job_views = SqlJobViews(conn, self._tenant_id)
+        self._bind(conn, self._tenant_id)
 
     def __exit__(
         self,
@@ -90,6 +108,33 @@ class SqlUnitOfWork:
         if self._conn is None:
             raise RuntimeError("unit of work is not open")
         self._conn.commit()
+
+
+class SharedTransactionUnitOfWork(_Repositories):
+    """One caller's share of a group commit: its work runs in a savepoint of a transaction that
+    the group committer opened and will commit. ``commit`` only marks the work as done; the
+    caller is answered after the whole group's COMMIT."""
+
+    def __init__(self, conn: Connection, tenant_id: str) -> None:
+        self._conn = conn
+        self._bind(conn, tenant_id)
+
+    def __enter__(self) -> SharedTransactionUnitOfWork:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def savepoint(self) -> AbstractContextManager[Any]:
+        return self._conn.begin_nested()
+
+    def commit(self) -> None:
+        return None
 
 
 class SqlUnitOfWorkFactory:
