@@ -221,11 +221,11 @@ def print_table(env: dict[str, Any], rows: list[Row]) -> None:
         f"         with the server, so absolute rates are below what the server alone could do;\n"
         f"         the bare-ASGI rows are measured the same way in the same run, so the ratio\n"
         f"         column is the comparable figure\n"
-        f"run    : {env['duration_s']:g} s per scenario; ratio = requests/s over bare ASGI GET "
-        f"(GET rows) or bare ASGI POST (POST/DELETE rows);\n"
+        f"run    : {env['duration_s']:g} s per scenario; ratio = requests/s over the row named "
+        f"under 'to' (bare ASGI GET or POST for the surface rows);\n"
         f"         users/s = users accepted per second (Insider upsert rows, from the answers)\n"
     )
-    headers = ["scenario", "requests/s", "users/s", "p50 ms", "p99 ms", "non-2xx", "ratio to bare"]
+    headers = ["scenario", "requests/s", "users/s", "p50 ms", "p99 ms", "non-2xx", "ratio", "to"]
     cells = [
         [
             r.scenario + ("" if r.valid else " (INVALID)"),
@@ -235,6 +235,7 @@ def print_table(env: dict[str, Any], rows: list[Row]) -> None:
             f"{r.p99_ms:.2f}",
             str(r.non_2xx),
             _fmt_ratio(r.ratio),
+            "-" if r.baseline is None else r.baseline,
         ]
         for r in rows
     ]
@@ -242,8 +243,8 @@ def print_table(env: dict[str, Any], rows: list[Row]) -> None:
 
     def line(values: list[str]) -> str:
         first = values[0].ljust(widths[0])
-        rest = [val.rjust(w) for val, w in zip(values[1:], widths[1:], strict=True)]
-        return "| " + " | ".join([first, *rest]) + " |"
+        rest = [val.rjust(w) for val, w in zip(values[1:-1], widths[1:-1], strict=True)]
+        return "| " + " | ".join([first, *rest, values[-1].ljust(widths[-1])]) + " |"
 
     print(line(headers))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -276,7 +277,19 @@ def print_table(env: dict[str, Any], rows: list[Row]) -> None:
         print("\n".join(notes))
 
 
-def write_json(path: Path, env: dict[str, Any], rows: list[Row]) -> None:
+def write_json(
+    path: Path,
+    env: dict[str, Any],
+    rows: list[Row],
+    *,
+    facts: dict[str, float] | None = None,
+    goals: list[dict[str, Any]] | None = None,
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"environment": env, "rows": [asdict(r) | {"valid": r.valid} for r in rows]}
+    data = {
+        "environment": env,
+        "rows": [asdict(r) | {"valid": r.valid} for r in rows],
+        "facts": facts or {},
+        "goals": goals or [],
+    }
     path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")

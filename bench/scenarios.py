@@ -18,6 +18,10 @@ from pathlib import Path
 
 import orjson
 
+import goals
+import history
+import postgres as pg
+import scale
 from insider import (
     exact_body_check,
     insider_identity_delete,
@@ -70,6 +74,16 @@ class Plan:
     warmup: float
     preload: int | None  # ids per delete scenario; None = sized from the create rate
     seed: int
+    # Issue 6, goal 3: people with a long history (and as many with none) hard-deleted.
+    history_people: int = 20
+    events_per_person: int = 100_000
+    # Issue 6, goal 4: profiles stored for the small and the large stage, events per profile
+    # (0 profiles: the section is skipped).
+    scale_small: int = 10_000
+    scale_large: int = 1_000_000
+    scale_events_per_profile: int = 20
+    # Issue 6, goal 5 (None: skipped).
+    postgres_url: str | None = None
 
 
 def user_body(identify_id: str) -> bytes:
@@ -136,17 +150,29 @@ def active_jobs(db_path: Path) -> int:
 
 
 class Bench:
-    def __init__(self, plan: Plan, bare: Server, obliviate: Server, db_path: Path) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        bare: Server,
+        obliviate: Server,
+        db_path: Path,
+        *,
+        starlette: Server,
+        no_group_commit: Server,
+    ) -> None:
         self.plan = plan
         self.bare = bare
         self.obliviate = obliviate
         self.db_path = db_path
+        self.starlette = starlette
+        self.no_group_commit = no_group_commit
         self.bare_host = f"{HOST}:{bare.port}"
         self.obl_host = f"{HOST}:{obliviate.port}"
         self.rows: list[Row] = []
         self.preloaded = 0
         self.preloaded_devices = 0
         self.preloaded_insider: dict[str, int] = {}
+        self.facts: dict[str, float] = {}
 
     async def load(
         self,
@@ -198,6 +224,7 @@ class Bench:
         *,
         accept: Callable[[bytes], bool] | None = None,
         retries: int = 0,
+        server: Server | None = None,
     ) -> float:
         """Send each request once; the rate of that first round. A request fails with a
         non-2xx status or a 2xx body ``accept`` refuses. With ``retries``, failed requests
@@ -206,7 +233,7 @@ class Bench:
         for attempt in range(retries + 1):
             failures = Failures(accept)
             result = await self.load(
-                self.obliviate, once_each(pending), None, on_response=failures.hook
+                server or self.obliviate, once_each(pending), None, on_response=failures.hook
             )
             rate = result.rps if attempt == 0 else rate
             if result.errors or result.requests != len(pending):
@@ -237,6 +264,7 @@ class Bench:
         bulk_size: int = 1,
         accept: Callable[[bytes], bool] | None = None,
         retries: int = 0,
+        server: Server | None = None,
     ) -> list[list[str]]:
         """Create the ids the delete scenarios consume, one pool per prefix. Without a fixed
         --preload, a first batch measures the create rate and the pools are topped up to
@@ -252,7 +280,7 @@ class Bench:
         pools = ids(0, first)
         say(f"preloading {what} over HTTP: {len(prefixes) * first} ...")
         rate = await self.preload(
-            [make(i) for pool in pools for i in pool], accept=accept, retries=retries
+            [make(i) for pool in pools for i in pool], accept=accept, retries=retries, server=server
         )
         if plan.preload is None:
             target = max(first, math.ceil(PRELOAD_FACTOR * rate * plan.duration))
@@ -265,17 +293,17 @@ class Bench:
                     requests = [make(i) for pool in more for i in pool]
                 else:
                     requests = [bulk(c) for pool in more for c in chunks(pool, bulk_size)]
-                await self.preload(requests, accept=accept, retries=retries)
+                await self.preload(requests, accept=accept, retries=retries, server=server)
             pools = [a + b for a, b in zip(pools, more, strict=True)]
         total = sum(len(pool) for pool in pools)
         say(f"  {total} {what} in {time.perf_counter() - started:.1f} s")
         return pools
 
-    async def settle(self) -> None:
-        """Wait until the worker has run every queued purge (bounded by SETTLE_TIMEOUT_S)."""
+    async def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> None:
+        """Wait until the worker has run every queued purge (bounded by ``timeout``)."""
         started = time.perf_counter()
         left = active_jobs(self.db_path)
-        while left and time.perf_counter() - started < SETTLE_TIMEOUT_S:
+        while left and time.perf_counter() - started < timeout:
             await asyncio.sleep(0.2)
             left = active_jobs(self.db_path)
         waited = time.perf_counter() - started
@@ -296,6 +324,23 @@ class Bench:
         (device_ids,) = await self.fill_pools(
             "devices", ["bench-dev"], lambda i: device_set(host, i)
         )
+        # The same soft delete on a server with group commit off (one commit per request):
+        # the "before" of issue 6, measured in the same run.
+        nogc_host = f"{HOST}:{self.no_group_commit.port}"
+        (nogc_ids,) = await self.fill_pools(
+            "users (group commit off)",
+            ["bench-nogc"],
+            lambda i: user_create(nogc_host, i),
+            server=self.no_group_commit,
+        )
+        rng.shuffle(nogc_ids)
+        nogc_soft = [
+            build_request("DELETE", f"/v1/users/{i}", nogc_host, headers=DELETE_HEADERS)
+            for i in nogc_ids
+        ]
+        star_host = f"{HOST}:{self.starlette.port}"
+        star_get = build_request("GET", "/item", star_host)
+        star_post = build_request("POST", "/item", star_host, body=user_body("bench-x"))
         self.preloaded, self.preloaded_devices = len(soft_ids), len(device_ids)
 
         key, basic, confirm = API_KEY_HEADER, BASIC_AUTH_HEADER, DELETE_HEADERS
@@ -333,6 +378,7 @@ class Bench:
             say(f"warming up ({plan.warmup:g} s per scenario) ...")
             await self.load(self.bare, constant(bare_get), plan.warmup)
             await self.load(self.bare, constant(bare_post), plan.warmup)
+            await self.load(self.starlette, constant(star_get), plan.warmup)
             await self.load(self.obliviate, cycling(gets), plan.warmup)
             await self.load(self.obliviate, cycling(device_gets), plan.warmup)
             await self.load(self.obliviate, cycling(profiles), plan.warmup)
@@ -344,6 +390,18 @@ class Bench:
         )
         self.record(
             "bare ASGI POST", "POST /item", None, await self.load(self.bare, constant(bare_post), d)
+        )
+        self.record(
+            "bare Starlette GET",
+            "GET /item",
+            "bare ASGI GET",
+            await self.load(self.starlette, constant(star_get), d),
+        )
+        self.record(
+            "bare Starlette POST",
+            "POST /item",
+            "bare ASGI POST",
+            await self.load(self.starlette, constant(star_post), d),
         )
         self.record(
             "gainsight create user",
@@ -364,6 +422,13 @@ class Bench:
             "DELETE /v1/users/{id}",
             "bare ASGI POST",
             await self.load(self.obliviate, once_each(soft), d),
+        )
+        self.record(
+            "gainsight soft delete, group commit off",
+            "DELETE /v1/users/{id}",
+            "bare ASGI POST",
+            await self.load(self.no_group_commit, once_each(nogc_soft), d),
+            note="a second server, OBLIVIATE_GROUP_COMMIT=false: one transaction and fsync each",
         )
         self.record(
             "gainsight hard delete",
@@ -394,7 +459,44 @@ class Bench:
         )
         await self.settle()
         await self.insider_rows(profiles, identity_deletes)
+        await self.settle()
+        await self.history_rows()
         return self.rows
+
+    async def history_rows(self) -> None:
+        """Goal 3: hard deletes of people with a long history against people with none."""
+        people, per = self.plan.history_people, self.plan.events_per_person
+        if people <= 0:
+            return
+        say(f"history: {people} people with {per:,} events each and {people} with none ...")
+        heavy, light, written = history.prepare(self.db_path, people, per)
+        requests = history.alternating_deletes(self.obl_host, heavy, light, DELETE_HEADERS)
+        result = await self.load(self.obliviate, once_each(requests), None, connections=1)
+        heavy_result, light_result = history.split(result)
+        light_row = self.record(
+            "hard delete, person with no events",
+            "DELETE /v1/users/{id}?hardDelete=true",
+            None,
+            light_result,
+            connections=1,
+            note=f"{people} requests, one connection, alternating with the row below",
+        )
+        self.record(
+            f"hard delete, person with {per:,} events",
+            "DELETE /v1/users/{id}?hardDelete=true",
+            light_row.scenario,
+            heavy_result,
+            connections=1,
+            note=f"{people} requests; {written:,} event rows written for them beforehand",
+        )
+        await self.settle(timeout=900)
+        purged, seconds = history.purge_figures(self.db_path, people)
+        self.facts["purge_event_rows"] = purged
+        self.facts["purge_seconds"] = seconds
+        self.facts["purge_rows_per_s"] = purged / seconds if seconds > 0 else 0.0
+        say(f"  purge: {purged:,} event rows in {seconds:.2f} s")
+        if purged != written:
+            raise RuntimeError(f"the purges removed {purged} event rows of {written}")
 
     async def fill_insider_pools(self) -> tuple[list[str], list[str]]:
         """Users (uuid + email, attributes, one event) for the identity delete row, sized like
@@ -492,12 +594,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="bench/run",
         description=(
             "Throughput and latency of Obliviate's Gainsight, EngageLab and Insider surfaces "
-            "against bare ASGI."
+            "against bare ASGI, deletion cost against history, scale, and PostgreSQL."
         ),
     )
     parser.add_argument("--duration", type=float, default=None, help="seconds per scenario (10)")
     parser.add_argument(
-        "--quick", action="store_true", help="2 s per scenario and fewer preloaded users"
+        "--quick",
+        action="store_true",
+        help="1 s per scenario, smaller preloads and history; no scale or PostgreSQL section",
     )
     parser.add_argument(
         "--preload",
@@ -511,27 +615,119 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-db", action="store_true", help="keep the temp directory")
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"JSON output ({RESULTS})")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=None,
+        help="profiles in the large scale stage (1,000,000; 0 skips the section)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=None,
+        help=f"PostgreSQL for the PostgreSQL section (default {pg.DEFAULT_URL})",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL section")
     return parser.parse_args(argv)
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
-    duration = args.duration if args.duration is not None else (2.0 if args.quick else 10.0)
+    duration = args.duration if args.duration is not None else (1.0 if args.quick else 10.0)
     if duration <= 0:
         raise SystemExit("--duration must be positive")
     if args.preload is not None and args.preload < 1:
         raise SystemExit("--preload must be at least 1")
+    scale = args.scale if args.scale is not None else (0 if args.quick else 1_000_000)
+    postgres = None if args.quick or args.no_postgres else (args.postgres_url or pg.DEFAULT_URL)
     return Plan(
-        duration=duration, warmup=min(1.0, duration / 4), preload=args.preload, seed=args.seed
+        duration=duration,
+        warmup=min(1.0, duration / 4),
+        preload=args.preload,
+        seed=args.seed,
+        history_people=5 if args.quick else 20,
+        scale_large=scale,
+        postgres_url=postgres,
     )
 
 
-def _run_loop(bench: Bench) -> list[Row]:
+def _runner() -> asyncio.Runner:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        return asyncio.run(bench.run())
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(bench.run())
+        return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+
+async def scale_section(plan: Plan, workdir: Path, facts: dict[str, float]) -> list[Row]:
+    """Goal 4: get and soft delete with ``scale_small`` profiles stored, then again with
+    ``scale_large`` (and 20 events each), on a server of its own; its peak RSS."""
+    server = start_obliviate(workdir / "scale", name="obliviate-scale")
+    rows: list[Row] = []
+    try:
+        server.wait_ready("/healthz")
+        db = workdir / "scale" / DB_FILE
+        host = f"{HOST}:{server.port}"
+        rng = random.Random(plan.seed)
+        per = plan.scale_events_per_profile
+
+        deleted: set[str] = set()
+
+        async def stage(stored: list[str], label: str) -> None:
+            # Only people no earlier stage deleted, so every answer should be a 200.
+            uuids = [u for u in stored if u not in deleted]
+            reads = [f"/v1/users/{u}" for u in rng.sample(uuids, min(len(uuids), 50_000))]
+            gets = [build_request("GET", r, host, headers=API_KEY_HEADER) for r in reads]
+            victims = rng.sample(uuids, min(len(uuids) // 2, 40_000))
+            deleted.update(victims)
+            deletes = [
+                build_request("DELETE", f"/v1/users/{u}", host, headers=DELETE_HEADERS)
+                for u in victims
+            ]
+            small = next((r for r in rows if r.scenario.startswith("scale get")), None)
+            with scale.RssSampler(server.process.pid) as rss:
+                get = await run_load(
+                    HOST,
+                    server.port,
+                    cycling(gets),
+                    connections=CONNECTIONS,
+                    duration=plan.duration,
+                )
+                delete = await run_load(
+                    HOST,
+                    server.port,
+                    once_each(deletes),
+                    connections=CONNECTIONS,
+                    duration=plan.duration,
+                )
+            small_del = next((r for r in rows if r.scenario.startswith("scale soft delete")), None)
+            for name, result, base in (
+                (f"scale get user, {label}", get, small),
+                (f"scale soft delete, {label}", delete, small_del),
+            ):
+                row = Row.from_result(
+                    name,
+                    "GET /v1/users/{id}" if "get" in name else "DELETE /v1/users/{id}",
+                    result,
+                    plan.duration,
+                    base,
+                    connections=CONNECTIONS,
+                    note=f"server peak RSS {rss.peak_mb:.0f} MB during this stage",
+                )
+                rows.append(row)
+                say(f"  {row.progress_line()}")
+            facts[f"scale_rss_mb_{label.split()[0]}"] = rss.peak_mb
+
+        say(f"scale: {plan.scale_small:,} profiles with {per} events each ...")
+        uuids = scale.grow(db, have=0, want=plan.scale_small, events_per_profile=per, say=say)
+        await stage(uuids, f"{plan.scale_small:,} profiles")
+        say(f"scale: growing to {plan.scale_large:,} profiles ...")
+        uuids += scale.grow(
+            db, have=plan.scale_small, want=plan.scale_large, events_per_profile=per, say=say
+        )
+        await stage(uuids, f"{plan.scale_large:,} profiles")
+        facts["scale_rss_mb_peak"] = max(v for k, v in facts.items() if k.startswith("scale_rss"))
+    finally:
+        server.stop()
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -539,19 +735,43 @@ def main(argv: list[str] | None = None) -> int:
     plan = make_plan(args)
     workdir = Path(tempfile.mkdtemp(prefix="obliviate-bench-"))
     servers: list[Server] = []
+    extra: list[Row] = []
     try:
         say(f"temp dir {workdir}; starting servers ...")
         bare = start_bare(workdir)
         servers.append(bare)
+        starlette = start_bare(workdir, "bare_starlette:app", "bare-starlette")
+        servers.append(starlette)
         obliviate = start_obliviate(workdir)
         servers.append(obliviate)
-        bare.wait_ready("/")
-        obliviate.wait_ready("/healthz")
-        bench = Bench(plan, bare, obliviate, workdir / DB_FILE)
-        rows = _run_loop(bench)
+        nogc = start_obliviate(
+            workdir / "nogc", name="obliviate-nogc", extra_env={"OBLIVIATE_GROUP_COMMIT": "false"}
+        )
+        servers.append(nogc)
+        for server in (bare, starlette):
+            server.wait_ready("/")
+        for server in (obliviate, nogc):
+            server.wait_ready("/healthz")
+        bench = Bench(
+            plan, bare, obliviate, workdir / DB_FILE, starlette=starlette, no_group_commit=nogc
+        )
+        with _runner() as runner:
+            rows = runner.run(bench.run())
         for server in servers:
             if server.process.poll() is not None:
                 raise RuntimeError(f"{server.name} died during the run:\n{server.log_tail()}")
+        for server in reversed(servers):
+            server.stop()
+        servers.clear()
+        if plan.scale_large > 0:
+            with _runner() as runner:
+                extra += runner.run(scale_section(plan, workdir, bench.facts))
+        if plan.postgres_url is not None:
+            try:
+                with _runner() as runner:
+                    extra += runner.run(pg.postgres_rows(plan, plan.postgres_url, workdir, say))
+            except pg.PostgresUnavailable as exc:
+                say(f"skipping the PostgreSQL section: {exc}")
     finally:
         for server in reversed(servers):
             server.stop()
@@ -564,7 +784,10 @@ def main(argv: list[str] | None = None) -> int:
         preload_devices=bench.preloaded_devices,
         preload_insider=bench.preloaded_insider,
     )
+    rows = rows + extra
+    results = goals.evaluate(rows, bench.facts, plan)
     print_table(env, rows)
-    write_json(args.json, env, rows)
+    goals.print_goals(results)
+    write_json(args.json, env, rows, facts=bench.facts, goals=[g.as_dict() for g in results])
     print(f"\nJSON written to {args.json}", file=sys.stderr)
     return 0 if all(row.valid for row in rows) else 1

@@ -93,8 +93,11 @@ def _start(name: str, args: list[str], env: dict[str, str], workdir: Path) -> Se
     return Server(name, port, process, log_path, log_file)
 
 
-def start_obliviate(workdir: Path) -> Server:
+def start_obliviate(
+    workdir: Path, *, name: str = "obliviate", extra_env: dict[str, str] | None = None
+) -> Server:
     """`obliviate serve --demo` on a fresh SQLite database inside ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.update(
         {
@@ -108,19 +111,20 @@ def start_obliviate(workdir: Path) -> Server:
             "OBLIVIATE_LOG_LEVEL": "WARNING",
         }
     )
+    env.update(extra_env or {})
     args = [sys.executable, "-m", "obliviate", "serve", "--demo"]
-    return _start("obliviate", args, env, workdir)
+    return _start(name, args, env, workdir)
 
 
-def start_bare(workdir: Path) -> Server:
-    """The bare ASGI app from bare_asgi.py, under the same uvicorn stack."""
+def start_bare(workdir: Path, app: str = "bare_asgi:app", name: str = "bare-asgi") -> Server:
+    """A baseline app (bare_asgi.py, or bare_starlette.py), under the same uvicorn stack."""
     args = [
         sys.executable,
         "-m",
         "uvicorn",
-        "bare_asgi:app",
+        app,
         "--app-dir",
         str(BENCH_DIR),
         *UVICORN_FLAGS,
     ]
-    return _start("bare-asgi", args, dict(os.environ), workdir)
+    return _start(name, args, dict(os.environ), workdir)

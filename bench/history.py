@@ -1,0 +1,107 @@
+"""Goal 3 of issue 6: a person's history does not slow their deletion.
+
+People with a long history (``events_per_person`` events each, written straight into the
+database) and people with none are hard-deleted one request at a time, alternately, on one
+connection, so both kinds see the same background (the worker purging what came before). The
+request only hides the person and queues the purge; the purge then removes the event rows in
+bounded batches, and its rate is read from the jobs' own timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import bulk
+from loadgen import LoadResult, build_request
+
+HEAVY_FIRST_ID = 1_000_000_000
+HEAVY_FIRST_EVENT_ID = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class HistoryResult:
+    heavy: LoadResult
+    light: LoadResult
+    events_written: int
+    events_purged: int
+    purge_seconds: float
+
+    @property
+    def purge_rows_per_s(self) -> float:
+        return self.events_purged / self.purge_seconds if self.purge_seconds > 0 else 0.0
+
+
+def prepare(db_path: Path, people: int, events_per_person: int) -> tuple[list[str], list[str], int]:
+    tenant = bulk.tenant_id(db_path)
+    now = int(time.time() * 1000)
+    heavy = bulk.add_people(
+        db_path, tenant, prefix="bench-heavy", first_id=HEAVY_FIRST_ID, count=people, now_ms=now
+    )
+    light = bulk.add_people(
+        db_path,
+        tenant,
+        prefix="bench-light",
+        first_id=HEAVY_FIRST_ID + people,
+        count=people,
+        now_ms=now,
+    )
+    written = bulk.add_events(
+        db_path,
+        tenant,
+        profile_ids=range(HEAVY_FIRST_ID, HEAVY_FIRST_ID + people),
+        per_profile=events_per_person,
+        first_event_id=HEAVY_FIRST_EVENT_ID,
+        now_ms=now,
+    )
+    return heavy, light, written
+
+
+def alternating_deletes(
+    host: str, heavy: list[str], light: list[str], headers: dict[str, str]
+) -> list[bytes]:
+    requests: list[bytes] = []
+    for h, li in zip(heavy, light, strict=True):
+        for uuid in (h, li):
+            requests.append(
+                build_request("DELETE", f"/v1/users/{uuid}?hardDelete=true", host, headers=headers)
+            )
+    return requests
+
+
+def split(result: LoadResult) -> tuple[LoadResult, LoadResult]:
+    """One connection answers in order: even answers are the heavy people, odd the light."""
+
+    def part(latencies: list[int]) -> LoadResult:
+        return LoadResult(
+            requests=len(latencies),
+            non_2xx=result.non_2xx,
+            errors=result.errors,
+            elapsed=sum(latencies) / 1e9,
+            latencies_ns=latencies,
+            status_counts=result.status_counts,
+        )
+
+    return part(result.latencies_ns[0::2]), part(result.latencies_ns[1::2])
+
+
+def purge_figures(db_path: Path, people: int) -> tuple[int, float]:
+    """Event rows the heavy people's purge jobs removed, and the seconds from the first of
+    those jobs being queued to the last finishing."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = conn.execute(
+            "SELECT created_at, finished_at, result FROM jobs WHERE kind = 'purge_profile' "
+            "AND CAST(json_extract(payload, '$.subject_id') AS INTEGER) BETWEEN ? AND ?",
+            (HEAVY_FIRST_ID, HEAVY_FIRST_ID + people - 1),
+        ).fetchall()
+    finally:
+        conn.close()
+    if len(rows) != people or any(r[1] is None for r in rows):
+        raise RuntimeError(f"{len(rows)} heavy purge jobs found, not all finished")
+    purged = sum(int(json.loads(r[2]).get("counts", {}).get("events", 0)) for r in rows)
+    span_ms = max(r[1] for r in rows) - min(r[0] for r in rows)
+    return purged, span_ms / 1000

@@ -1,0 +1,426 @@
+"""The PostgreSQL table: the Gainsight user rows on PostgreSQL, against the storage ceiling.
+
+Two ``obliviate serve --demo --no-worker`` processes and two ``obliviate worker`` processes
+share a freshly created database. The rows run with 64 connections, 32 to each server, and
+their ratio is over a single psycopg connection running ``INSERT ... ON CONFLICT`` in
+autocommit, one statement per commit, on the same PostgreSQL server (the storage ceiling).
+The database is dropped and created again at the start and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import random
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from loadgen import LoadResult, RequestSource, build_request, run_load
+from report import Row
+from servers import HOST, Server, free_port
+from sources import creating, cycling
+
+if TYPE_CHECKING:
+    from scenarios import Plan
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/obliviate_bench"
+SERVERS = 2
+WORKERS = 2
+CONNECTIONS_PER_SERVER = 32
+CONNECTIONS = SERVERS * CONNECTIONS_PER_SERVER
+# The database is dropped WITH (FORCE) at the start and at the end: only names with this in
+# them are accepted, so a mistyped URL cannot take a real database (or `test`) with it.
+NAME_GUARD = "bench"
+WORKER_READY = "obliviate worker running"
+READY_TIMEOUT_S = 60.0
+CEILING_ROW = "pg INSERT ... ON CONFLICT loop"
+CEILING_TABLE = "bench_ceiling"
+# Keys cycle over this many, so after the first round every statement takes the conflict
+# (update) path, on a table that stays small.
+CEILING_KEYS = 1000
+CEILING_SQL = (
+    f"INSERT INTO {CEILING_TABLE} (k, v) VALUES (%s, %s) "
+    "ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"
+)
+ACTIVE_JOBS_SQL = "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')"
+
+
+class PostgresUnavailable(RuntimeError):
+    """The PostgreSQL server cannot be reached (the caller may skip the table)."""
+
+
+def database_name(url: str) -> str:
+    """The database ``url`` names; refused unless the name contains NAME_GUARD."""
+    name = conninfo_to_dict(url).get("dbname")
+    if not isinstance(name, str) or NAME_GUARD not in name:
+        raise ValueError(
+            f"refusing PostgreSQL URL {url!r}: the benchmark drops and recreates its database, "
+            f"so the database name must contain {NAME_GUARD!r}"
+        )
+    return name
+
+
+def _maintenance_conninfo(url: str) -> str:
+    return make_conninfo(url, dbname="postgres")
+
+
+def _recreate_database(url: str) -> None:
+    name = sql.Identifier(database_name(url))
+    try:
+        conn = psycopg.connect(_maintenance_conninfo(url), autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise PostgresUnavailable(f"cannot connect to PostgreSQL for {url!r}: {exc}") from exc
+    with conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def _drop_database(url: str) -> None:
+    name = sql.Identifier(database_name(url))
+    with psycopg.connect(_maintenance_conninfo(url), autocommit=True, connect_timeout=10) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+
+
+def _env(url: str, data_dir: Path) -> dict[str, str]:
+    """servers.start_obliviate's environment, on PostgreSQL. Every process shares one secret
+    key (set here, so none of them writes a key file of its own)."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "OBLIVIATE_ENV": "development",
+            "OBLIVIATE_DATABASE_URL": url,
+            "OBLIVIATE_SECRET_KEY": secrets.token_hex(32),
+            "OBLIVIATE_DATA_DIR": str(data_dir),
+            "OBLIVIATE_RATELIMIT_URL": "memory://",
+            "OBLIVIATE_GAINSIGHT_RATE_LIMIT": "100000000/second",
+            "OBLIVIATE_ENGAGELAB_RATE_LIMIT": "100000000/second",
+            "OBLIVIATE_INSIDER_RATE_LIMIT": "100000000/second",
+            "OBLIVIATE_LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str], workdir: Path, port: int) -> Server:
+    log_path = workdir / f"{name}.log"
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "obliviate", *args],
+        env=env,
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    return Server(name, port, process, log_path, log_file)
+
+
+def _start_server(name: str, env: dict[str, str], workdir: Path) -> Server:
+    port = free_port()
+    args = ["serve", "--demo", "--no-worker", "--host", HOST, "--port", str(port)]
+    return _spawn(name, args, env, workdir, port)
+
+
+def _start_worker(name: str, env: dict[str, str], workdir: Path) -> Server:
+    # A worker serves no HTTP: port 0 stands for "none" (only stop/log_tail are used).
+    return _spawn(name, ["worker"], env, workdir, 0)
+
+
+def _wait_worker(worker: Server, timeout: float = READY_TIMEOUT_S) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if worker.process.poll() is not None:
+            raise RuntimeError(
+                f"{worker.name} exited with {worker.process.returncode}:\n{worker.log_tail()}"
+            )
+        if WORKER_READY in worker.log_path.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{worker.name} not ready after {timeout}s:\n{worker.log_tail()}")
+
+
+def _merge(results: Sequence[LoadResult]) -> LoadResult:
+    """One result for runs that went side by side: requests add up, over the longest run."""
+    merged = LoadResult(
+        requests=sum(r.requests for r in results),
+        non_2xx=sum(r.non_2xx for r in results),
+        errors=sum(r.errors for r in results),
+        elapsed=max((r.elapsed for r in results), default=0.0),
+        exhausted=any(r.exhausted for r in results),
+    )
+    for r in results:
+        merged.latencies_ns.extend(r.latencies_ns)
+        for status, count in r.status_counts.items():
+            merged.status_counts[status] = merged.status_counts.get(status, 0) + count
+    return merged
+
+
+def _shared_once_each(
+    ids: list[str], hosts: list[str], make: Callable[[str, str], bytes]
+) -> list[RequestSource]:
+    """One source per host, drawing from one pool: each id is sent once, to whichever server's
+    connection asks first (so neither server runs out while the other has ids left)."""
+    built = [[make(host, i) for host in hosts] for i in ids]
+    it = iter(built)
+
+    def source_for(index: int) -> RequestSource:
+        def source() -> bytes | None:
+            requests = next(it, None)
+            return None if requests is None else requests[index]
+
+        return source
+
+    return [source_for(k) for k in range(len(hosts))]
+
+
+def _ceiling(url: str, duration: float, warmup: float) -> LoadResult:
+    """``INSERT ... ON CONFLICT`` back to back on one autocommit connection (one statement per
+    commit) for ``duration`` seconds, after ``warmup`` seconds not counted."""
+    result = LoadResult()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {CEILING_TABLE} (k bigint PRIMARY KEY, v bigint NOT NULL)")
+        cur = conn.cursor()
+        clock = time.perf_counter_ns
+        i = 0
+        end = time.perf_counter() + warmup
+        while time.perf_counter() < end:
+            cur.execute(CEILING_SQL, (i % CEILING_KEYS, i))
+            i += 1
+        latencies = result.latencies_ns
+        started = time.perf_counter()
+        end = started + duration
+        while time.perf_counter() < end:
+            t0 = clock()
+            cur.execute(CEILING_SQL, (i % CEILING_KEYS, i))
+            latencies.append(clock() - t0)
+            i += 1
+        result.elapsed = time.perf_counter() - started
+    result.requests = len(result.latencies_ns)
+    return result
+
+
+def _active_jobs(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(ACTIVE_JOBS_SQL).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+class _Cluster:
+    """The servers under load; every scenario runs on all of them at once."""
+
+    def __init__(self, servers: list[Server]) -> None:
+        self.servers = servers
+        self.hosts = [f"{HOST}:{s.port}" for s in servers]
+
+    async def load(self, sources: list[RequestSource], duration: float | None) -> LoadResult:
+        runs = [
+            run_load(
+                HOST, server.port, source, connections=CONNECTIONS_PER_SERVER, duration=duration
+            )
+            for server, source in zip(self.servers, sources, strict=True)
+        ]
+        return _merge(await asyncio.gather(*runs))
+
+    async def preload(self, ids: list[str], make: Callable[[str, str], bytes]) -> float:
+        """Send one request per id, split across the servers; the rate. All must be 2xx."""
+        result = await self.load(_shared_once_each(ids, self.hosts, make), None)
+        if result.errors or result.non_2xx or result.requests != len(ids):
+            raise RuntimeError(
+                f"preload failed: {result.requests} of {len(ids)} sent, statuses "
+                f"{result.status_counts}, {result.errors} connection errors"
+            )
+        return result.rps
+
+    def check_alive(self, others: list[Server]) -> None:
+        for proc in [*self.servers, *others]:
+            if proc.process.poll() is not None:
+                raise RuntimeError(f"{proc.name} died during the run:\n{proc.log_tail()}")
+
+
+async def postgres_rows(
+    plan: Plan, url: str, workdir: Path, say: Callable[[str], None]
+) -> list[Row]:
+    """The PostgreSQL table: the ceiling row first, then the four Gainsight user rows (on two
+    servers and two workers) with their ratio to it. ``url`` names a database the run owns
+    (its name must contain "bench"): it is dropped and created again, and dropped at the end.
+    Raises PostgresUnavailable when the PostgreSQL server cannot be reached."""
+    # Imported here, not at the top: scenarios imports this module.
+    from scenarios import (
+        API_KEY_HEADER,
+        DELETE_HEADERS,
+        PRELOAD_FACTOR,
+        PRELOAD_FIRST_BATCH,
+        user_create,
+    )
+
+    name = database_name(url)
+    folder = workdir / "postgres"
+    folder.mkdir(parents=True, exist_ok=True)
+    say(f"PostgreSQL: recreating database {name} ...")
+    _recreate_database(url)
+    procs: list[Server] = []
+    try:
+        say(
+            f"PostgreSQL: storage ceiling, one connection, {plan.duration:g} s "
+            f"(after {plan.warmup:g} s warm-up) ..."
+        )
+        ceiling_result = await asyncio.to_thread(_ceiling, url, plan.duration, plan.warmup)
+        ceiling = Row.from_result(
+            CEILING_ROW,
+            f"INSERT INTO {CEILING_TABLE} (k, v) ... ON CONFLICT (k) DO UPDATE",
+            ceiling_result,
+            plan.duration,
+            None,
+            connections=1,
+            note=(
+                "one psycopg connection in autocommit, one statement (and commit) at a time, "
+                f"keys cycling over {CEILING_KEYS:,}; requests/s is statements/s, and the pg "
+                "rows' ratio is over it"
+            ),
+        )
+        say(f"  {ceiling.progress_line()}")
+
+        say(f"PostgreSQL: starting {SERVERS} servers (--no-worker) and {WORKERS} workers ...")
+        env = _env(url, folder / "data")
+        # The first server migrates and creates the demo tenant; the rest start after it.
+        first = _start_server("pg-server-0", env, folder)
+        procs.append(first)
+        first.wait_ready("/healthz")
+        servers = [first]
+        for i in range(1, SERVERS):
+            server = _start_server(f"pg-server-{i}", env, folder)
+            procs.append(server)
+            servers.append(server)
+        workers = []
+        for i in range(WORKERS):
+            worker = _start_worker(f"pg-worker-{i}", env, folder)
+            procs.append(worker)
+            workers.append(worker)
+        for server in servers[1:]:
+            server.wait_ready("/healthz")
+        for worker in workers:
+            _wait_worker(worker)
+        cluster = _Cluster(servers)
+        hosts = cluster.hosts
+
+        def create(host: str, identify_id: str) -> bytes:
+            return user_create(host, identify_id)
+
+        # Users for the two delete rows, one pool each: a first batch measures the create
+        # rate; the pools are then topped up to PRELOAD_FACTOR x that rate x the duration.
+        started = time.perf_counter()
+        first_batch = plan.preload if plan.preload is not None else PRELOAD_FIRST_BATCH
+        prefixes = ["pg-soft", "pg-hard"]
+
+        def ids(lo: int, hi: int) -> list[list[str]]:
+            return [[f"{p}-{i:08d}" for i in range(lo, hi)] for p in prefixes]
+
+        pools = ids(0, first_batch)
+        say(f"  preloading users over HTTP: {len(prefixes) * first_batch} ...")
+        rate = await cluster.preload([i for pool in pools for i in pool], create)
+        if plan.preload is None:
+            target = max(first_batch, math.ceil(PRELOAD_FACTOR * rate * plan.duration))
+            more = ids(first_batch, target)
+            if target > first_batch:
+                say(
+                    f"  {rate:.0f} users/s; topping up with "
+                    f"{len(prefixes) * (target - first_batch)} ..."
+                )
+                await cluster.preload([i for pool in more for i in pool], create)
+            pools = [a + b for a, b in zip(pools, more, strict=True)]
+        soft_ids, hard_ids = pools
+        say(f"  {len(soft_ids) + len(hard_ids)} users in {time.perf_counter() - started:.1f} s")
+
+        rng = random.Random(plan.seed)
+        get_ids = soft_ids + hard_ids
+        rng.shuffle(get_ids)
+        rng.shuffle(soft_ids)
+        rng.shuffle(hard_ids)
+        # Each server cycles through every user, starting at its own offset.
+        gets: list[RequestSource] = []
+        for k, host in enumerate(hosts):
+            offset = k * len(get_ids) // len(hosts)
+            order = get_ids[offset:] + get_ids[:offset]
+            gets.append(
+                cycling(
+                    [
+                        build_request("GET", f"/v1/users/{i}", host, headers=API_KEY_HEADER)
+                        for i in order
+                    ]
+                )
+            )
+
+        def soft(host: str, i: str) -> bytes:
+            return build_request("DELETE", f"/v1/users/{i}", host, headers=DELETE_HEADERS)
+
+        def hard(host: str, i: str) -> bytes:
+            return build_request(
+                "DELETE", f"/v1/users/{i}?hardDelete=true", host, headers=DELETE_HEADERS
+            )
+
+        def creating_on(k: int, host: str) -> RequestSource:
+            return creating(lambda i: user_create(host, i), f"pg-new-{k}")
+
+        if plan.warmup > 0:
+            say(f"  warming up ({plan.warmup:g} s) ...")
+            await cluster.load(gets, plan.warmup)
+
+        d = plan.duration
+        say(
+            f"PostgreSQL: measuring ({d:g} s per scenario, {CONNECTIONS} connections, "
+            f"{CONNECTIONS_PER_SERVER} per server) ..."
+        )
+        rows = [ceiling]
+
+        def record(scenario: str, request: str, result: LoadResult, note: str | None) -> None:
+            row = Row.from_result(
+                scenario, request, result, d, ceiling, connections=CONNECTIONS, note=note
+            )
+            rows.append(row)
+            say(f"  {row.progress_line()}")
+
+        record(
+            "pg gainsight create user",
+            "POST /v1/users",
+            await cluster.load([creating_on(k, h) for k, h in enumerate(hosts)], d),
+            (
+                f"pg rows: {SERVERS} `serve --demo --no-worker` processes and {WORKERS} "
+                f"`worker` processes on one PostgreSQL database, {CONNECTIONS_PER_SERVER} "
+                "connections to each server; ratio = requests/s over the ceiling row"
+            ),
+        )
+        record("pg gainsight get user", "GET /v1/users/{id}", await cluster.load(gets, d), None)
+        record(
+            "pg gainsight soft delete",
+            "DELETE /v1/users/{id}",
+            await cluster.load(_shared_once_each(soft_ids, hosts, soft), d),
+            None,
+        )
+        record(
+            "pg gainsight hard delete",
+            "DELETE /v1/users/{id}?hardDelete=true",
+            await cluster.load(_shared_once_each(hard_ids, hosts, hard), d),
+            None,
+        )
+        cluster.check_alive(workers)
+        left = _active_jobs(url)
+        if left:
+            say(f"  {left} purge jobs still queued or running at the end (not waited for)")
+        return rows
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        try:
+            _drop_database(url)
+        except psycopg.Error as exc:
+            say(f"PostgreSQL: could not drop database {name}: {exc}")
