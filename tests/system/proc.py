@@ -63,8 +63,11 @@ class Proc:
 
 
 class Server(Proc):
-    def __init__(self, env: dict[str, str], log: Path, *extra: str) -> None:
-        self.port = free_port()
+    def __init__(
+        self, env: dict[str, str], log: Path, *extra: str, port: int | None = None
+    ) -> None:
+        # A fixed port lets a restarted server take its predecessor's place for its clients.
+        self.port = free_port() if port is None else port
         super().__init__(["serve", "--demo", "--port", str(self.port), *extra], env, log)
         self.base = f"http://127.0.0.1:{self.port}"
         wait_for(self._ready, f"server on {self.base} (log {log})")
