@@ -78,6 +78,15 @@ def evaluate(rows: list[Row], facts: dict[str, float], plan: Plan) -> list[Goal]
             None if rate is None else rate >= 250_000,
         )
     )
+    pg_rate = facts.get("pg_purge_rows_per_s")
+    out.append(
+        Goal(
+            "3. purge of event rows, PostgreSQL (2 workers)",
+            "not measured" if pg_rate is None else f"{pg_rate:,.0f} rows/s",
+            "reported",
+            None,
+        )
+    )
     for kind in ("get user", "soft delete"):
         large = next(
             (r for r in rows if r.scenario.startswith(f"scale {kind}") and r.ratio is not None),

@@ -28,7 +28,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from loadgen import LoadResult, RequestSource, build_request, run_load
 from report import Row
 from servers import HOST, Server, free_port
-from sources import creating, cycling
+from sources import creating, cycling, once_each
 
 if TYPE_CHECKING:
     from scenarios import Plan
@@ -247,8 +247,76 @@ class _Cluster:
                 raise RuntimeError(f"{proc.name} died during the run:\n{proc.log_tail()}")
 
 
+HEAVY_PEOPLE = 5
+HEAVY_EVENTS = 100_000
+HEAVY_FIRST_ID = 1_000_000_000
+
+
+def _write_heavy_people(url: str) -> tuple[list[str], int]:
+    """HEAVY_PEOPLE people with HEAVY_EVENTS events each, written with COPY; their uuids."""
+    uuids = [f"pg-heavy-{n:04d}" for n in range(HEAVY_PEOPLE)]
+    now = int(time.time() * 1000)
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT tenant_id FROM tenants WHERE name = 'demo'").fetchone()
+        assert row is not None
+        tenant = str(row[0])
+        cur = conn.cursor()
+        with cur.copy(
+            "COPY profiles (tenant_id, profile_id, state, attributes, created_at, updated_at) "
+            "FROM STDIN"
+        ) as copy:
+            for n in range(HEAVY_PEOPLE):
+                copy.write_row((tenant, HEAVY_FIRST_ID + n, "active", "{}", now, now))
+        with cur.copy(
+            "COPY identifiers (tenant_id, id_type, value, profile_id, created_at) FROM STDIN"
+        ) as copy:
+            for n, uuid in enumerate(uuids):
+                copy.write_row((tenant, "uuid", uuid, HEAVY_FIRST_ID + n, now))
+        with cur.copy(
+            "COPY events (tenant_id, event_id, profile_id, name, occurred_at, properties, "
+            "context) FROM STDIN"
+        ) as copy:
+            event_id = HEAVY_FIRST_ID
+            for n in range(HEAVY_PEOPLE):
+                for k in range(HEAVY_EVENTS):
+                    copy.write_row(
+                        (tenant, event_id, HEAVY_FIRST_ID + n, "bench_event", now - k, "{}", "{}")
+                    )
+                    event_id += 1
+    return uuids, HEAVY_PEOPLE * HEAVY_EVENTS
+
+
+def _purge_figures(url: str) -> tuple[int, float]:
+    """Event rows the heavy people's purges removed, and seconds from the first of those jobs
+    being queued to the last finishing (from the jobs' own timestamps)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT created_at, finished_at, (result->'counts'->>'events')::bigint FROM jobs "
+            "WHERE kind = 'purge_profile' AND (payload->>'subject_id')::bigint "
+            "BETWEEN %s AND %s",
+            (HEAVY_FIRST_ID, HEAVY_FIRST_ID + HEAVY_PEOPLE - 1),
+        ).fetchall()
+    if len(rows) != HEAVY_PEOPLE or any(r[1] is None for r in rows):
+        raise RuntimeError(f"{len(rows)} heavy purge jobs found on PostgreSQL, not all finished")
+    purged = sum(int(r[2] or 0) for r in rows)
+    return purged, (max(r[1] for r in rows) - min(r[0] for r in rows)) / 1000
+
+
+async def _wait_jobs(url: str, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    left = _active_jobs(url)
+    while left and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        left = _active_jobs(url)
+    return left
+
+
 async def postgres_rows(
-    plan: Plan, url: str, workdir: Path, say: Callable[[str], None]
+    plan: Plan,
+    url: str,
+    workdir: Path,
+    say: Callable[[str], None],
+    facts: dict[str, float] | None = None,
 ) -> list[Row]:
     """The PostgreSQL table: the ceiling row first, then the four Gainsight user rows (on two
     servers and two workers) with their ratio to it. ``url`` names a database the run owns
@@ -413,9 +481,28 @@ async def postgres_rows(
             None,
         )
         cluster.check_alive(workers)
-        left = _active_jobs(url)
+        # The purge rate on PostgreSQL: people with a long history, hard-deleted once the
+        # queue is empty, purged by the two workers.
+        left = await _wait_jobs(url, 600)
         if left:
-            say(f"  {left} purge jobs still queued or running at the end (not waited for)")
+            say(f"  {left} purge jobs still queued or running; skipping the purge rate")
+            return rows
+        say(f"PostgreSQL: purge of {HEAVY_PEOPLE} people with {HEAVY_EVENTS:,} events each ...")
+        heavy, written = await asyncio.to_thread(_write_heavy_people, url)
+        deletes = [hard(hosts[0], uuid) for uuid in heavy]
+        result = await run_load(HOST, servers[0].port, once_each(deletes), connections=1)
+        if result.non_2xx or result.errors:
+            raise RuntimeError(f"heavy hard deletes failed: {result.status_counts}")
+        if await _wait_jobs(url, 900):
+            raise RuntimeError("the heavy purges did not finish within 900 s")
+        purged, seconds = _purge_figures(url)
+        if purged != written:
+            raise RuntimeError(f"the purges removed {purged} event rows of {written}")
+        rate = purged / seconds if seconds > 0 else 0.0
+        say(f"  purge: {purged:,} event rows in {seconds:.2f} s ({rate:,.0f} rows/s)")
+        if facts is not None:
+            facts["pg_purge_event_rows"] = purged
+            facts["pg_purge_rows_per_s"] = rate
         return rows
     finally:
         for proc in reversed(procs):

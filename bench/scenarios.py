@@ -769,7 +769,9 @@ def main(argv: list[str] | None = None) -> int:
         if plan.postgres_url is not None:
             try:
                 with _runner() as runner:
-                    extra += runner.run(pg.postgres_rows(plan, plan.postgres_url, workdir, say))
+                    extra += runner.run(
+                        pg.postgres_rows(plan, plan.postgres_url, workdir, say, bench.facts)
+                    )
             except pg.PostgresUnavailable as exc:
                 say(f"skipping the PostgreSQL section: {exc}")
     finally:
