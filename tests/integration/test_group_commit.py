@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def test_concurrent_writers_share_commits_and_an_error_undoes_only_its_own_write
 ) -> None:
     committer = GroupCommitter(engine)
 
-    def create(fail: bool) -> object:
+    def create(fail: bool) -> Callable[[SharedTransactionUnitOfWork], int]:
         def work(uow: SharedTransactionUnitOfWork) -> int:
             profile = uow.profiles.insert(attributes={"n": 1}, now=NOW)
             if fail:
@@ -43,9 +44,9 @@ def test_concurrent_writers_share_commits_and_an_error_undoes_only_its_own_write
 
         return work
 
-    async def burst() -> list[object]:
+    async def burst() -> list[int | BaseException]:
         calls = [committer.submit("t1", create(fail=i % 5 == 0)) for i in range(200)]
-        return await asyncio.gather(*calls, return_exceptions=True)
+        return list(await asyncio.gather(*calls, return_exceptions=True))
 
     try:
         results = asyncio.run(burst())

@@ -26,7 +26,14 @@ from tests.conftest import snapshot
 UUID, EMAIL, PHONE = "iso-user-a", "iso-a@example.com", "+6591234567"
 DEVICE, TAG, ALIAS = "iso-device-a", "isotag", "isoalias"
 SECRET_EVENT = "iso_event_secret"
-UNCHECKED = {"/healthz", "/readyz", "/metrics", "/api/v1/openapi.json", "/docs"}
+UNCHECKED = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/v1/openapi.json",
+    "/docs",
+    *(f"/{surface}/openapi.json" for surface in ("gainsight", "engagelab", "insider", "native")),
+}
 
 
 @dataclass(frozen=True)

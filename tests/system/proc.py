@@ -95,3 +95,17 @@ class Server(Proc):
             raw = err.read()
             status = err.code
         return status, json.loads(raw) if raw else None
+
+
+def create_tenant(env: dict[str, str], name: str) -> dict[str, Any]:
+    """``obliviate tenant create NAME --json`` against ``env``'s database: the credentials."""
+    created = subprocess.run(
+        [sys.executable, "-m", "obliviate", "tenant", "create", name, "--json"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    answer: dict[str, Any] = json.loads(created.stdout)
+    return answer

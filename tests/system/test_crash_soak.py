@@ -28,7 +28,7 @@ from sqlalchemy import Engine, create_engine, select
 
 from obliviate.storage import tables as t
 from obliviate.storage.engine import normalise_url
-from tests.system.proc import wait_for
+from tests.system.proc import create_tenant, wait_for
 from tests.system.soak_checks import CHECKS, Verdict, judge, unfinished_jobs
 from tests.system.soak_cluster import SERVERS, WORKERS, Cluster, victims
 from tests.system.soak_http import headers_for
@@ -77,19 +77,6 @@ def _env(database_url: str) -> dict[str, str]:
         "OBLIVIATE_PURGE_BATCH_SIZE": "3",
         "OBLIVIATE_LOG_LEVEL": "WARNING",
     }
-
-
-def _create_tenant(env: dict[str, str], name: str) -> dict[str, Any]:
-    created = subprocess.run(
-        [sys.executable, "-m", "obliviate", "tenant", "create", name, "--json"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    answer: dict[str, Any] = json.loads(created.stdout)
-    return answer
 
 
 def _tenant_id(engine: Engine, name: str) -> str:
@@ -234,7 +221,7 @@ def test_acknowledged_work_survives_kill_9_of_servers_and_workers(
     rng = random.Random(seed)
     env = _env(url)
     tenant = f"soak{rng.randrange(10**9)}"
-    creds = _create_tenant(env, tenant)
+    creds = create_tenant(env, tenant)
     tenant_id = _tenant_id(engine, tenant)
     logs = tmp_path / "logs"
     logs.mkdir()

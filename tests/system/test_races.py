@@ -7,11 +7,7 @@ no hard-deleted profile came back, and every person reads as exactly what the st
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,7 +16,7 @@ from sqlalchemy import create_engine, select
 
 from obliviate.storage import tables as t
 from obliviate.storage.engine import normalise_url
-from tests.system.proc import Server, wait_for
+from tests.system.proc import Server, create_tenant, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.postgres]
 PEOPLE = [f"race-{i}" for i in range(50)]
@@ -38,15 +34,7 @@ def test_concurrent_writers_on_two_servers_leave_a_serial_state(
         "OBLIVIATE_LOG_LEVEL": "WARNING",
     }
     name = f"race{random.randrange(10**9)}"
-    created = subprocess.run(
-        [sys.executable, "-m", "obliviate", "tenant", "create", name, "--json"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    key = json.loads(created.stdout)["gainsight"]["api_key"]
+    key = create_tenant(env, name)["gainsight"]["api_key"]
     headers = {"X-APTRINSIC-API-KEY": key, "Content-Type": "application/json"}
     servers = [Server(env, tmp_path / f"s{n}.log") for n in range(2)]
     try:

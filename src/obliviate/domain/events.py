@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Times (epoch milliseconds) and row ids live in signed 64-bit columns: a request naming a
+# number outside cannot be stored or compared, so surfaces refuse it as invalid input.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:

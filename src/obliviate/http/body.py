@@ -7,6 +7,9 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
+from obliviate.domain.errors import ValidationError
+from obliviate.http.text import MESSAGE, holds_nul
+
 
 class BodyTooLarge(Exception):
     def __init__(self, limit: int) -> None:
@@ -40,6 +43,10 @@ async def read_json(request: Request, limit: int, *, allow_empty: bool = False) 
             return None
         raise MalformedJson("request body is empty")
     try:
-        return orjson.loads(raw)
+        parsed = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedJson(f"malformed JSON: {exc.msg}") from exc
+    # JSON can only carry NUL escaped, so bodies without the escape skip the walk.
+    if b"\\u0000" in raw and holds_nul(parsed):
+        raise ValidationError("body", f"strings {MESSAGE}")
+    return parsed

@@ -11,6 +11,7 @@ from obliviate.domain.deletion import JobState
 from obliviate.domain.profiles import ProfileState
 from obliviate.storage import tables as t
 from obliviate.storage.ids import plain
+from obliviate.storage.savepoints import savepoint
 
 # Checked on every create and every deletion: built once (see repositories.py).
 _SUPPRESSED = select(t.suppressions.c.created_at).where(
@@ -38,7 +39,7 @@ class SqlSuppressions:
     def add(self, id_type: str, value_hash: str, *, now: int, job_id: int | None) -> bool:
         """Record a suppression; False when it was already there."""
         try:
-            with self._conn.begin_nested():
+            with savepoint(self._conn):
                 self._conn.execute(
                     insert(t.suppressions).values(
                         tenant_id=self._tenant,
@@ -135,7 +136,7 @@ class SqlGuard:
         if self._bump(hour, count):
             return
         try:
-            with self._conn.begin_nested():
+            with savepoint(self._conn):
                 self._conn.execute(
                     _INSERT_COUNTER,
                     {"tenant_id": self._tenant, "hour": hour, "deletions": count},

@@ -17,6 +17,7 @@ from obliviate.domain.profiles import ProfileState
 from obliviate.services.ports import AliasTaken
 from obliviate.storage import tables as t
 from obliviate.storage.ids import new_id
+from obliviate.storage.savepoints import savepoint
 
 d, dt, p = t.devices, t.device_tags, t.profiles
 
@@ -91,7 +92,7 @@ class SqlDevices:
     ) -> Device | None:
         """Insert a new live device; None when a concurrent request registered it first."""
         try:
-            with self._conn.begin_nested():
+            with savepoint(self._conn):
                 return self._insert(registration_id, now, platform, timezone, info)
         except IntegrityError:
             return None
@@ -157,7 +158,7 @@ class SqlDevices:
             .values(alias=None, updated_at=now)
         )
         try:
-            with self._conn.begin_nested():
+            with savepoint(self._conn):
                 self.update_fields(device_id, now=now, alias=alias)
         except IntegrityError as exc:
             # A concurrent request bound the same alias between our two statements.

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 
 from obliviate.storage.engine import WRITE_FLAG, writer_lock
+from obliviate.storage.savepoints import savepoint
 from obliviate.storage.uow import SharedTransactionUnitOfWork
 
 T = TypeVar("T")
@@ -120,15 +121,13 @@ class GroupCommitter:
                     conn.info[WRITE_FLAG] = True
                     conn.begin()
                     for item in group:
-                        savepoint = conn.begin_nested()
                         uow = SharedTransactionUnitOfWork(conn, item.tenant_id)
                         try:
-                            result = item.work(uow)
+                            with savepoint(conn):
+                                result = item.work(uow)
                         except Exception as exc:
-                            savepoint.rollback()
                             outcomes.append(_Outcome(item.future, error=exc))
                         else:
-                            savepoint.commit()
                             outcomes.append(_Outcome(item.future, result=result))
                     conn.commit()
             finally:

@@ -27,6 +27,7 @@ from obliviate.services.ports import IdentifierTaken, ProfileFilter
 from obliviate.storage import tables as t
 from obliviate.storage.deletion_targets import TARGETS_BY_SUBJECT
 from obliviate.storage.ids import new_id, plain
+from obliviate.storage.savepoints import savepoint
 
 
 def _profile(row: Row[Any]) -> Profile:
@@ -129,7 +130,7 @@ class SqlProfiles:
 
     def add_identifier(self, *, id_type: str, value: str, profile_id: int, now: int) -> None:
         try:
-            with self._conn.begin_nested():
+            with savepoint(self._conn):
                 self._conn.execute(
                     _INSERT_IDENTIFIER,
                     {
@@ -184,7 +185,7 @@ class SqlProfiles:
 
     def change_identifier(self, id_type: str, old: str, new_type: str, new: str) -> None:
         try:
-            with self._conn.begin_nested():
+            with savepoint(self._conn):
                 self._conn.execute(
                     update(t.identifiers)
                     .where(

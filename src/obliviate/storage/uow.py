@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from obliviate.storage import savepoints
 from obliviate.storage.control_repository import (
     SqlGuard,
     SqlIdempotency,
@@ -102,7 +103,7 @@ class SqlUnitOfWork(_Repositories):
         """A nested transaction: an error inside undoes only what it did."""
         if self._conn is None:
             raise RuntimeError("unit of work is not open")
-        return self._conn.begin_nested()
+        return savepoints.savepoint(self._conn)
 
     def commit(self) -> None:
         if self._conn is None:
@@ -131,7 +132,7 @@ class SharedTransactionUnitOfWork(_Repositories):
         return None
 
     def savepoint(self) -> AbstractContextManager[Any]:
-        return self._conn.begin_nested()
+        return savepoints.savepoint(self._conn)
 
     def commit(self) -> None:
         return None

@@ -12,10 +12,14 @@ from starlette.routing import Route
 from obliviate.domain.devices import MAX_IDS_PER_REQUEST, REGISTRATION_ID
 from obliviate.domain.errors import ValidationError
 from obliviate.domain.tenants import Caller
+from obliviate.http.apidoc import document_route
 from obliviate.http.body import read_capped, read_json
 from obliviate.http.engagelab import translate as tr
 from obliviate.http.engagelab.errors import json_response, to_response
+from obliviate.http.engagelab.openapi import PATH as OPENAPI_PATH
+from obliviate.http.engagelab.openapi import openapi_document
 from obliviate.http.runtime import Runtime, surface_endpoint
+from obliviate.http.text import checking_text
 from obliviate.services import devices
 
 SURFACE = "engagelab"
@@ -51,6 +55,7 @@ class EngageLabApi:
         view = await self.rt.read(
             caller.tenant.tenant_id,
             lambda uow: devices.get_device(uow, tenant=caller.tenant, registration_id=rid),
+            point=True,
         )
         return json_response({"tags": view.tags, "alias": view.device.alias or ""})
 
@@ -175,10 +180,13 @@ class EngageLabApi:
 
 def routes(rt: Runtime) -> list[Route]:
     api = EngageLabApi(rt)
-    e = surface_endpoint(
-        rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
+    e = checking_text(
+        surface_endpoint(
+            rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
+        )
     )
     return [
+        document_route(OPENAPI_PATH, openapi_document()),
         Route("/v4/devices/status", e(api.devices_status), methods=["POST"]),
         Route("/v4/devices/{rid}", e(api.get_device), methods=["GET"]),
         Route("/v4/devices/{rid}", e(api.set_device), methods=["POST"]),

@@ -10,13 +10,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from obliviate.domain.errors import AuthenticationError, ValidationError
+from obliviate.domain.events import INT64_MAX, INT64_MIN
 from obliviate.domain.tenants import Caller
+from obliviate.http.apidoc import document_route
 from obliviate.http.body import read_capped, read_json
 from obliviate.http.gainsight import translate as tr
 from obliviate.http.gainsight.errors import to_response
+from obliviate.http.gainsight.openapi import PATH as OPENAPI_PATH
+from obliviate.http.gainsight.openapi import openapi_document
 from obliviate.http.gainsight.schemas import CustomEventIn, IdentifyIdBody, UserIn
 from obliviate.http.json import json_response
 from obliviate.http.runtime import Runtime, mass_delete_confirmed, surface_endpoint
+from obliviate.http.text import checking_text
 from obliviate.services import deletions, events, profiles
 
 SURFACE = "gainsight"
@@ -94,6 +99,7 @@ class GainsightApi:
         view = await self.rt.read(
             caller.tenant.tenant_id,
             lambda uow: profiles.get_profile(uow, tenant=caller.tenant, uuid=uuid),
+            point=True,
         )
         return json_response(tr.user_to_wire(view))
 
@@ -237,17 +243,23 @@ def _epoch_ms(params: Any, name: str) -> int | None:
     if raw is None:
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ValidationError(name, "must be epoch milliseconds") from None
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValidationError(name, "must be epoch milliseconds")
+    return value
 
 
 def routes(rt: Runtime) -> list[Route]:
     api = GainsightApi(rt)
-    e = surface_endpoint(
-        rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
+    e = checking_text(
+        surface_endpoint(
+            rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
+        )
     )
     return [
+        document_route(OPENAPI_PATH, openapi_document()),
         Route("/v1/users", e(api.create_user), methods=["POST"]),
         Route("/v1/users", e(api.list_users), methods=["GET"]),
         Route("/v1/users/update", e(api.update_user_by_body), methods=["PUT"]),

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from obliviate.domain.events import INT64_MAX, INT64_MIN
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
@@ -56,7 +58,7 @@ class CustomEventIn(_Strict):
     identifyId: str = Field(min_length=1, max_length=512)
     propertyKey: str = Field(min_length=1)
     userType: str = "USER"
-    date: int | None = None
+    date: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
     attributes: dict[str, Any] | None = None
     accountId: str | None = None
     globalContext: dict[str, Any] | None = None

@@ -10,7 +10,7 @@ import orjson
 import pydantic
 
 from obliviate.domain.errors import ValidationError
-from obliviate.domain.events import NewEvent
+from obliviate.domain.events import INT64_MAX, INT64_MIN, NewEvent
 from obliviate.http.gainsight.schemas import CustomEventIn, UserIn
 from obliviate.services.events import EventView
 from obliviate.services.ports import ProfileFilter
@@ -22,7 +22,7 @@ MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 25
 
 # The full user object: every field is present in answers, empty ones as "", 0 or null.
-_STRING_FIELDS = (
+STRING_FIELDS = (
     "type",
     "gender",
     "email",
@@ -35,7 +35,7 @@ _STRING_FIELDS = (
     "accountId",
     "sfdcContactId",
 )
-_NUMBER_FIELDS = ("signUpDate", "firstVisitDate", "score")
+NUMBER_FIELDS = ("signUpDate", "firstVisitDate", "score")
 # Filterable user fields: identifyId is an identifier, the rest are attributes.
 _FILTER_ATTRIBUTES = frozenset(
     {"email", "firstName", "lastName", "accountId", "type", "role", "title"}
@@ -71,26 +71,34 @@ def validate_new_user(user: UserIn) -> str:
     return user.identifyId
 
 
+def _typed(value: Any, kind: type, empty: Any) -> Any:
+    """Another surface may have stored any JSON under a Gainsight field's name (an Insider
+    attribute ``score: "high"``): answer it only when it has the type Gainsight gives it."""
+    return value if isinstance(value, kind) else empty
+
+
 def user_to_wire(view: ProfileView) -> dict[str, Any]:
     attrs = view.profile.attributes
     user: dict[str, Any] = {
         "aptrinsicId": format(view.profile.profile_id, "x"),
         "identifyId": view.uuid,
     }
-    for name in _STRING_FIELDS:
-        user[name] = attrs.get(name) or ""
+    for name in STRING_FIELDS:
+        user[name] = _typed(attrs.get(name), str, "")
     if not user["type"]:
         user["type"] = "USER"
-    for name in _NUMBER_FIELDS:
-        user[name] = attrs.get(name) or 0
+    for name in NUMBER_FIELDS:
+        number = attrs.get(name)
+        user[name] = number if isinstance(number, int) and not isinstance(number, bool) else 0
+    keys = _typed(attrs.get("propertyKeys"), list, [])
     user.update(
         lastSeenDate=0,
         numberOfVisits=0,
-        location=attrs.get("location"),
-        propertyKeys=attrs.get("propertyKeys") or [],
+        location=_typed(attrs.get("location"), dict, None),
+        propertyKeys=[key for key in keys if isinstance(key, str)],
         createDate=view.profile.created_at,
         lastModifiedDate=view.profile.updated_at,
-        customAttributes=attrs.get("custom"),
+        customAttributes=_typed(attrs.get("custom"), dict, None),
         globalUnsubscribe=bool(attrs.get("globalUnsubscribe", False)),
         id=view.uuid,
     )
@@ -173,6 +181,23 @@ def decode_cursor(raw: str) -> dict[str, Any]:
         state = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, orjson.JSONDecodeError):
         raise ValidationError("scrollId", "is not a scroll id this server issued") from None
-    if not isinstance(state, dict):
+    if not isinstance(state, dict) or not _cursor_fields_valid(state):
         raise ValidationError("scrollId", "is not a scroll id this server issued")
     return state
+
+
+def _int64(value: Any) -> bool:
+    return isinstance(value, int) and INT64_MIN <= value <= INT64_MAX
+
+
+def _cursor_fields_valid(state: dict[str, Any]) -> bool:
+    """A scroll id is the client's to send back, so any JSON may come in its place: each field
+    must have the type this server writes before it reaches a query."""
+    after = state.get("a")
+    after_parts = after if isinstance(after, list) and len(after) == 2 else [after]
+    return (
+        (state.get("f") is None or isinstance(state["f"], str))
+        and all(state.get(key) is None or _int64(state[key]) for key in ("s", "e"))
+        and (state.get("n") is None or (_int64(state["n"]) and 1 <= state["n"] <= MAX_PAGE_SIZE))
+        and (after is None or all(_int64(part) for part in after_parts))
+    )

@@ -18,11 +18,15 @@ from obliviate.domain.errors import (
 )
 from obliviate.domain.identifiers import Identifier
 from obliviate.domain.tenants import Caller
+from obliviate.http.apidoc import document_route
 from obliviate.http.body import read_json
 from obliviate.http.insider import translate as tr
 from obliviate.http.insider.errors import PartnerInvalid, to_response
+from obliviate.http.insider.openapi import PATH as OPENAPI_PATH
+from obliviate.http.insider.openapi import openapi_document
 from obliviate.http.json import json_response
 from obliviate.http.runtime import Runtime, mass_delete_confirmed, surface_endpoint
+from obliviate.http.text import checking_text
 from obliviate.services import events, identity
 from obliviate.services.identity import PersonInput
 from obliviate.services.ports import UnitOfWork
@@ -267,11 +271,14 @@ def _wanted_events(
 
 def routes(rt: Runtime) -> list[Route]:
     api = InsiderApi(rt)
-    e = surface_endpoint(
-        rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
+    e = checking_text(
+        surface_endpoint(
+            rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
+        )
     )
     base = "/api/user/v1"
     return [
+        document_route(OPENAPI_PATH, openapi_document()),
         Route(f"{base}/upsert", e(api.upsert), methods=["POST"]),
         Route(f"{base}/profile", e(api.profile), methods=["POST"]),
         Route(f"{base}/identity", e(api.delete_identity), methods=["DELETE"]),

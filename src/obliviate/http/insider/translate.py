@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from obliviate.domain.errors import ValidationError
-from obliviate.domain.events import NewEvent
+from obliviate.domain.events import INT64_MAX, INT64_MIN, NewEvent
 from obliviate.domain.identifiers import Identifier, custom_type, identifier
 from obliviate.domain.profiles import Profile
 
@@ -105,6 +105,8 @@ def epoch_seconds(value: Any, field: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field, "must be a unix timestamp in seconds")
+    if not INT64_MIN <= value * 1000 <= INT64_MAX:
         raise ValidationError(field, "must be a unix timestamp in seconds")
     return value * 1000
 

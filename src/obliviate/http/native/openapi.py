@@ -15,6 +15,7 @@ from obliviate.http.native.schemas import Problem
 REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{([^}]+)}")
 _ERRORS = {
+    "400": "malformed JSON, or a request the store refuses",
     "401": "missing or wrong bearer token",
     "403": "the token lacks the scope",
     "404": "no such resource in this tenant",
@@ -59,10 +60,12 @@ def openapi_document(ops: list[Operation]) -> dict[str, Any]:
             }
             for h in op.headers
         ]
-        ok: dict[str, Any] = {"description": "success"}
-        if op.response is not None:
-            ok["content"] = {"application/json": {"schema": _schema(op.response, components)}}
-        responses: dict[str, Any] = {str(op.status): ok}
+        responses: dict[str, Any] = {}
+        for status, model in ((op.status, op.response), *op.also):
+            ok: dict[str, Any] = {"description": "success"}
+            if model is not None:
+                ok["content"] = {"application/json": {"schema": _schema(model, components)}}
+            responses[str(status)] = ok
         for code, text in _ERRORS.items():
             responses[code] = {
                 "description": text,

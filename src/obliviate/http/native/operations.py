@@ -33,3 +33,5 @@ class Operation:
     response: type[BaseModel] | None = None
     query: tuple[QueryParam, ...] = ()
     headers: tuple[QueryParam, ...] = ()
+    # Other success statuses the handler answers, each with its body (None: not described).
+    also: tuple[tuple[int, type[BaseModel] | None], ...] = ()

@@ -16,7 +16,7 @@ from obliviate.domain.errors import (
     ProfileNotFound,
     ValidationError,
 )
-from obliviate.domain.events import NewEvent
+from obliviate.domain.events import INT64_MAX, NewEvent
 from obliviate.domain.identifiers import Identifier, identifier, uuid_identifier
 from obliviate.domain.tenants import Caller
 from obliviate.http.body import read_capped, read_json
@@ -28,6 +28,7 @@ from obliviate.http.native.operations import Operation, QueryParam
 from obliviate.http.native.params import DEFAULT_PAGE, MAX_PAGE, int_param
 from obliviate.http.native.records import RecordsApi
 from obliviate.http.runtime import Runtime, mass_delete_confirmed, surface_endpoint
+from obliviate.http.text import checking_text
 from obliviate.services import batches, deletions, devices, events, identity, profiles
 from obliviate.services.batches import BatchRequest
 from obliviate.services.identity import PersonInput
@@ -304,7 +305,9 @@ class NativeApi:
 
     def _job_id(self, request: Request) -> int:
         raw = request.path_params["job_id"]
-        if not raw.isdigit():
+        # str.isdigit() also holds for digits int() cannot read (e.g. "²"), and a job id is a
+        # 64-bit row id: anything else names no job.
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > INT64_MAX:
             raise batches.JobNotFound()
         return int(raw)
 
@@ -341,6 +344,7 @@ def operations(api: NativeApi, records: RecordsApi) -> list[Operation]:
             200,
             sc.ProfileIn,
             sc.ProfileOut,
+            also=((201, sc.ProfileOut),),
         ),
         Operation(
             "GET",
@@ -377,6 +381,7 @@ def operations(api: NativeApi, records: RecordsApi) -> list[Operation]:
             200,
             response=sc.DeletionOut,
             headers=confirm,
+            also=((202, sc.DeletionOut),),
             query=(
                 QueryParam("mode", "soft (default) or hard"),
                 QueryParam("suppress", "true: block re-creation (hard only)", "boolean"),
@@ -406,6 +411,7 @@ def operations(api: NativeApi, records: RecordsApi) -> list[Operation]:
             "Set a device's platform, timezone and info",
             200,
             sc.DeviceIn,
+            also=((201, None),),
         ),
         Operation("GET", f"{p}/devices/{{rid}}", api.get_device, "read", "Read a device"),
         Operation(
@@ -418,6 +424,7 @@ def operations(api: NativeApi, records: RecordsApi) -> list[Operation]:
             sc.DeletionsIn,
             sc.JobOut,
             headers=(QueryParam("Idempotency-Key", "replays the first answer"), *confirm),
+            also=((200, None),),
         ),
         Operation(
             "GET",
@@ -496,8 +503,10 @@ def _scoped(op: Operation) -> Any:
 
 def routes(rt: Runtime) -> list[Route]:
     api = NativeApi(rt)
-    wrap = surface_endpoint(
-        rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
+    wrap = checking_text(
+        surface_endpoint(
+            rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
+        )
     )
     ops = operations(api, RecordsApi(rt))
     document = openapi_document(ops)
@@ -511,6 +520,7 @@ def routes(rt: Runtime) -> list[Route]:
 
     return [
         Route("/api/v1/openapi.json", spec, methods=["GET"]),
+        Route("/native/openapi.json", spec, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
         *(Route(op.path, wrap(_scoped(op)), methods=[op.method]) for op in ops),
     ]

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from obliviate.domain.errors import ValidationError
+from obliviate.domain.events import INT64_MAX, INT64_MIN
 
-SubjectType = str  # uuid | email | phone_number | custom.<name>
+# uuid | email | phone_number | custom.<name> (suppressions also registration_id). The pattern
+# only documents them, so the fuzzing suite can aim at real subjects; the domain checks.
+SubjectType = Annotated[
+    str,
+    Field(
+        json_schema_extra={
+            "pattern": r"^(uuid|email|phone_number|registration_id|custom\.[A-Za-z0-9_]{1,50})$"
+        }
+    ),
+]
 
 
 class _In(BaseModel):
@@ -26,7 +36,9 @@ class ProfileIn(_In):
 
 class EventIn(_In):
     name: str = Field(min_length=1, max_length=255)
-    timestamp: int | None = Field(default=None, description="epoch milliseconds; now if omitted")
+    timestamp: int | None = Field(
+        default=None, ge=INT64_MIN, le=INT64_MAX, description="epoch milliseconds; now if omitted"
+    )
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
