@@ -2,17 +2,17 @@
 
 People with a long history (``events_per_person`` events each, written straight into the
 database) and people with none are hard-deleted one request at a time, alternately, on one
-connection, so both kinds see the same background (the worker purging what came before). The
-request only hides the person and queues the purge; the purge then removes the event rows in
-bounded batches, and its rate is read from the jobs' own timestamps.
+connection, on a server with no worker. The request only hides the person and queues the
+purge; a worker process started afterwards then removes the event rows in bounded batches,
+and its rate is the rows removed over the time from its start to the last job's end.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import bulk
@@ -20,19 +20,6 @@ from loadgen import LoadResult, build_request
 
 HEAVY_FIRST_ID = 1_000_000_000
 HEAVY_FIRST_EVENT_ID = 1_000_000_000
-
-
-@dataclass(frozen=True)
-class HistoryResult:
-    heavy: LoadResult
-    light: LoadResult
-    events_written: int
-    events_purged: int
-    purge_seconds: float
-
-    @property
-    def purge_rows_per_s(self) -> float:
-        return self.events_purged / self.purge_seconds if self.purge_seconds > 0 else 0.0
 
 
 def prepare(db_path: Path, people: int, events_per_person: int) -> tuple[list[str], list[str], int]:
@@ -73,7 +60,8 @@ def alternating_deletes(
 
 
 def split(result: LoadResult) -> tuple[LoadResult, LoadResult]:
-    """One connection answers in order: even answers are the heavy people, odd the light."""
+    """One connection answers in order: even answers are the heavy people, odd the light.
+    The first pair warmed the server's connection up and is left out."""
 
     def part(latencies: list[int]) -> LoadResult:
         return LoadResult(
@@ -85,12 +73,27 @@ def split(result: LoadResult) -> tuple[LoadResult, LoadResult]:
             status_counts=result.status_counts,
         )
 
-    return part(result.latencies_ns[0::2]), part(result.latencies_ns[1::2])
+    return part(result.latencies_ns[2::2]), part(result.latencies_ns[3::2])
 
 
-def purge_figures(db_path: Path, people: int) -> tuple[int, float]:
-    """Event rows the heavy people's purge jobs removed, and the seconds from the first of
-    those jobs being queued to the last finishing."""
+WORKER_READY = "obliviate worker running"
+
+
+def wait_worker_ready(log: Path, worker: subprocess.Popen[bytes], timeout: float = 60) -> int:
+    """Poll the worker's log until it says it runs; that moment, in epoch milliseconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"the worker exited: {log.read_text(errors='replace')[-2000:]}")
+        if log.exists() and WORKER_READY in log.read_text(errors="replace"):
+            return int(time.time() * 1000)
+        time.sleep(0.02)
+    raise RuntimeError("the worker did not start")
+
+
+def purge_figures(db_path: Path, people: int, *, since_ms: int) -> tuple[int, float]:
+    """Event rows the heavy people's purge jobs removed, and the seconds from ``since_ms``
+    (the worker's start) to the last of those jobs finishing."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
     try:
         rows = conn.execute(
@@ -103,5 +106,5 @@ def purge_figures(db_path: Path, people: int) -> tuple[int, float]:
     if len(rows) != people or any(r[1] is None for r in rows):
         raise RuntimeError(f"{len(rows)} heavy purge jobs found, not all finished")
     purged = sum(int(json.loads(r[2]).get("counts", {}).get("events", 0)) for r in rows)
-    span_ms = max(r[1] for r in rows) - min(r[0] for r in rows)
+    span_ms = max(r[1] for r in rows) - since_ms
     return purged, span_ms / 1000

@@ -33,7 +33,7 @@ from insider import (
 )
 from loadgen import LoadResult, RequestSource, ResponseHook, build_request, run_load
 from report import BodyCheck, Row, environment, print_table, write_json
-from servers import DB_FILE, HOST, Server, start_bare, start_obliviate
+from servers import DB_FILE, HOST, Server, start_bare, start_obliviate, start_worker
 from sources import chunks, constant, creating, creating_many, cycling, once_each
 
 CONNECTIONS = 64
@@ -75,7 +75,7 @@ class Plan:
     preload: int | None  # ids per delete scenario; None = sized from the create rate
     seed: int
     # Issue 6, goal 3: people with a long history (and as many with none) hard-deleted.
-    history_people: int = 20
+    history_people: int = 50
     events_per_person: int = 100_000
     # Issue 6, goal 4: profiles stored for the small and the large stage, events per profile
     # (0 profiles: the section is skipped).
@@ -459,44 +459,7 @@ class Bench:
         )
         await self.settle()
         await self.insider_rows(profiles, identity_deletes)
-        await self.settle()
-        await self.history_rows()
         return self.rows
-
-    async def history_rows(self) -> None:
-        """Goal 3: hard deletes of people with a long history against people with none."""
-        people, per = self.plan.history_people, self.plan.events_per_person
-        if people <= 0:
-            return
-        say(f"history: {people} people with {per:,} events each and {people} with none ...")
-        heavy, light, written = history.prepare(self.db_path, people, per)
-        requests = history.alternating_deletes(self.obl_host, heavy, light, DELETE_HEADERS)
-        result = await self.load(self.obliviate, once_each(requests), None, connections=1)
-        heavy_result, light_result = history.split(result)
-        light_row = self.record(
-            "hard delete, person with no events",
-            "DELETE /v1/users/{id}?hardDelete=true",
-            None,
-            light_result,
-            connections=1,
-            note=f"{people} requests, one connection, alternating with the row below",
-        )
-        self.record(
-            f"hard delete, person with {per:,} events",
-            "DELETE /v1/users/{id}?hardDelete=true",
-            light_row.scenario,
-            heavy_result,
-            connections=1,
-            note=f"{people} requests; {written:,} event rows written for them beforehand",
-        )
-        await self.settle(timeout=900)
-        purged, seconds = history.purge_figures(self.db_path, people)
-        self.facts["purge_event_rows"] = purged
-        self.facts["purge_seconds"] = seconds
-        self.facts["purge_rows_per_s"] = purged / seconds if seconds > 0 else 0.0
-        say(f"  purge: {purged:,} event rows in {seconds:.2f} s")
-        if purged != written:
-            raise RuntimeError(f"the purges removed {purged} event rows of {written}")
 
     async def fill_insider_pools(self) -> tuple[list[str], list[str]]:
         """Users (uuid + email, attributes, one event) for the identity delete row, sized like
@@ -643,7 +606,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         warmup=min(1.0, duration / 4),
         preload=args.preload,
         seed=args.seed,
-        history_people=5 if args.quick else 20,
+        history_people=5 if args.quick else 50,
         scale_large=scale,
         postgres_url=postgres,
     )
@@ -655,6 +618,71 @@ def _runner() -> asyncio.Runner:
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
         return asyncio.Runner()
     return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+
+async def history_section(plan: Plan, workdir: Path, facts: dict[str, float]) -> list[Row]:
+    """Goal 3: hard deletes of people with a long history against people with none, on a
+    server of its own with no worker (so the requests are measured alone), then the purge of
+    what they queued by one `obliviate worker` process, timed from its start."""
+    people, per = plan.history_people, plan.events_per_person
+    folder = workdir / "history"
+    server = start_obliviate(folder, name="obliviate-history", extra_args=("--no-worker",))
+    rows: list[Row] = []
+    try:
+        server.wait_ready("/healthz")
+        db = folder / DB_FILE
+        say(f"history: {people} people with {per:,} events each and {people} with none ...")
+        # One more of each: the first pair warms the server up and is not counted.
+        heavy, light, written = history.prepare(db, people + 1, per)
+        host = f"{HOST}:{server.port}"
+        requests = history.alternating_deletes(host, heavy, light, DELETE_HEADERS)
+        result = await run_load(HOST, server.port, once_each(requests), connections=1)
+        heavy_result, light_result = history.split(result)
+        light_row = Row.from_result(
+            "hard delete, person with no events",
+            "DELETE /v1/users/{id}?hardDelete=true",
+            light_result,
+            plan.duration,
+            None,
+            connections=1,
+            note=(
+                f"{people} requests on one connection, alternating with the row below, on a "
+                "server with no worker; the purges run after (see the goals)"
+            ),
+        )
+        heavy_row = Row.from_result(
+            f"hard delete, person with {per:,} events",
+            "DELETE /v1/users/{id}?hardDelete=true",
+            heavy_result,
+            plan.duration,
+            light_row,
+            connections=1,
+            note=f"{people} requests; {per:,} event rows written for each beforehand",
+        )
+        rows += [light_row, heavy_row]
+        for row in rows:
+            say(f"  {row.progress_line()}")
+        worker = start_worker(folder)
+        try:
+            started = history.wait_worker_ready(folder / "worker.log", worker)
+            deadline = time.monotonic() + 900
+            while active_jobs(db) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            if worker.poll() is not None:
+                raise RuntimeError("the history worker died")
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+        purged, seconds = history.purge_figures(db, people + 1, since_ms=started)
+        if purged != written:
+            raise RuntimeError(f"the purges removed {purged} event rows of {written}")
+        facts["purge_event_rows"] = purged
+        facts["purge_seconds"] = seconds
+        facts["purge_rows_per_s"] = purged / seconds if seconds > 0 else 0.0
+        say(f"  purge: {purged:,} event rows in {seconds:.2f} s by one worker process")
+    finally:
+        server.stop()
+    return rows
 
 
 async def scale_section(plan: Plan, workdir: Path, facts: dict[str, float]) -> list[Row]:
@@ -763,6 +791,9 @@ def main(argv: list[str] | None = None) -> int:
         for server in reversed(servers):
             server.stop()
         servers.clear()
+        if plan.history_people > 0:
+            with _runner() as runner:
+                extra += runner.run(history_section(plan, workdir, bench.facts))
         if plan.scale_large > 0:
             with _runner() as runner:
                 extra += runner.run(scale_section(plan, workdir, bench.facts))

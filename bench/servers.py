@@ -93,11 +93,8 @@ def _start(name: str, args: list[str], env: dict[str, str], workdir: Path) -> Se
     return Server(name, port, process, log_path, log_file)
 
 
-def start_obliviate(
-    workdir: Path, *, name: str = "obliviate", extra_env: dict[str, str] | None = None
-) -> Server:
-    """`obliviate serve --demo` on a fresh SQLite database inside ``workdir``."""
-    workdir.mkdir(parents=True, exist_ok=True)
+def obliviate_env(workdir: Path, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of every Obliviate process of the run on ``workdir``'s database."""
     env = dict(os.environ)
     env.update(
         {
@@ -112,7 +109,33 @@ def start_obliviate(
         }
     )
     env.update(extra_env or {})
-    args = [sys.executable, "-m", "obliviate", "serve", "--demo"]
+    return env
+
+
+def start_worker(workdir: Path) -> subprocess.Popen[bytes]:
+    """`obliviate worker` on ``workdir``'s database (its output to worker.log there)."""
+    with (workdir / "worker.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "obliviate", "worker"],
+            env=obliviate_env(workdir),
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def start_obliviate(
+    workdir: Path,
+    *,
+    name: str = "obliviate",
+    extra_env: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> Server:
+    """`obliviate serve --demo` on a fresh SQLite database inside ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = obliviate_env(workdir, extra_env)
+    args = [sys.executable, "-m", "obliviate", "serve", "--demo", *extra_args]
     return _start(name, args, env, workdir)
 
 

@@ -70,9 +70,6 @@ def _configure_sqlite(engine: Engine) -> None:
         # FULL: a commit is on disk (WAL fsync) before it returns, so a 2xx survives power loss.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=30000")
-        # 16 MB of page cache (SQLite's default is 2 MB): a purge deleting a long history
-        # touches three b-trees per row, and re-reading their pages was a third of its time.
-        cursor.execute("PRAGMA cache_size=-16384")
         cursor.close()
 
     @event.listens_for(engine, "begin")
