@@ -188,3 +188,51 @@ def test_a_worker_that_lost_its_lease_cannot_touch_the_job_its_successor_holds(
     final = _job(container, first.job_id)
     assert final.state == "completed"
     assert final.result["counts"]["events"] == 5
+
+
+def test_each_purge_step_extends_the_lease_so_a_long_purge_is_not_taken_over(
+    container: Container, tenant: dict[str, Any], clock: FakeClock
+) -> None:
+    from obliviate.domain.events import NewEvent
+    from obliviate.services import deletions, profiles
+    from obliviate.services.tenants import Authenticator
+
+    _worker(container, clock).drain()
+    caller = Authenticator(container.engine, default_revival_window=60).gainsight(
+        tenant["gainsight"]["api_key"]
+    )
+    tenant_id = caller.tenant.tenant_id
+    with container.uow_factory(tenant_id) as uow:
+        view, _ = profiles.create_profile(
+            uow,
+            tenant=caller.tenant,
+            uuid="lease-2",
+            attributes={},
+            now=clock.now_ms(),
+            hasher=container.hasher,
+        )
+        for _ in range(5):
+            uow.events.add(
+                profile_id=view.profile.profile_id, event=NewEvent("e", 1), now=clock.now_ms()
+            )
+        deletions.hard_delete_profile(
+            uow, caller=caller, uuid="lease-2", now=clock.now_ms(), hasher=container.hasher
+        )
+        uow.commit()
+    held = queue.claim(container.engine, worker_id="a", now=clock.now_ms(), lease_ms=1_000)
+    assert held is not None
+    with container.uow_factory(tenant_id) as uow:
+        done = deletions.purge_step(
+            uow,
+            job_id=held.job_id,
+            payload=held.payload,
+            batch_size=2,
+            now=clock.now_ms(),
+            worker_id="a",
+            lease_until=clock.now_ms() + 60_000,
+        )
+        uow.commit()
+    assert done is False
+    # Past the lease the claim gave, but within the one the step wrote: nobody else gets it.
+    clock.advance(2)
+    assert queue.claim(container.engine, worker_id="b", now=clock.now_ms(), lease_ms=1_000) is None

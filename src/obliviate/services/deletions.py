@@ -150,11 +150,13 @@ def purge_step(
     batch_size: int,
     now: int,
     worker_id: str,
+    lease_until: int | None = None,
 ) -> bool:
     """Remove one batch of the subject's rows; on the last, verify, write the receipt, finish.
 
-    Each step is its own transaction and records its progress in the job, so a crash at any
-    point resumes where it stopped and counts nothing twice. Returns True when the job is done.
+    Each step is its own transaction and records its progress in the job (and, given
+    ``lease_until``, extends the worker's lease), so a crash at any point resumes where it
+    stopped and counts nothing twice. Returns True when the job is done or no longer ours.
     """
     kind, subject_id = str(payload["subject_kind"]), int(payload["subject_id"])
     # Progress is read from the locked job row, not memory, so a job taken over after a crash
@@ -167,7 +169,9 @@ def purge_step(
         removed = uow.person_rows.delete_batch(kind, target.kind, subject_id, batch_size)
         counts[target.kind] = counts.get(target.kind, 0) + removed
         if removed == batch_size:
-            uow.jobs.set_result(job_id, {**result, "counts": counts}, now=now)
+            uow.jobs.set_result(
+                job_id, {**result, "counts": counts}, now=now, lease_until=lease_until
+            )
             return False
     left = {name: n for name, n in uow.person_rows.count(kind, subject_id).items() if n}
     if left:

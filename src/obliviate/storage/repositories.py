@@ -440,11 +440,18 @@ class SqlJobs:
             return None
         return dict(row.result)
 
-    def set_result(self, job_id: int, result: dict[str, Any], *, now: int) -> None:
+    def set_result(
+        self, job_id: int, result: dict[str, Any], *, now: int, lease_until: int | None = None
+    ) -> None:
+        """Record progress; with ``lease_until``, extend the holder's lease in the same write
+        (a heartbeat that costs no transaction of its own)."""
+        values: dict[str, Any] = {"result": result, "updated_at": now}
+        if lease_until is not None:
+            values["locked_until"] = lease_until
         self._conn.execute(
             update(t.jobs)
             .where(t.jobs.c.tenant_id == self._tenant, t.jobs.c.job_id == job_id)
-            .values(result=result, updated_at=now)
+            .values(**values)
         )
 
     def finish(self, job_id: int, *, state: str, result: dict[str, Any], now: int) -> None:
