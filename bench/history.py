@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
@@ -74,21 +73,6 @@ def split(result: LoadResult) -> tuple[LoadResult, LoadResult]:
         )
 
     return part(result.latencies_ns[2::2]), part(result.latencies_ns[3::2])
-
-
-WORKER_READY = "obliviate worker running"
-
-
-def wait_worker_ready(log: Path, worker: subprocess.Popen[bytes], timeout: float = 60) -> int:
-    """Poll the worker's log until it says it runs; that moment, in epoch milliseconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited: {log.read_text(errors='replace')[-2000:]}")
-        if log.exists() and WORKER_READY in log.read_text(errors="replace"):
-            return int(time.time() * 1000)
-        time.sleep(0.02)
-    raise RuntimeError("the worker did not start")
 
 
 def purge_figures(db_path: Path, people: int, *, since_ms: int) -> tuple[int, float]:

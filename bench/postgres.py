@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import random
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,7 +24,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from loadgen import LoadResult, RequestSource, build_request, run_load
 from report import Row
-from servers import HOST, Server, free_port
+from servers import HOST, Server, obliviate_env, start_serve, start_worker
 from sources import creating, cycling, once_each
 
 if TYPE_CHECKING:
@@ -41,7 +38,6 @@ CONNECTIONS = SERVERS * CONNECTIONS_PER_SERVER
 # The database is dropped WITH (FORCE) at the start and at the end: only names with this in
 # them are accepted, so a mistyped URL cannot take a real database (or `test`) with it.
 NAME_GUARD = "bench"
-WORKER_READY = "obliviate worker running"
 READY_TIMEOUT_S = 60.0
 CEILING_ROW = "pg INSERT ... ON CONFLICT loop"
 CEILING_TABLE = "bench_ceiling"
@@ -92,61 +88,8 @@ def _drop_database(url: str) -> None:
 
 
 def _env(url: str, data_dir: Path) -> dict[str, str]:
-    """servers.start_obliviate's environment, on PostgreSQL. Every process shares one secret
-    key (set here, so none of them writes a key file of its own)."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "OBLIVIATE_ENV": "development",
-            "OBLIVIATE_DATABASE_URL": url,
-            "OBLIVIATE_SECRET_KEY": secrets.token_hex(32),
-            "OBLIVIATE_DATA_DIR": str(data_dir),
-            "OBLIVIATE_RATELIMIT_URL": "memory://",
-            "OBLIVIATE_GAINSIGHT_RATE_LIMIT": "100000000/second",
-            "OBLIVIATE_ENGAGELAB_RATE_LIMIT": "100000000/second",
-            "OBLIVIATE_INSIDER_RATE_LIMIT": "100000000/second",
-            "OBLIVIATE_LOG_LEVEL": "WARNING",
-        }
-    )
-    return env
-
-
-def _spawn(name: str, args: list[str], env: dict[str, str], workdir: Path, port: int) -> Server:
-    log_path = workdir / f"{name}.log"
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "obliviate", *args],
-        env=env,
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    return Server(name, port, process, log_path, log_file)
-
-
-def _start_server(name: str, env: dict[str, str], workdir: Path) -> Server:
-    port = free_port()
-    args = ["serve", "--demo", "--no-worker", "--host", HOST, "--port", str(port)]
-    return _spawn(name, args, env, workdir, port)
-
-
-def _start_worker(name: str, env: dict[str, str], workdir: Path) -> Server:
-    # A worker serves no HTTP: port 0 stands for "none" (only stop/log_tail are used).
-    return _spawn(name, ["worker"], env, workdir, 0)
-
-
-def _wait_worker(worker: Server, timeout: float = READY_TIMEOUT_S) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if worker.process.poll() is not None:
-            raise RuntimeError(
-                f"{worker.name} exited with {worker.process.returncode}:\n{worker.log_tail()}"
-            )
-        if WORKER_READY in worker.log_path.read_text(errors="replace"):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{worker.name} not ready after {timeout}s:\n{worker.log_tail()}")
+    """Every process shares one secret key (set here, so none writes a key file of its own)."""
+    return obliviate_env(url, data_dir, {"OBLIVIATE_SECRET_KEY": secrets.token_hex(32)})
 
 
 def _merge(results: Sequence[LoadResult]) -> LoadResult:
@@ -361,23 +304,23 @@ async def postgres_rows(
         say(f"PostgreSQL: starting {SERVERS} servers (--no-worker) and {WORKERS} workers ...")
         env = _env(url, folder / "data")
         # The first server migrates and creates the demo tenant; the rest start after it.
-        first = _start_server("pg-server-0", env, folder)
+        first = start_serve("pg-server-0", env, folder, "--no-worker")
         procs.append(first)
         first.wait_ready("/healthz")
         servers = [first]
         for i in range(1, SERVERS):
-            server = _start_server(f"pg-server-{i}", env, folder)
+            server = start_serve(f"pg-server-{i}", env, folder, "--no-worker")
             procs.append(server)
             servers.append(server)
         workers = []
         for i in range(WORKERS):
-            worker = _start_worker(f"pg-worker-{i}", env, folder)
+            worker = start_worker(env, folder, f"pg-worker-{i}")
             procs.append(worker)
             workers.append(worker)
         for server in servers[1:]:
             server.wait_ready("/healthz")
         for worker in workers:
-            _wait_worker(worker)
+            worker.wait_worker(READY_TIMEOUT_S)
         cluster = _Cluster(servers)
         hosts = cluster.hosts
 

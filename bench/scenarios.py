@@ -33,7 +33,15 @@ from insider import (
 )
 from loadgen import LoadResult, RequestSource, ResponseHook, build_request, run_load
 from report import BodyCheck, Row, environment, print_table, write_json
-from servers import DB_FILE, HOST, Server, start_bare, start_obliviate, start_worker
+from servers import (
+    DB_FILE,
+    HOST,
+    Server,
+    sqlite_env,
+    start_bare,
+    start_obliviate,
+    start_worker,
+)
 from sources import chunks, constant, creating, creating_many, cycling, once_each
 
 CONNECTIONS = 64
@@ -662,17 +670,17 @@ async def history_section(plan: Plan, workdir: Path, facts: dict[str, float]) ->
         rows += [light_row, heavy_row]
         for row in rows:
             say(f"  {row.progress_line()}")
-        worker = start_worker(folder)
+        worker = start_worker(sqlite_env(folder), folder)
         try:
-            started = history.wait_worker_ready(folder / "worker.log", worker)
+            worker.wait_worker()
+            started = int(time.time() * 1000)
             deadline = time.monotonic() + 900
             while active_jobs(db) and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
-            if worker.poll() is not None:
-                raise RuntimeError("the history worker died")
+            if worker.process.poll() is not None:
+                raise RuntimeError(f"the history worker died:\n{worker.log_tail()}")
         finally:
-            worker.terminate()
-            worker.wait(timeout=30)
+            worker.stop()
         purged, seconds = history.purge_figures(db, people + 1, since_ms=started)
         if purged != written:
             raise RuntimeError(f"the purges removed {purged} event rows of {written}")

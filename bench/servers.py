@@ -25,6 +25,7 @@ UVICORN_FLAGS = [
     "warning",
 ]
 DB_FILE = "obliviate.db"
+WORKER_READY = "obliviate worker running"
 STACK = "uvicorn loop=uvloop http=httptools access_log=off log_level=warning"
 
 
@@ -67,6 +68,19 @@ class Server:
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.log_tail()}")
 
+    def wait_worker(self, timeout: float = 60.0) -> None:
+        """Poll a worker's log until it says it runs."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            if WORKER_READY in self.log_path.read_text(errors="replace"):
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.log_tail()}")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -78,12 +92,16 @@ class Server:
         self.log_file.close()
 
 
-def _start(name: str, args: list[str], env: dict[str, str], workdir: Path) -> Server:
-    port = free_port()
+def _start(
+    name: str, args: list[str], env: dict[str, str], workdir: Path, *, listen: bool = True
+) -> Server:
+    """A subprocess logging to ``workdir/<name>.log``; with ``listen``, on a free port (a
+    worker serves no HTTP: its port is 0)."""
+    port = free_port() if listen else 0
     log_path = workdir / f"{name}.log"
     log_file = log_path.open("wb")
     process = subprocess.Popen(
-        [*args, "--host", HOST, "--port", str(port)],
+        [*args, "--host", HOST, "--port", str(port)] if listen else args,
         env=env,
         cwd=workdir,
         stdin=subprocess.DEVNULL,
@@ -93,14 +111,16 @@ def _start(name: str, args: list[str], env: dict[str, str], workdir: Path) -> Se
     return Server(name, port, process, log_path, log_file)
 
 
-def obliviate_env(workdir: Path, extra_env: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of every Obliviate process of the run on ``workdir``'s database."""
+def obliviate_env(
+    database_url: str, data_dir: Path, extra_env: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of the run's Obliviate processes on one database."""
     env = dict(os.environ)
     env.update(
         {
             "OBLIVIATE_ENV": "development",
-            "OBLIVIATE_DATABASE_URL": f"sqlite:///{workdir / DB_FILE}",
-            "OBLIVIATE_DATA_DIR": str(workdir / "data"),
+            "OBLIVIATE_DATABASE_URL": database_url,
+            "OBLIVIATE_DATA_DIR": str(data_dir),
             "OBLIVIATE_RATELIMIT_URL": "memory://",
             "OBLIVIATE_GAINSIGHT_RATE_LIMIT": "100000000/second",
             "OBLIVIATE_ENGAGELAB_RATE_LIMIT": "100000000/second",
@@ -112,17 +132,19 @@ def obliviate_env(workdir: Path, extra_env: dict[str, str] | None = None) -> dic
     return env
 
 
-def start_worker(workdir: Path) -> subprocess.Popen[bytes]:
-    """`obliviate worker` on ``workdir``'s database (its output to worker.log there)."""
-    with (workdir / "worker.log").open("wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "obliviate", "worker"],
-            env=obliviate_env(workdir),
-            cwd=workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+def sqlite_env(workdir: Path, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    return obliviate_env(f"sqlite:///{workdir / DB_FILE}", workdir / "data", extra_env)
+
+
+def start_serve(name: str, env: dict[str, str], workdir: Path, *extra_args: str) -> Server:
+    """`obliviate serve --demo` with ``env``."""
+    args = [sys.executable, "-m", "obliviate", "serve", "--demo", *extra_args]
+    return _start(name, args, env, workdir)
+
+
+def start_worker(env: dict[str, str], workdir: Path, name: str = "worker") -> Server:
+    """`obliviate worker` with ``env`` (wait for it with ``wait_worker``)."""
+    return _start(name, [sys.executable, "-m", "obliviate", "worker"], env, workdir, listen=False)
 
 
 def start_obliviate(
@@ -134,9 +156,7 @@ def start_obliviate(
 ) -> Server:
     """`obliviate serve --demo` on a fresh SQLite database inside ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
-    env = obliviate_env(workdir, extra_env)
-    args = [sys.executable, "-m", "obliviate", "serve", "--demo", *extra_args]
-    return _start(name, args, env, workdir)
+    return start_serve(name, sqlite_env(workdir, extra_env), workdir, *extra_args)
 
 
 def start_bare(workdir: Path, app: str = "bare_asgi:app", name: str = "bare-asgi") -> Server:

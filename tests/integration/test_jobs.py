@@ -132,9 +132,11 @@ def test_migrations_can_run_again_without_change(container: Container) -> None:
     assert version == head
 
 
-def test_a_worker_that_lost_its_lease_cannot_touch_the_job_its_successor_holds(
-    container: Container, tenant: dict[str, Any], clock: FakeClock
-) -> None:
+def _hard_deleted_with_events(
+    container: Container, tenant: dict[str, Any], clock: FakeClock, uuid: str
+) -> tuple[str, int]:
+    """A person with five events, hard-deleted: the tenant id and the person's profile id
+    (its purge job is queued)."""
     from obliviate.domain.events import NewEvent
     from obliviate.services import deletions, profiles
     from obliviate.services.tenants import Authenticator
@@ -143,12 +145,11 @@ def test_a_worker_that_lost_its_lease_cannot_touch_the_job_its_successor_holds(
     caller = Authenticator(container.engine, default_revival_window=60).gainsight(
         tenant["gainsight"]["api_key"]
     )
-    tenant_id = caller.tenant.tenant_id
-    with container.uow_factory(tenant_id) as uow:
+    with container.uow_factory(caller.tenant.tenant_id) as uow:
         view, _ = profiles.create_profile(
             uow,
             tenant=caller.tenant,
-            uuid="lease-1",
+            uuid=uuid,
             attributes={},
             now=clock.now_ms(),
             hasher=container.hasher,
@@ -158,9 +159,18 @@ def test_a_worker_that_lost_its_lease_cannot_touch_the_job_its_successor_holds(
                 profile_id=view.profile.profile_id, event=NewEvent("e", 1), now=clock.now_ms()
             )
         deletions.hard_delete_profile(
-            uow, caller=caller, uuid="lease-1", now=clock.now_ms(), hasher=container.hasher
+            uow, caller=caller, uuid=uuid, now=clock.now_ms(), hasher=container.hasher
         )
         uow.commit()
+    return caller.tenant.tenant_id, view.profile.profile_id
+
+
+def test_a_worker_that_lost_its_lease_cannot_touch_the_job_its_successor_holds(
+    container: Container, tenant: dict[str, Any], clock: FakeClock
+) -> None:
+    from obliviate.services import deletions
+
+    tenant_id, profile_id = _hard_deleted_with_events(container, tenant, clock, "lease-1")
     first = queue.claim(container.engine, worker_id="a", now=clock.now_ms(), lease_ms=1_000)
     assert first is not None
     clock.advance(2)
@@ -182,7 +192,7 @@ def test_a_worker_that_lost_its_lease_cannot_touch_the_job_its_successor_holds(
 
     assert step("a") is True  # the stale holder stops at once...
     with container.uow_factory(tenant_id, write=False) as uow:
-        assert uow.person_rows.count("profile", view.profile.profile_id)["events"] == 5
+        assert uow.person_rows.count("profile", profile_id)["events"] == 5
     while not step("b"):  # ...and the holder finishes, counting every row once
         pass
     final = _job(container, first.job_id)
@@ -193,32 +203,9 @@ def test_a_worker_that_lost_its_lease_cannot_touch_the_job_its_successor_holds(
 def test_each_purge_step_extends_the_lease_so_a_long_purge_is_not_taken_over(
     container: Container, tenant: dict[str, Any], clock: FakeClock
 ) -> None:
-    from obliviate.domain.events import NewEvent
-    from obliviate.services import deletions, profiles
-    from obliviate.services.tenants import Authenticator
+    from obliviate.services import deletions
 
-    _worker(container, clock).drain()
-    caller = Authenticator(container.engine, default_revival_window=60).gainsight(
-        tenant["gainsight"]["api_key"]
-    )
-    tenant_id = caller.tenant.tenant_id
-    with container.uow_factory(tenant_id) as uow:
-        view, _ = profiles.create_profile(
-            uow,
-            tenant=caller.tenant,
-            uuid="lease-2",
-            attributes={},
-            now=clock.now_ms(),
-            hasher=container.hasher,
-        )
-        for _ in range(5):
-            uow.events.add(
-                profile_id=view.profile.profile_id, event=NewEvent("e", 1), now=clock.now_ms()
-            )
-        deletions.hard_delete_profile(
-            uow, caller=caller, uuid="lease-2", now=clock.now_ms(), hasher=container.hasher
-        )
-        uow.commit()
+    tenant_id, _ = _hard_deleted_with_events(container, tenant, clock, "lease-2")
     held = queue.claim(container.engine, worker_id="a", now=clock.now_ms(), lease_ms=1_000)
     assert held is not None
     with container.uow_factory(tenant_id) as uow:

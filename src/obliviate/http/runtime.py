@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from obliviate.domain.errors import RateLimited
 from obliviate.domain.tenants import Caller
+from obliviate.http.text import refuse_nul_in_url
 from obliviate.ratelimit import RateLimiter
 from obliviate.security import hash_secret
 from obliviate.services.ports import SubjectHasher, UnitOfWork, UnitOfWorkFactory
@@ -135,6 +136,9 @@ def surface_endpoint(
             try:
                 caller = await authenticate(request)
                 await rt.check_rate(surface, caller)
+                # After authentication: nothing about a request is judged before its caller
+                # is known.
+                refuse_nul_in_url(request)
                 return await handler(request, caller)
             except Exception as exc:
                 return to_response(exc)

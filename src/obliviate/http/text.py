@@ -3,20 +3,17 @@
 PostgreSQL text cannot hold NUL, so an identifier, registration id, event name or filter value
 carrying one failed deep in the database (a 500 that the fuzzing suite found). Every surface
 refuses it up front instead, as invalid input in its own envelope: in the body (``read_json``),
-in path and query parameters (``without_nul_in_url``).
+in path and query parameters (``refuse_nul_in_url``, which every surface endpoint runs once
+its caller is known).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from obliviate.domain.errors import ValidationError
-from obliviate.domain.tenants import Caller
-from obliviate.http.runtime import Endpoint, Handler
 
 NUL = "\x00"
 MESSAGE = "may not contain the NUL character (U+0000)"
@@ -39,17 +36,8 @@ def holds_nul(value: Any) -> bool:
     return False
 
 
-def without_nul_in_url(handler: Handler) -> Handler:
-    async def run(request: Request, caller: Caller) -> Response:
-        for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
-            if NUL in str(value):
-                raise ValidationError(name, MESSAGE)
-        return await handler(request, caller)
-
-    return run
-
-
-def checking_text(wrap: Callable[[Handler], Endpoint]) -> Callable[[Handler], Endpoint]:
-    """A surface's endpoint wrapper whose handlers also refuse NUL in the URL (after
-    authentication, so nothing about a request is judged before its caller is known)."""
-    return lambda handler: wrap(without_nul_in_url(handler))
+def refuse_nul_in_url(request: Request) -> None:
+    """Refuse a path or query parameter that holds NUL, naming it."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if NUL in str(value):
+            raise ValidationError(name, MESSAGE)

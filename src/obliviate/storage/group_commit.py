@@ -60,7 +60,7 @@ class GroupCommitter:
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_guard = threading.Lock()
-        # Groups committed and units of work in them, for the benchmark and tests.
+        # Groups committed and units of work in them (the tests read them).
         self.groups = 0
         self.units = 0
 

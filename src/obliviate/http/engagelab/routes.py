@@ -19,7 +19,6 @@ from obliviate.http.engagelab.errors import json_response, to_response
 from obliviate.http.engagelab.openapi import PATH as OPENAPI_PATH
 from obliviate.http.engagelab.openapi import openapi_document
 from obliviate.http.runtime import Runtime, surface_endpoint
-from obliviate.http.text import checking_text
 from obliviate.services import devices
 
 SURFACE = "engagelab"
@@ -180,10 +179,8 @@ class EngageLabApi:
 
 def routes(rt: Runtime) -> list[Route]:
     api = EngageLabApi(rt)
-    e = checking_text(
-        surface_endpoint(
-            rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
-        )
+    e = surface_endpoint(
+        rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
     )
     return [
         document_route(OPENAPI_PATH, openapi_document()),

@@ -21,7 +21,6 @@ from obliviate.http.gainsight.openapi import openapi_document
 from obliviate.http.gainsight.schemas import CustomEventIn, IdentifyIdBody, UserIn
 from obliviate.http.json import json_response
 from obliviate.http.runtime import Runtime, mass_delete_confirmed, surface_endpoint
-from obliviate.http.text import checking_text
 from obliviate.services import deletions, events, profiles
 
 SURFACE = "gainsight"
@@ -253,10 +252,8 @@ def _epoch_ms(params: Any, name: str) -> int | None:
 
 def routes(rt: Runtime) -> list[Route]:
     api = GainsightApi(rt)
-    e = checking_text(
-        surface_endpoint(
-            rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
-        )
+    e = surface_endpoint(
+        rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
     )
     return [
         document_route(OPENAPI_PATH, openapi_document()),

@@ -26,7 +26,6 @@ from obliviate.http.insider.openapi import PATH as OPENAPI_PATH
 from obliviate.http.insider.openapi import openapi_document
 from obliviate.http.json import json_response
 from obliviate.http.runtime import Runtime, mass_delete_confirmed, surface_endpoint
-from obliviate.http.text import checking_text
 from obliviate.services import events, identity
 from obliviate.services.identity import PersonInput
 from obliviate.services.ports import UnitOfWork
@@ -271,10 +270,8 @@ def _wanted_events(
 
 def routes(rt: Runtime) -> list[Route]:
     api = InsiderApi(rt)
-    e = checking_text(
-        surface_endpoint(
-            rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
-        )
+    e = surface_endpoint(
+        rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
     )
     base = "/api/user/v1"
     return [

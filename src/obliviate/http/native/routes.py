@@ -28,7 +28,6 @@ from obliviate.http.native.operations import Operation, QueryParam
 from obliviate.http.native.params import DEFAULT_PAGE, MAX_PAGE, int_param
 from obliviate.http.native.records import RecordsApi
 from obliviate.http.runtime import Runtime, mass_delete_confirmed, surface_endpoint
-from obliviate.http.text import checking_text
 from obliviate.services import batches, deletions, devices, events, identity, profiles
 from obliviate.services.batches import BatchRequest
 from obliviate.services.identity import PersonInput
@@ -503,10 +502,8 @@ def _scoped(op: Operation) -> Any:
 
 def routes(rt: Runtime) -> list[Route]:
     api = NativeApi(rt)
-    wrap = checking_text(
-        surface_endpoint(
-            rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
-        )
+    wrap = surface_endpoint(
+        rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
     )
     ops = operations(api, RecordsApi(rt))
     document = openapi_document(ops)
