@@ -20,7 +20,7 @@ from obliviate.services.tenants import Authenticator
 from obliviate.settings import Settings
 from obliviate.storage.engine import make_engine, sqlite_path
 from obliviate.storage.group_commit import GroupCommitter
-from obliviate.storage.uow import SqlUnitOfWorkFactory
+from obliviate.storage.uow import SqlitePointReads, SqlUnitOfWorkFactory
 
 
 def load_secret_key(settings: Settings) -> bytes:
@@ -103,7 +103,9 @@ def create_app(container: Container, *, worker: Worker | None = None) -> Starlet
         max_body_bytes=s.max_body_bytes,
         auth_cache_ttl=s.auth_cache_ttl,
         on_job_enqueued=worker.wake.set if worker is not None else None,
-        inline_point_reads=sqlite_path(s.database_url) is not None,
+        point_reads=(
+            SqlitePointReads(container.engine) if sqlite_path(s.database_url) is not None else None
+        ),
         group_commit=(
             GroupCommitter(container.engine)
             if s.group_commit and sqlite_path(s.database_url) is not None

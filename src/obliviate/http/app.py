@@ -20,6 +20,7 @@ from obliviate.http.logging import AccessLogMiddleware
 from obliviate.http.native.routes import routes as native_routes
 from obliviate.http.runtime import Runtime
 from obliviate.storage.engine import read_connection
+from obliviate.storage.uow import SqlitePointReads
 
 
 def build_app(rt: Runtime, engine: Engine) -> Starlette:
@@ -51,6 +52,8 @@ def build_app(rt: Runtime, engine: Engine) -> Starlette:
         await rt.limiter.close()
         if rt.group_commit is not None:
             await to_thread.run_sync(rt.group_commit.close)
+        if isinstance(rt.point_reads, SqlitePointReads):
+            rt.point_reads.close()
 
     app = Starlette(
         lifespan=lifespan,

@@ -6,11 +6,14 @@ import logging
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from obliviate.services.ports import SubjectHasher
 
 access_log = logging.getLogger("obliviate.access")
 
@@ -40,12 +43,31 @@ def configure_logging(level: str) -> None:
     root.propagate = False
 
 
+@dataclass(frozen=True, slots=True)
+class SubjectHash:
+    """The keyed hash of a request's subject, worked out only when a log line is written:
+    with the access log off, an HMAC on every request cost about 5% of a GET."""
+
+    hasher: SubjectHasher
+    id_type: str
+    value: str
+
+    def __str__(self) -> str:
+        return self.hasher(self.id_type, self.value)
+
+
+def log_subject(scope: Scope, hasher: SubjectHasher, id_type: str, value: str) -> None:
+    """Name the request's subject for the access log, which shows only its keyed hash."""
+    scope["state"]["subject"] = SubjectHash(hasher, id_type, value)
+
+
 class AccessLogMiddleware:
     """Logs request id, tenant, surface, route template, status and latency."""
 
     def __init__(self, app: ASGIApp, requests_total: Counter | None = None) -> None:
         self.app = app
         self.requests_total = requests_total
+        self._children: dict[tuple[str, int], Counter] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,23 +90,35 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
             if self.requests_total is not None:
-                surface = state.get("surface") or "none"
-                self.requests_total.labels(surface=surface, status=str(status)).inc()
-            access_log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "route": getattr(route, "path", "unmatched"),
-                    "surface": state.get("surface"),
-                    "tenant": state.get("tenant"),
-                    "subject": state.get("subject"),
-                    "status": status,
-                    "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+                self._count(state.get("surface") or "none", status)
+            if access_log.isEnabledFor(logging.INFO):
+                route = scope.get("route")
+                subject = state.get("subject")
+                access_log.info(
+                    "request",
+                    extra={
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "route": getattr(route, "path", "unmatched"),
+                        "surface": state.get("surface"),
+                        "tenant": state.get("tenant"),
+                        "subject": None if subject is None else str(subject),
+                        "status": status,
+                        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+
+    def _count(self, surface: str, status: int) -> None:
+        # prometheus_client's labels() locks and builds a key on every call; the children
+        # are few (surface x status), so they are kept here.
+        key = (surface, status)
+        child = self._children.get(key)
+        if child is None:
+            assert self.requests_total is not None
+            child = self.requests_total.labels(surface=surface, status=str(status))
+            self._children[key] = child
+        child.inc()
 
 
 def _request_id(scope: Scope) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -41,8 +42,8 @@ class Runtime:
     on_job_enqueued: Callable[[], None] | None = None
     # SQLite: writes go through one group-commit thread instead of a transaction each.
     group_commit: GroupCommitter | None = None
-    # SQLite: reads by key run on the event loop (see ``read``).
-    inline_point_reads: bool = False
+    # SQLite: reads by key run on the event loop, on a connection it keeps (see ``read``).
+    point_reads: Callable[[str], AbstractContextManager[UnitOfWork]] | None = None
 
     # Resolved callers by credential hash, briefly: saves a query and a thread hop on every
     # request; a revoked or rotated credential stops working within the TTL.
@@ -95,8 +96,9 @@ class Runtime:
             with self.uow_factory(tenant_id, write=False) as uow:
                 return work(uow)
 
-        if point and self.inline_point_reads:
-            return run()
+        if point and self.point_reads is not None:
+            with self.point_reads(tenant_id) as uow:
+                return work(uow)
         return await to_thread.run_sync(run)
 
     def job_enqueued(self) -> None:

@@ -38,6 +38,12 @@ def holds_nul(value: Any) -> bool:
 
 def refuse_nul_in_url(request: Request) -> None:
     """Refuse a path or query parameter that holds NUL, naming it."""
+    scope = request.scope
+    query: bytes = scope.get("query_string", b"")
+    # Nearly every request has no NUL anywhere; only then are the parameters parsed to name
+    # the one that holds it (parsing them cost about 5% of a GET).
+    if NUL not in scope["path"] and b"%00" not in query and b"\x00" not in query:
+        return
     for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
         if NUL in str(value):
             raise ValidationError(name, MESSAGE)

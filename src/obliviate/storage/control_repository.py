@@ -11,24 +11,29 @@ from obliviate.domain.deletion import JobState
 from obliviate.domain.profiles import ProfileState
 from obliviate.storage import tables as t
 from obliviate.storage.ids import plain
+from obliviate.storage.prepared import Prepared
 from obliviate.storage.savepoints import savepoint
 
 # Checked on every create and every deletion: built once (see repositories.py).
-_SUPPRESSED = select(t.suppressions.c.created_at).where(
-    t.suppressions.c.tenant_id == bindparam("tenant"),
-    t.suppressions.c.id_type == bindparam("id_type"),
-    t.suppressions.c.value_hash == bindparam("value_hash"),
+_SUPPRESSED = Prepared(
+    select(t.suppressions.c.created_at).where(
+        t.suppressions.c.tenant_id == bindparam("tenant"),
+        t.suppressions.c.id_type == bindparam("id_type"),
+        t.suppressions.c.value_hash == bindparam("value_hash"),
+    )
 )
 _HOUR_COUNTER = (t.deletion_counters.c.tenant_id == bindparam("tenant")) & (
     t.deletion_counters.c.hour == bindparam("at_hour")
 )
-_DELETIONS_IN = select(t.deletion_counters.c.deletions).where(_HOUR_COUNTER).with_for_update()
-_BUMP_DELETIONS = (
+_DELETIONS_IN = Prepared(
+    select(t.deletion_counters.c.deletions).where(_HOUR_COUNTER).with_for_update()
+)
+_BUMP_DELETIONS = Prepared(
     update(t.deletion_counters)
     .where(_HOUR_COUNTER)
     .values(deletions=t.deletion_counters.c.deletions + bindparam("count"))
 )
-_INSERT_COUNTER = insert(t.deletion_counters)
+_INSERT_COUNTER = Prepared(insert(t.deletion_counters))
 
 
 class SqlSuppressions:
@@ -54,10 +59,9 @@ class SqlSuppressions:
         return True
 
     def exists(self, id_type: str, value_hash: str) -> bool:
-        row = self._conn.execute(
-            _SUPPRESSED,
-            {"tenant": self._tenant, "id_type": id_type, "value_hash": value_hash},
-        ).first()
+        row = _SUPPRESSED.first(
+            self._conn, {"tenant": self._tenant, "id_type": id_type, "value_hash": value_hash}
+        )
         return row is not None
 
     def remove(self, id_type: str, value_hash: str) -> bool:
@@ -127,7 +131,7 @@ class SqlGuard:
         self._tenant = tenant_id
 
     def deletions_in(self, hour: int) -> int:
-        row = self._conn.execute(_DELETIONS_IN, {"tenant": self._tenant, "at_hour": hour}).first()
+        row = _DELETIONS_IN.first(self._conn, {"tenant": self._tenant, "at_hour": hour})
         return 0 if row is None else int(row.deletions)
 
     def add_deletions(self, hour: int, count: int) -> None:
@@ -137,18 +141,17 @@ class SqlGuard:
             return
         try:
             with savepoint(self._conn):
-                self._conn.execute(
-                    _INSERT_COUNTER,
-                    {"tenant_id": self._tenant, "hour": hour, "deletions": count},
+                _INSERT_COUNTER.run(
+                    self._conn, {"tenant_id": self._tenant, "hour": hour, "deletions": count}
                 )
         except IntegrityError:
             self._bump(hour, count)
 
     def _bump(self, hour: int, count: int) -> bool:
-        updated = self._conn.execute(
-            _BUMP_DELETIONS, {"tenant": self._tenant, "at_hour": hour, "count": count}
+        updated = _BUMP_DELETIONS.run(
+            self._conn, {"tenant": self._tenant, "at_hour": hour, "count": count}
         )
-        return bool(updated.rowcount)
+        return bool(updated)
 
     def live_profiles(self) -> int:
         return int(

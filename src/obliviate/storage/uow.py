@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
@@ -17,6 +18,7 @@ from obliviate.storage.control_repository import (
 )
 from obliviate.storage.device_repository import SqlDevices
 from obliviate.storage.engine import WRITE_FLAG, writer_lock
+from obliviate.storage.prepared import execute_sql
 from obliviate.storage.repositories import (
     SqlEvents,
     SqlJobs,
@@ -111,14 +113,21 @@ class SqlUnitOfWork(_Repositories):
         self._conn.commit()
 
 
-class SharedTransactionUnitOfWork(_Repositories):
-    """One caller's share of a group commit: its work runs in a savepoint of a transaction that
-    the group committer opened and will commit. ``commit`` only marks the work as done; the
-    caller is answered after the whole group's COMMIT."""
+class _OnConnection(_Repositories):
+    """Repositories on a connection that someone else opened and will close."""
 
     def __init__(self, conn: Connection, tenant_id: str) -> None:
         self._conn = conn
         self._bind(conn, tenant_id)
+
+    def savepoint(self) -> AbstractContextManager[Any]:
+        return savepoints.savepoint(self._conn)
+
+
+class SharedTransactionUnitOfWork(_OnConnection):
+    """One caller's share of a group commit: its work runs in a savepoint of a transaction that
+    the group committer opened and will commit. ``commit`` only marks the work as done; the
+    caller is answered after the whole group's COMMIT."""
 
     def __enter__(self) -> SharedTransactionUnitOfWork:
         return self
@@ -131,9 +140,6 @@ class SharedTransactionUnitOfWork(_Repositories):
     ) -> None:
         return None
 
-    def savepoint(self) -> AbstractContextManager[Any]:
-        return savepoints.savepoint(self._conn)
-
     def commit(self) -> None:
         return None
 
@@ -144,3 +150,61 @@ class SqlUnitOfWorkFactory:
 
     def __call__(self, tenant_id: str, *, write: bool = True) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, tenant_id, write=write)
+
+
+class PointReadUnitOfWork(_OnConnection):
+    """A read on SQLite's point-read connection (see ``SqlitePointReads``)."""
+
+    def __enter__(self) -> PointReadUnitOfWork:
+        execute_sql(self._conn, "BEGIN")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # SQLite may have ended the transaction itself after some errors.
+        if self._conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            execute_sql(self._conn, "ROLLBACK")
+
+    def commit(self) -> None:
+        raise RuntimeError("a point read does not commit")
+
+
+class SqlitePointReads:
+    """Reads by key on SQLite, run on the event loop, each on a connection the thread keeps.
+
+    Checking a connection out of the pool and back, with SQLAlchemy's BEGIN and ROLLBACK,
+    cost about as much as the rest of a GET (bench: ~100 µs of ~440 µs in-process). Each
+    thread that reads here keeps one connection instead, which SQLAlchemy sees as inside one
+    long transaction begun once; every read runs its own ``BEGIN`` ... ``ROLLBACK`` on the
+    DBAPI connection, so each sees a fresh snapshot and none holds the WAL between reads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._local = threading.local()
+        self._opened: list[Connection] = []
+        self._guard = threading.Lock()
+
+    def __call__(self, tenant_id: str) -> PointReadUnitOfWork:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._engine.connect()
+            conn.info[WRITE_FLAG] = False
+            conn.begin()
+            # SQLAlchemy now holds the transaction it thinks it has; SQLite ends it here, and
+            # each read begins its own.
+            execute_sql(conn, "ROLLBACK")
+            self._local.conn = conn
+            with self._guard:
+                self._opened.append(conn)
+        return PointReadUnitOfWork(conn, tenant_id)
+
+    def close(self) -> None:
+        with self._guard:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.info[WRITE_FLAG] = True
+            conn.close()

@@ -18,6 +18,7 @@ from obliviate.http.engagelab import translate as tr
 from obliviate.http.engagelab.errors import json_response, to_response
 from obliviate.http.engagelab.openapi import PATH as OPENAPI_PATH
 from obliviate.http.engagelab.openapi import openapi_document
+from obliviate.http.logging import log_subject
 from obliviate.http.runtime import Runtime, surface_endpoint
 from obliviate.services import devices
 
@@ -31,7 +32,7 @@ class EngageLabApi:
     async def authenticate(self, request: Request) -> Caller:
         rid = request.path_params.get("rid")
         if rid is not None:
-            request.scope["state"]["subject"] = self.rt.hasher(REGISTRATION_ID, rid)
+            log_subject(request.scope, self.rt.hasher, REGISTRATION_ID, rid)
         app_key, secret = tr.basic_credentials(request.headers.get("authorization"))
         return await self.rt.authenticated(
             request,

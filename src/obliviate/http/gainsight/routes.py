@@ -20,6 +20,7 @@ from obliviate.http.gainsight.openapi import PATH as OPENAPI_PATH
 from obliviate.http.gainsight.openapi import openapi_document
 from obliviate.http.gainsight.schemas import CustomEventIn, IdentifyIdBody, UserIn
 from obliviate.http.json import json_response
+from obliviate.http.logging import log_subject
 from obliviate.http.runtime import Runtime, mass_delete_confirmed, surface_endpoint
 from obliviate.services import deletions, events, profiles
 
@@ -35,9 +36,7 @@ class GainsightApi:
     async def authenticate(self, request: Request) -> Caller:
         if "identify_id" in request.path_params:
             # Logs name the subject only by its keyed hash.
-            request.scope["state"]["subject"] = self.rt.hasher(
-                "uuid", request.path_params["identify_id"]
-            )
+            log_subject(request.scope, self.rt.hasher, "uuid", request.path_params["identify_id"])
         key = request.headers.get(API_KEY_HEADER)
         if not key:
             raise AuthenticationError("missing API key")

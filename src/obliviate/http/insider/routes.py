@@ -25,6 +25,7 @@ from obliviate.http.insider.errors import PartnerInvalid, to_response
 from obliviate.http.insider.openapi import PATH as OPENAPI_PATH
 from obliviate.http.insider.openapi import openapi_document
 from obliviate.http.json import json_response
+from obliviate.http.logging import log_subject
 from obliviate.http.runtime import Runtime, mass_delete_confirmed, surface_endpoint
 from obliviate.services import events, identity
 from obliviate.services.identity import PersonInput
@@ -66,7 +67,7 @@ class InsiderApi:
 
     def _log_subject(self, request: Request, ident: Identifier) -> None:
         # Logs name the subject only by its keyed hash.
-        request.scope["state"]["subject"] = self.rt.hasher(ident.id_type, ident.value)
+        log_subject(request.scope, self.rt.hasher, ident.id_type, ident.value)
 
     async def upsert(self, request: Request, caller: Caller) -> Response:
         raw_users = tr.users(await self._body(request))

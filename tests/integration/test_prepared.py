@@ -1,0 +1,146 @@
+"""The lean query path on real databases: prepared statements on the DBAPI cursor, and SQLite's
+point-read connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from obliviate.bootstrap import Container
+from obliviate.storage import tables as t
+from obliviate.storage.engine import make_engine
+from obliviate.storage.prepared import Prepared
+from obliviate.storage.uow import SqlitePointReads
+from tests.surfaces.gainsight.support import tenant_id_of
+
+NOW = 1_700_000_000_000
+
+_INSERT = Prepared(insert(t.profiles))
+_BY_ID = Prepared(
+    select(t.profiles).where(
+        t.profiles.c.tenant_id == bindparam("tenant"),
+        t.profiles.c.profile_id == bindparam("pid"),
+    )
+)
+_TOUCH = Prepared(
+    update(t.profiles)
+    .where(t.profiles.c.tenant_id == bindparam("tenant"))
+    .values(updated_at=bindparam("at"))
+)
+
+
+@pytest.fixture
+def tid(container: Container, tenant: dict[str, Any]) -> str:
+    return tenant_id_of(container, tenant)
+
+
+def _row(tenant_id: str, profile_id: int, attributes: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "profile_id": profile_id,
+        "state": "active",
+        "attributes": attributes,
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+
+
+def test_prepared_statements_convert_json_both_ways_and_count_changed_rows(
+    container: Container, tid: str
+) -> None:
+    attributes = {"plan": "pro", "seats": [1, 2], "nested": {"ok": True}, "none": None}
+    with container.engine.connect() as conn:
+        conn.begin()
+        assert _INSERT.run(conn, _row(tid, 11, attributes)) == 1
+        assert _INSERT.run(conn, _row(tid, 12, {})) == 1
+        row = _BY_ID.first(conn, {"tenant": tid, "pid": 11})
+        assert row is not None
+        assert (row.profile_id, row.state, row.attributes) == (11, "active", attributes)
+        assert _TOUCH.run(conn, {"tenant": tid, "at": NOW + 1}) == 2
+        rows = _BY_ID.rows(conn, {"tenant": tid, "pid": 12})
+        assert [(r.profile_id, r.updated_at) for r in rows] == [(12, NOW + 1)]
+        conn.commit()
+    with container.engine.connect() as conn:
+        assert _BY_ID.scalar(conn, {"tenant": tid, "pid": 12}) == tid
+
+
+def test_prepared_statements_run_in_the_callers_transaction(container: Container, tid: str) -> None:
+    with container.engine.connect() as conn:
+        conn.begin()
+        _INSERT.run(conn, _row(tid, 21, {}))
+        assert _BY_ID.first(conn, {"tenant": tid, "pid": 21}) is not None
+        conn.rollback()
+    with container.engine.connect() as conn:
+        assert _BY_ID.first(conn, {"tenant": tid, "pid": 21}) is None
+
+
+def test_a_duplicate_key_raises_sqlalchemys_integrity_error(container: Container, tid: str) -> None:
+    with container.engine.connect() as conn:
+        conn.begin()
+        _INSERT.run(conn, _row(tid, 31, {}))
+        with pytest.raises(IntegrityError):
+            _INSERT.run(conn, _row(tid, 31, {}))
+
+
+def test_statements_with_expanding_parameters_are_refused(container: Container) -> None:
+    in_list = Prepared(select(t.profiles).where(t.profiles.c.profile_id.in_(bindparam("ids"))))
+    with container.engine.connect() as conn, pytest.raises(TypeError, match="expanding"):
+        in_list.first(conn, {"ids": [1, 2]})
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_point_reads_see_each_new_commit_and_hold_no_snapshot_between_reads(
+    container: Container, tid: str
+) -> None:
+    reads = SqlitePointReads(container.engine)
+    writer = make_engine(str(container.engine.url))
+    try:
+        with reads(tid) as uow:
+            assert uow.profiles.get(41) is None
+        with writer.connect() as conn:
+            conn.begin()
+            _INSERT.run(conn, _row(tid, 41, {"v": 1}))
+            conn.commit()
+        with reads(tid) as uow:
+            found = uow.profiles.get(41)
+            assert found is not None and found.attributes == {"v": 1}
+        # Between reads the connection holds no read transaction, so a checkpoint can
+        # take the whole WAL back into the database file.
+        raw = writer.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, _log, _moved = cursor.fetchone() or (None, None, None)
+            assert busy == 0
+        finally:
+            raw.close()
+        # An error inside a read leaves the connection usable for the next one.
+        with pytest.raises(ZeroDivisionError), reads(tid) as uow:
+            uow.profiles.get(41)
+            _ = 1 / 0
+        with reads(tid) as uow:
+            assert uow.profiles.get(41) is not None
+    finally:
+        reads.close()
+        writer.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_point_reads_are_bound_to_their_tenant(
+    container: Container, tid: str, other_tenant: dict[str, Any]
+) -> None:
+    with container.engine.connect() as conn:
+        conn.begin()
+        _INSERT.run(conn, _row(tid, 51, {}))
+        conn.commit()
+    reads = SqlitePointReads(container.engine)
+    try:
+        with reads(tenant_id_of(container, other_tenant)) as uow:
+            assert uow.profiles.get(51) is None
+        with reads(tid) as uow:
+            assert uow.profiles.get(51) is not None
+    finally:
+        reads.close()
