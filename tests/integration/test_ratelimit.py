@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import threading
+import time
 
 import pytest
 
@@ -32,6 +34,32 @@ def test_refusal_says_when_to_retry() -> None:
     allowed, retry_after = asyncio.run(go())
     assert not allowed
     assert 1 <= retry_after <= 60
+
+
+def _timers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+
+
+def test_memory_hits_start_no_threads() -> None:
+    limiter = RateLimiter("memory://", {"gainsight": "1000/second"})
+    for timer in _timers():
+        timer.join()  # limits' storage starts one at construction
+    assert _admitted(limiter, "t", 50) == [True] * 50
+    assert _timers() == []
+
+
+def test_memory_windows_are_swept_of_expired_hits() -> None:
+    limiter = RateLimiter("memory://", {"gainsight": "3/second"})
+    assert _admitted(limiter, "t", 4) == [True] * 3 + [False]
+    events = limiter._memory_storage.events
+    assert sum(len(hits) for hits in events.values()) == 3
+    deadline = time.monotonic() + 10
+    # Poll until the window has passed and a sweep has run: the tenant is admitted again,
+    # and only that one new hit is left in memory.
+    while not _admitted(limiter, "t", 1)[0] or sum(len(h) for h in events.values()) != 1:
+        assert time.monotonic() < deadline, "expired hits were never swept"
+        limiter._next_sweep = 0.0
+        time.sleep(0.05)
 
 
 @pytest.mark.redis

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -41,6 +42,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             pool_size=pool_size,
             max_overflow=pool_size,
             connect_args={"check_same_thread": False, "timeout": 30},
+            # Every JSON value stored came in through orjson (request bodies, bulk files), so
+            # orjson reads back whatever json.dumps wrote of it, in about a third of the time
+            # (the attributes of every profile read).
+            json_deserializer=orjson.loads,
         )
         _configure_sqlite(engine)
         return engine
