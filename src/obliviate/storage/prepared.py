@@ -20,7 +20,7 @@ number of values.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,15 @@ class _Compiled:
     dbapi_error: type[Exception]
 
 
+def _row_of(compiled: _Compiled, values: Sequence[Any]) -> Any:
+    """One fetched row as a named tuple, its columns converted."""
+    row, result = compiled.row, compiled.result
+    assert row is not None, "rows asked of a statement that returns none"
+    if result is None:
+        return row(*values)
+    return row(*[v if p is None else p(v) for p, v in zip(result, values, strict=True)])
+
+
 class Prepared:
     """One Core statement, compiled on first use for each dialect (and, for an INSERT or
     UPDATE without explicit bind parameters, for each set of parameter names)."""
@@ -63,14 +72,7 @@ class Prepared:
             fetched = cursor.fetchall()
         finally:
             cursor.close()
-        row, result = compiled.row, compiled.result
-        assert row is not None, "rows() of a statement that returns none"
-        if result is None:
-            return [row(*values) for values in fetched]
-        return [
-            row(*[v if p is None else p(v) for p, v in zip(result, values, strict=True)])
-            for values in fetched
-        ]
+        return [_row_of(compiled, values) for values in fetched]
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Any | None:
         """The first row (a named tuple), or None."""
@@ -81,11 +83,7 @@ class Prepared:
             cursor.close()
         if values is None:
             return None
-        row, result = compiled.row, compiled.result
-        assert row is not None, "first() of a statement that returns none"
-        if result is None:
-            return row(*values)
-        return row(*[v if p is None else p(v) for p, v in zip(result, values, strict=True)])
+        return _row_of(compiled, values)
 
     def scalar(self, conn: Connection, params: Mapping[str, Any]) -> Any | None:
         """The first column of the first row, or None when there is no row."""
