@@ -352,6 +352,8 @@ class Bench:
         self.preloaded, self.preloaded_devices = len(soft_ids), len(device_ids)
 
         key, basic, confirm = API_KEY_HEADER, BASIC_AUTH_HEADER, DELETE_HEADERS
+        # Device deletes count against their own mass-deletion allowance, like the others.
+        basic_confirm = BASIC_AUTH_HEADER | {"X-Obliviate-Confirm-Mass-Delete": "yes"}
         bare_get = build_request("GET", "/item", self.bare_host)
         bare_post = build_request("POST", "/item", self.bare_host, body=user_body("bench-x"))
         get_ids = soft_ids + hard_ids
@@ -375,7 +377,8 @@ class Bench:
         rng.shuffle(device_gets)
         rng.shuffle(device_ids)
         device_deletes = [
-            build_request("DELETE", f"/v4/devices/{i}", host, headers=basic) for i in device_ids
+            build_request("DELETE", f"/v4/devices/{i}", host, headers=basic_confirm)
+            for i in device_ids
         ]
         profiles = [insider_profile(host, i) for i in profile_ids]
         rng.shuffle(profiles)

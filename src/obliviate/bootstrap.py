@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,29 +18,51 @@ from obliviate.http.app import build_app
 from obliviate.http.runtime import Runtime, SystemClock
 from obliviate.jobs.worker import Worker, WorkerConfig
 from obliviate.ratelimit import RateLimiter
-from obliviate.security import KeyedHasher
+from obliviate.security import DeploymentKeys, KeyedHasher
 from obliviate.services.tenants import Authenticator
 from obliviate.settings import Settings
+from obliviate.storage.deployment_keys import check_key
 from obliviate.storage.engine import make_engine, sqlite_path
 from obliviate.storage.group_commit import GroupCommitter
+from obliviate.storage.migrate import migrate
 from obliviate.storage.uow import SqlitePointReads, SqlUnitOfWorkFactory
 
 
+def _key_file_key(key_file: Path) -> bytes:
+    """The key in ``key_file``, made once. Processes starting together all read the same one:
+    the file appears by a hard link of a complete temporary file, never empty or half written."""
+    try:
+        return key_file.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    fd, temporary = tempfile.mkstemp(dir=key_file.parent, prefix=".secret.key.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+            handle.flush()
+            os.fsync(handle.fileno())
+        # Another process may have made it first: then use theirs.
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, key_file)
+    finally:
+        os.unlink(temporary)
+    return key_file.read_bytes().strip()
+
+
 def load_secret_key(settings: Settings) -> bytes:
-    """The instance's hashing key: from settings, else a file made once and kept."""
+    """The deployment's hashing key: ``OBLIVIATE_SECRET_KEY``, else (only a SQLite install,
+    as settings validation enforces) a file made once beside the database and kept."""
     if settings.secret_key is not None:
-        return settings.secret_key.encode()
+        return settings.secret_key.get_secret_value().encode()
     db_path = sqlite_path(settings.database_url)
     folder = db_path.parent if db_path is not None else Path(settings.data_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    key_file = folder / "secret.key"
-    try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return key_file.read_bytes().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_hex(32))
-    return key_file.read_bytes().strip()
+    return _key_file_key(folder / "secret.key")
+
+
+def load_keys(settings: Settings) -> DeploymentKeys:
+    previous = tuple(k.get_secret_value().encode() for k in settings.previous_secret_keys)
+    return DeploymentKeys(current=load_secret_key(settings), previous=previous)
 
 
 @dataclass
@@ -47,17 +72,38 @@ class Container:
     uow_factory: SqlUnitOfWorkFactory
     hasher: KeyedHasher
     clock: SystemClock
+    keys: DeploymentKeys
 
 
 def build_container(settings: Settings) -> Container:
     engine = make_engine(settings.database_url)
+    keys = load_keys(settings)
     return Container(
         settings=settings,
         engine=engine,
-        uow_factory=SqlUnitOfWorkFactory(engine),
-        hasher=KeyedHasher(load_secret_key(settings)),
+        uow_factory=SqlUnitOfWorkFactory(engine, key_id=keys.current_id),
+        hasher=keys.hasher(),
         clock=SystemClock(),
+        keys=keys,
     )
+
+
+def open_deployment(settings: Settings) -> Container:
+    """A container for a process about to work on the database: schema migrated, and this
+    process's key checked against the one the database was created with (raises
+    ``DeploymentKeyError``: a process with another key would accept suppressed identifiers)."""
+    container = build_container(settings)
+    try:
+        migrate(container.engine)
+        keys = check_key(container.engine, container.keys, now=int(time.time() * 1000))
+    except BaseException:
+        container.engine.dispose()
+        raise
+    if keys != container.keys:
+        container.keys = keys
+        container.hasher = keys.hasher()
+        container.uow_factory = SqlUnitOfWorkFactory(container.engine, key_id=keys.current_id)
+    return container
 
 
 def create_worker(container: Container) -> Worker:
@@ -88,6 +134,9 @@ def create_app(container: Container, *, worker: Worker | None = None) -> Starlet
             default_revival_window=s.revival_window,
             mass_delete_share=s.mass_delete_share,
             mass_delete_floor=s.mass_delete_floor,
+            merge_limit=s.merge_limit,
+            refuse_demo=s.env == "production",
+            last_used_every=s.auth_cache_ttl,
         ),
         limiter=RateLimiter(
             s.ratelimit_url,
@@ -107,7 +156,7 @@ def create_app(container: Container, *, worker: Worker | None = None) -> Starlet
             SqlitePointReads(container.engine) if sqlite_path(s.database_url) is not None else None
         ),
         group_commit=(
-            GroupCommitter(container.engine)
+            GroupCommitter(container.engine, key_id=container.keys.current_id)
             if s.group_commit and sqlite_path(s.database_url) is not None
             else None
         ),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,25 +12,17 @@ from typing import Any
 import click
 import orjson
 
-from obliviate import cli_bulk
+from obliviate import cli_bulk, cli_credentials
 from obliviate.bootstrap import build_container, create_app, create_worker, start_worker_thread
+from obliviate.cli_support import checked as _checked
+from obliviate.cli_support import load_settings as _settings
+from obliviate.cli_support import now_ms as _now
+from obliviate.cli_support import open_checked as _open
 from obliviate.domain.errors import ObliviateError
 from obliviate.http.logging import configure_logging
 from obliviate.services import audit as audit_service
 from obliviate.services import tenants
-from obliviate.settings import Settings
 from obliviate.storage.migrate import migrate
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as exc:
-        raise click.ClickException(f"invalid settings: {exc}") from exc
-
-
-def _now() -> int:
-    return int(time.time() * 1000)
 
 
 def _print_json(data: Any) -> None:
@@ -62,8 +53,7 @@ def serve(host: str, port: int, demo: bool, no_worker: bool) -> None:
 
     settings = _settings()
     configure_logging(settings.log_level)
-    container = build_container(settings)
-    migrate(container.engine)
+    container = _open(settings)
     if demo:
         if settings.env == "production":
             raise click.ClickException("demo credentials are refused when OBLIVIATE_ENV=production")
@@ -101,8 +91,7 @@ def worker() -> None:
     """Run deletion jobs and purges without serving HTTP."""
     settings = _settings()
     configure_logging(settings.log_level)
-    container = build_container(settings)
-    migrate(container.engine)
+    container = _open(settings)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -116,8 +105,7 @@ def worker() -> None:
 )
 def purge(expired: bool) -> None:
     """Purge now instead of waiting for the worker's next sweep."""
-    container = build_container(_settings())
-    migrate(container.engine)
+    container = _open(_settings())
     w = create_worker(container)
     started = w.sweep_expired()
     ran = w.drain()
@@ -179,6 +167,8 @@ def tenant_rotate(name: str, surface: str) -> None:
     except ObliviateError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(orjson.dumps({surface: fresh}).decode())
+    if surface == "native":
+        click.echo("every other native token of the tenant is revoked, scoped ones too", err=True)
 
 
 @tenant.group("token")
@@ -205,6 +195,11 @@ def token_create(name: str, scopes: str, as_json: bool) -> None:
         )
     else:
         click.echo(token)
+
+
+tenant_token.add_command(cli_credentials.token_list)
+tenant_token.add_command(cli_credentials.token_revoke)
+main.add_command(cli_credentials.keys)
 
 
 @main.group()
@@ -242,7 +237,7 @@ def deletions_submit(
     """Submit the subjects in FILE in batches of 1,000 and follow the jobs."""
     sys.exit(
         cli_bulk.submit_file(
-            _settings(),
+            _checked(_settings()),
             tenant=tenant,
             path=path,
             default_type=default_type,
@@ -262,7 +257,7 @@ def deletions_submit(
 )
 def import_cmd(tenant: str, path: Path) -> None:
     """Import profiles from JSON lines: {"uuid", "identifiers", "attributes", "events"}."""
-    sys.exit(cli_bulk.import_file(_settings(), tenant=tenant, path=path))
+    sys.exit(cli_bulk.import_file(_checked(_settings()), tenant=tenant, path=path))
 
 
 @main.group()

@@ -41,6 +41,7 @@ def _caller(container: Container, name: str) -> Caller:
             revival_window=s.revival_window,
             share=s.mass_delete_share,
             floor=s.mass_delete_floor,
+            merge_limit=s.merge_limit,
         )
     except ObliviateError as exc:
         raise click.ClickException(str(exc)) from exc

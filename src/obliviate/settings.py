@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -33,6 +33,17 @@ def parse_duration(value: object) -> float:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
+
+def parse_key_list(value: object) -> object:
+    """``"k1,k2"`` (as the environment gives it) or a sequence of keys; blanks dropped."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+# NoDecode: the environment gives a comma-separated list, not the JSON pydantic-settings expects.
+KeyList = Annotated[tuple[SecretStr, ...], NoDecode, BeforeValidator(parse_key_list)]
+
 DEFAULT_SQLITE_URL = "sqlite:///./data/obliviate.db"
 
 
@@ -57,9 +68,17 @@ class Settings(BaseSettings):
     auth_cache_ttl: Duration = 5.0
     mass_delete_share: float = Field(default=0.10, ge=0.0)
     mass_delete_floor: int = Field(default=100, ge=0)
-    # Key for the keyed hashes that stand in for identifiers in logs and receipts.
-    # When unset, a random key is created once beside the SQLite file (or under ./data).
-    secret_key: str | None = None
+    # An upsert may fold at most this many existing people into one profile unconfirmed.
+    merge_limit: int = Field(default=10, ge=1)
+    # The deployment key of the keyed hashes that stand in for identifiers (suppressions,
+    # receipts, log subjects). One key per deployment: every process must hold the same one,
+    # and the database refuses any other (storage/deployment_keys.py). Unset, a single-node
+    # SQLite install keeps a random key in a file beside the database; anything else must
+    # set it.
+    secret_key: SecretStr | None = None
+    # Keys that were current before a rotation, newest first: hashes made under them (old
+    # suppressions) keep matching. Comma-separated in OBLIVIATE_PREVIOUS_SECRET_KEYS.
+    previous_secret_keys: KeyList = ()
     data_dir: Path = Path("./data")
     worker_poll_interval: Duration = 0.5
     job_lease: Duration = 60.0
@@ -69,8 +88,27 @@ class Settings(BaseSettings):
     purge_batch_size: int = Field(default=5000, gt=0)
     log_level: str = "INFO"
 
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.split(":", 1)[0].split("+", 1)[0] == "sqlite"
+
     @model_validator(mode="after")
-    def _check_production(self) -> Settings:
-        if self.env == "production" and self.secret_key is None:
-            raise ValueError("OBLIVIATE_SECRET_KEY must be set when OBLIVIATE_ENV=production")
+    def _check_keys(self) -> Settings:
+        keys = ([] if self.secret_key is None else [self.secret_key]) + list(
+            self.previous_secret_keys
+        )
+        if any(not key.get_secret_value().strip() for key in keys):
+            raise ValueError("a secret key cannot be empty")
+        if self.secret_key is None:
+            # A key file is private to one machine: processes elsewhere (or a second
+            # PostgreSQL client) would each make their own and disagree on every hash.
+            if self.env == "production":
+                raise ValueError("OBLIVIATE_SECRET_KEY must be set when OBLIVIATE_ENV=production")
+            if not self.is_sqlite:
+                raise ValueError(
+                    "OBLIVIATE_SECRET_KEY must be set when the database is not a SQLite file: "
+                    "every process of the deployment must hold the same key"
+                )
+            if self.previous_secret_keys:
+                raise ValueError("OBLIVIATE_PREVIOUS_SECRET_KEYS needs OBLIVIATE_SECRET_KEY")
         return self

@@ -354,7 +354,7 @@ def test_a_purge_that_failed_makes_its_subject_failed_with_the_purges_error(
     with container.engine.begin() as conn:
         conn.execute(
             update(t.jobs)
-            .where(t.jobs.c.job_id == children["0"])
+            .where(t.jobs.c.job_id == children["0"][0])
             .values(state="failed", last_error="OSError: disk full", finished_at=clock.now_ms())
         )
     assert run_to_end(container, clocked_worker, clock, answer["id"]) == "partial"

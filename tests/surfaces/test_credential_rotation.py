@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
-from obliviate.services.tenants import rotate_credentials
+from obliviate.services.tenants import create_token, rotate_credentials
 
 SURFACES = {
     "gainsight": ("GET", "/v1/users", 401),
@@ -50,3 +50,29 @@ def test_rotated_credentials_work_at_once_and_the_old_ones_stop(
     new = _headers(surface, fresh)
     assert client.request(method, path, headers=new, json=body).status_code in (200, 404)
     assert client.request(method, path, headers=old, json=body).status_code == refused
+
+
+def test_rotating_native_revokes_scoped_tokens_too(
+    client: TestClient, container: Container, tenant: dict[str, Any]
+) -> None:
+    now = int(time.time() * 1000)
+    scoped = create_token(container.engine, name=tenant["tenant"], scopes=["read"], now=now)
+    old = {"Authorization": f"Bearer {scoped}"}
+    assert client.get("/api/v1/profiles", headers=old).status_code == 200
+    fresh = rotate_credentials(container.engine, name=tenant["tenant"], surface="native", now=now)
+    refused = client.get("/api/v1/profiles", headers=old)
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "a valid bearer token is required"
+    new = _headers("native", fresh)
+    assert client.get("/api/v1/profiles", headers=new).status_code == 200
+
+
+def test_rotating_another_surface_leaves_native_tokens_alone(
+    client: TestClient, container: Container, tenant: dict[str, Any]
+) -> None:
+    now = int(time.time() * 1000)
+    scoped = create_token(container.engine, name=tenant["tenant"], scopes=["read"], now=now)
+    rotate_credentials(container.engine, name=tenant["tenant"], surface="gainsight", now=now)
+    for token in (scoped, tenant["native"]["token"]):
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/v1/profiles", headers=headers).status_code == 200

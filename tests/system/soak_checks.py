@@ -153,9 +153,7 @@ def _check_targets(conn: Connection, tenant_id: str, verdict: Verdict) -> None:
             subjects.add((str(payload["subject_kind"]), int(payload["subject_id"])))
         elif kind == "deletion_batch" and payload.get("mode") == "hard":
             subjects.update(
-                ("profile", int(s["profile_id"]))
-                for s in payload["subjects"]
-                if s["profile_id"] is not None
+                ("profile", int(pid)) for s in payload["subjects"] for pid in s["profile_ids"]
             )
     for kind, subject_id in sorted(subjects):
         for target in TARGETS_BY_SUBJECT[kind]:

@@ -14,8 +14,14 @@ from obliviate.storage import tables as t
 pytestmark = pytest.mark.system
 
 
-def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OBLIVIATE_DATABASE_URL": f"sqlite:///{tmp_path / 'o.db'}"}
+def _run(
+    tmp_path: Path, *args: str, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "OBLIVIATE_DATABASE_URL": f"sqlite:///{tmp_path / 'o.db'}",
+        **(extra or {}),
+    }
     return subprocess.run(
         [sys.executable, "-m", "obliviate", *args],
         env=env,
@@ -84,4 +90,32 @@ def test_demo_credentials_are_refused_in_production(tmp_path: Path) -> None:
         check=False,
     )
     assert refused.returncode != 0
-    assert "refused" in refused.stderr
+    assert refused.stderr.strip() == (
+        "Error: demo credentials are refused when OBLIVIATE_ENV=production"
+    )
+
+
+def test_invalid_settings_are_reported_without_the_keys_given(tmp_path: Path) -> None:
+    refused = _run(
+        tmp_path, "worker", extra={"OBLIVIATE_PREVIOUS_SECRET_KEYS": "a-very-secret-old-key"}
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "Error: invalid settings: Value error, "
+        "OBLIVIATE_PREVIOUS_SECRET_KEYS needs OBLIVIATE_SECRET_KEY"
+    )
+
+
+def test_keys_rotate_needs_the_new_key_and_the_old_one(tmp_path: Path) -> None:
+    refused = _run(tmp_path, "keys", "rotate", extra={"OBLIVIATE_SECRET_KEY": "new"})
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "Error: set OBLIVIATE_SECRET_KEY to the new key and OBLIVIATE_PREVIOUS_SECRET_KEYS "
+        "to the key in use until now"
+    )
+
+
+def test_token_commands_name_an_unknown_tenant(tmp_path: Path) -> None:
+    listed = _run(tmp_path, "tenant", "token", "list", "nobody")
+    assert listed.returncode == 1
+    assert listed.stderr.strip() == "Error: no tenant named 'nobody'"

@@ -63,7 +63,7 @@ def engine(backend: tuple[str, str]) -> Iterator[Engine]:
 def _env(database_url: str) -> dict[str, str]:
     return {
         "OBLIVIATE_DATABASE_URL": database_url,
-        "OBLIVIATE_SECRET_KEY": "soak-key",
+        "OBLIVIATE_SECRET_KEY": "system-test-key",
         "OBLIVIATE_GAINSIGHT_RATE_LIMIT": "1000000/second",
         "OBLIVIATE_ENGAGELAB_RATE_LIMIT": "1000000/second",
         "OBLIVIATE_INSIDER_RATE_LIMIT": "1000000/second",

@@ -57,6 +57,8 @@ def env(tmp_path: Path) -> dict[str, str]:
         "OBLIVIATE_DATABASE_URL": f"sqlite:///{tmp_path / 'obliviate.db'}",
         "OBLIVIATE_SECRET_KEY": SECRET_KEY,
         "OBLIVIATE_ENGAGELAB_RATE_LIMIT": "100000000/second",
+        # Deleting all 1,000 devices is the point here, not a burst for the guard to refuse.
+        "OBLIVIATE_MASS_DELETE_FLOOR": "1000000",
         "OBLIVIATE_WORKER_POLL_INTERVAL": "0.05",
         "OBLIVIATE_PURGE_BATCH_SIZE": "2",
         "OBLIVIATE_JOB_LEASE": "2s",

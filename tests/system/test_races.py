@@ -27,7 +27,7 @@ def test_concurrent_writers_on_two_servers_leave_a_serial_state(
 ) -> None:
     env = {
         "OBLIVIATE_DATABASE_URL": postgres_url,
-        "OBLIVIATE_SECRET_KEY": "race-key",
+        "OBLIVIATE_SECRET_KEY": "system-test-key",
         "OBLIVIATE_GAINSIGHT_RATE_LIMIT": "1000000/second",
         "OBLIVIATE_MASS_DELETE_FLOOR": "1000000",
         "OBLIVIATE_WORKER_POLL_INTERVAL": "0.05",

@@ -95,7 +95,7 @@ def live(
         database_url = f"sqlite:///{data / 'obliviate.db'}"
     env = {
         "OBLIVIATE_DATABASE_URL": database_url,
-        "OBLIVIATE_SECRET_KEY": "fuzz-key",
+        "OBLIVIATE_SECRET_KEY": "system-test-key",
         "OBLIVIATE_DATA_DIR": str(data),
         # The fuzzer is one very busy client: limits and the mass-delete guard would answer
         # most of its requests before they reach the code under test.

@@ -103,9 +103,9 @@ def test_receipt_chain_detects_an_edited_or_removed_receipt() -> None:
     assert first_broken_receipt(removed) == rows[2]["receipt_id"]
 
 
-def test_the_hourly_deletion_allowance_is_a_share_of_profiles_never_below_the_floor() -> None:
-    from obliviate.domain.deletion import deletion_allowance
+def test_the_deletion_allowance_is_a_share_of_the_population_never_below_the_floor() -> None:
+    from obliviate.domain.guard import deletion_allowance
 
-    assert deletion_allowance(live_profiles=10_000, share=0.10, floor=100) == 1_000
-    assert deletion_allowance(live_profiles=50, share=0.10, floor=100) == 100
-    assert deletion_allowance(live_profiles=1_005, share=0.10, floor=0) == 100
+    assert deletion_allowance(population=10_000, share=0.10, floor=100) == 1_000
+    assert deletion_allowance(population=50, share=0.10, floor=100) == 100
+    assert deletion_allowance(population=1_005, share=0.10, floor=0) == 100

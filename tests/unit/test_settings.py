@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from obliviate.settings import Settings, parse_duration
 
@@ -50,6 +50,66 @@ def test_defaults_are_seven_days_and_sixty_seconds(monkeypatch: pytest.MonkeyPat
 
 def test_production_requires_an_explicit_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OBLIVIATE_SECRET_KEY", raising=False)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as refused:
         Settings(env="production")
-    assert Settings(env="production", secret_key="k").env == "production"
+    assert _problem(refused) == (
+        "Value error, OBLIVIATE_SECRET_KEY must be set when OBLIVIATE_ENV=production"
+    )
+    assert Settings(env="production", secret_key=SecretStr("k")).env == "production"
+
+
+def _problem(error: pytest.ExceptionInfo[ValidationError]) -> str:
+    return str(error.value.errors()[0]["msg"])
+
+
+def test_postgres_requires_an_explicit_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OBLIVIATE_SECRET_KEY", raising=False)
+    monkeypatch.setenv("OBLIVIATE_DATABASE_URL", "postgresql://db.internal/obliviate")
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert _problem(refused) == (
+        "Value error, OBLIVIATE_SECRET_KEY must be set when the database is not a SQLite file: "
+        "every process of the deployment must hold the same key"
+    )
+    monkeypatch.setenv("OBLIVIATE_SECRET_KEY", "shared-key")
+    assert Settings().secret_key is not None
+
+
+def test_a_sqlite_install_may_go_without_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OBLIVIATE_SECRET_KEY", raising=False)
+    monkeypatch.setenv("OBLIVIATE_DATABASE_URL", "sqlite:///./data/o.db")
+    assert Settings().secret_key is None
+
+
+def test_previous_keys_are_read_comma_separated_and_never_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OBLIVIATE_SECRET_KEY", "current-key")
+    monkeypatch.setenv("OBLIVIATE_PREVIOUS_SECRET_KEYS", "older-key, oldest-key,")
+    settings = Settings()
+    assert [k.get_secret_value() for k in settings.previous_secret_keys] == [
+        "older-key",
+        "oldest-key",
+    ]
+    shown = repr(settings)
+    assert "current-key" not in shown and "older-key" not in shown
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"secret_key": "  "}, "Value error, a secret key cannot be empty"),
+        (
+            {"previous_secret_keys": "old-key"},
+            "Value error, OBLIVIATE_PREVIOUS_SECRET_KEYS needs OBLIVIATE_SECRET_KEY",
+        ),
+    ],
+)
+def test_unusable_keys_are_refused(
+    values: dict[str, str], problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OBLIVIATE_SECRET_KEY", raising=False)
+    monkeypatch.delenv("OBLIVIATE_DATABASE_URL", raising=False)
+    with pytest.raises(ValidationError) as refused:
+        Settings(**values)  # type: ignore[arg-type]
+    assert _problem(refused) == problem

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from obliviate.domain.errors import NotFoundError, ValidationError
+from obliviate.domain.identifiers import canonical_text
 
 # Devices are found by this identifier type; suppression and receipts name it too.
 REGISTRATION_ID = "registration_id"
@@ -58,6 +59,8 @@ def validate_label(value: object, field: str) -> str:
     """A tag or alias: 1-40 bytes of the allowed characters."""
     if not isinstance(value, str):
         raise ValidationError(field, "must be a string")
+    # NFC first: CJK compatibility ideographs become the unified ones, so one tag is one tag.
+    value = canonical_text(value, field=field)
     if not 1 <= len(value.encode()) <= MAX_LABEL_BYTES:
         raise ValidationError(field, f"must be 1-{MAX_LABEL_BYTES} bytes")
     if not _LABEL.fullmatch(value):
@@ -70,6 +73,7 @@ def validate_label(value: object, field: str) -> str:
 def validate_registration_id(value: object, field: str = REGISTRATION_ID) -> str:
     if not isinstance(value, str) or not value:
         raise ValidationError(field, "must be a non-empty string")
+    value = canonical_text(value, field=field)
     if len(value.encode()) > MAX_REGISTRATION_ID_BYTES:
         raise ValidationError(field, f"must be at most {MAX_REGISTRATION_ID_BYTES} bytes")
     return value

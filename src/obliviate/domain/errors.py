@@ -3,11 +3,14 @@
 ObliviateError
 ├── AuthenticationError          credentials missing or wrong (nothing ran)
 ├── ValidationError              input breaks a rule; carries the offending field
+│   └── MergeLimitExceeded       an upsert would fold too many people into one profile
 ├── NotFoundError
 │   └── ProfileNotFound          no visible profile for that identifier
 ├── ConflictError
 │   └── DuplicateProfile         an active profile already holds the identifier
-└── RateLimited                  over the surface's limit; carries retry_after seconds
+├── RateLimited                  over the surface's limit; carries retry_after seconds
+└── DependencyUnavailable        a service it needs (Redis) is unreachable; carries its
+                                 name and retry_after seconds (answered 503)
 """
 
 from __future__ import annotations
@@ -90,12 +93,27 @@ class Suppressed(ObliviateError):
 class MassDeletionRefused(ObliviateError):
     def __init__(self, recent: int, allowed: int) -> None:
         super().__init__(
-            f"mass-deletion guard: {recent} deletions this hour would exceed the {allowed} "
-            "allowed; if this is intended, resend with the header X-Obliviate-Confirm-Mass-Delete: "
-            "yes (or the command line's --confirm-mass-delete)"
+            f"mass-deletion guard: {recent} deletions in the last 60 minutes would exceed the "
+            f"{allowed} allowed; if this is intended, resend with the header "
+            "X-Obliviate-Confirm-Mass-Delete: yes (or the command line's --confirm-mass-delete)"
         )
         self.recent = recent
         self.allowed = allowed
+
+
+class MergeLimitExceeded(ValidationError):
+    """An upsert would fold more people into one profile than the tenant allows unconfirmed:
+    a shared placeholder identifier must not turn many people into one (then deleted as one)."""
+
+    def __init__(self, merging: int, limit: int) -> None:
+        super().__init__(
+            "identifiers",
+            f"these identifiers would fold {merging} other people into one profile, more than "
+            f"the {limit} allowed; if this is intended, resend with the header "
+            "X-Obliviate-Confirm-Mass-Delete: yes",
+        )
+        self.merging = merging
+        self.limit = limit
 
 
 class BatchTooLarge(ObliviateError):
@@ -113,3 +131,12 @@ class NotCancellable(ObliviateError):
     def __init__(self, state: str) -> None:
         super().__init__(f"only a queued job can be cancelled; this one is {state}")
         self.state = state
+
+
+class DependencyUnavailable(ObliviateError):
+    """A dependency the request needs cannot be reached: the request is refused, not run."""
+
+    def __init__(self, dependency: str, retry_after: int) -> None:
+        super().__init__(f"{dependency} is unavailable; retry after {retry_after}s")
+        self.dependency = dependency
+        self.retry_after = retry_after

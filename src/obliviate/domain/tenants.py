@@ -24,6 +24,8 @@ class Tenant:
     # and never fewer than the floor.
     mass_delete_share: float = 0.10
     mass_delete_floor: int = 100
+    # An upsert may fold at most this many existing people into one profile unconfirmed.
+    merge_limit: int = 10
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,10 +37,21 @@ def build_app(rt: Runtime, engine: Engine) -> Starlette:
             with read_connection(engine) as conn:
                 conn.execute(text("SELECT 1"))
 
+        unreachable: list[str] = []
         try:
             await to_thread.run_sync(ping)
         except Exception:
-            return JSONResponse({"status": "database unreachable"}, status_code=503)
+            unreachable.append("database")
+        # Requests are refused (503) while the rate limiter's Redis is down, so the process is
+        # not ready either: a load balancer should send traffic elsewhere.
+        if rt.limiter.dependency is not None and not await rt.limiter.reachable():
+            unreachable.append(rt.limiter.dependency)
+        if unreachable:
+            return JSONResponse(
+                {"status": f"{', '.join(unreachable)} unreachable", "unreachable": unreachable},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
         return JSONResponse({"status": "ready"})
 
     async def metrics(_: Request) -> Response:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from obliviate.domain.deletion import JobState
 from obliviate.jobs import queue
 from obliviate.services import batches, deletions, devices
 from obliviate.services.ports import Clock, SubjectHasher, UnitOfWorkFactory
@@ -78,6 +79,11 @@ class Worker:
                 backoff_base=self._config.backoff_base,
                 backoff_max=self._config.backoff_max,
             )
+            if state == JobState.FAILED and job.kind == batches.DELETION_BATCH:
+                # A batch that ended failing keeps no identifier value either.
+                with self._uow(job.tenant_id) as uow:
+                    batches.erase_values(uow, job_id=job.job_id)
+                    uow.commit()
             log.warning(
                 "job failed",
                 extra={

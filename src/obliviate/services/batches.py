@@ -1,9 +1,14 @@
 """Batch deletions (native API): up to 1,000 subjects, soft or hard, with suppression.
 
-A batch is a job. Subjects are resolved to profiles when the batch is accepted (only keyed hashes
-and internal ids are stored). The worker then deletes them: soft deletes in place, hard deletes
-through one purge job per person (each writing its receipt), and the batch ends ``completed``
-only after a check that no row of any subject is left in any deletion target, else ``partial``.
+A batch is a job. Its subjects are canonical identifier values; when the batch is accepted they
+are resolved to profiles for the guard, and the values are kept (in the job row, until it ends)
+so that the worker resolves them again when it runs: a person merged into another profile, or
+holding the email only as a Gainsight ``email`` attribute, is found all the same. The worker
+deletes them: soft deletes in place, hard deletes through one purge job per profile (each writing
+its receipt). The batch ends ``completed`` only after a check, by value and by the profiles it
+deleted, that nothing of any subject is readable or left in any deletion target; a subject still
+found by value is deleted again (a bounded number of rounds), else the batch is ``partial``.
+When it ends, the values are erased from the job row; only keyed hashes remain.
 """
 
 from __future__ import annotations
@@ -11,12 +16,23 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
-from obliviate.domain.deletion import TERMINAL_JOB_STATES, JobState
+from obliviate.domain.deletion import (
+    MAX_DELETION_ROUNDS,
+    TERMINAL_JOB_STATES,
+    BatchPayload,
+    BatchProgress,
+    BatchStep,
+    BatchSubject,
+    DeletionMode,
+    JobState,
+    Outcome,
+    SubjectOutcome,
+)
 from obliviate.domain.errors import (
     BatchTooLarge,
     IdempotencyMismatch,
@@ -26,8 +42,14 @@ from obliviate.domain.errors import (
 from obliviate.domain.identifiers import Identifier
 from obliviate.domain.profiles import Profile, ProfileState
 from obliviate.domain.tenants import Caller, Surface, Tenant
-from obliviate.services.deletions import begin_purge_of, preview_deletion, soft_delete_found
+from obliviate.services.deletions import (
+    begin_purge_of,
+    people_in,
+    preview_deletion,
+    soft_delete_found,
+)
 from obliviate.services.guard import admit_deletions
+from obliviate.services.identity import holders_of
 from obliviate.services.ports import SubjectHasher, UnitOfWork
 from obliviate.services.suppression import suppress_profile
 
@@ -53,41 +75,88 @@ def request_hash(body: Any) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def _find(uow: UnitOfWork, ident: Identifier) -> Profile | None:
-    profile = uow.profiles.find_by_identifier(ident.id_type, ident.value, for_update=True)
+def _live(profile: Profile | None, mode: DeletionMode) -> bool:
+    """Whether a deletion of this mode still has something to do with the profile."""
     if profile is None or profile.state is ProfileState.PURGING:
-        return None
-    return profile
+        return False
+    return mode is DeletionMode.HARD or profile.state is ProfileState.ACTIVE
 
 
-def _find_once(uow: UnitOfWork, ident: Identifier, seen: set[int]) -> Profile | None:
+def _followed(uow: UnitOfWork, profile_id: int) -> int | None:
+    """The profile that holds ``profile_id``'s data now: itself, or the survivor of the merges
+    that absorbed it since (an absorbed profile's row is gone, its merge row names the
+    survivor)."""
+    seen: set[int] = set()
+    current: int | None = profile_id
+    while current is not None and current not in seen:
+        seen.add(current)
+        if uow.profiles.get(current) is not None:
+            return current
+        current = uow.profiles.survivor_of(current)
+    return None
+
+
+def _holders(uow: UnitOfWork, id_type: str, value: str) -> list[int]:
+    return holders_of(uow, Identifier(id_type, value), email_attribute=True)
+
+
+def _resolve(
+    uow: UnitOfWork,
+    *,
+    id_type: str,
+    value: str | None,
+    profile_ids: Sequence[int],
+    mode: DeletionMode,
+) -> list[Profile]:
+    """The profiles a subject names now, by its value and by the profiles it named before,
+    locked in ascending id order (as every writer locks profiles)."""
+    ids = set() if value is None else set(_holders(uow, id_type, value))
+    ids.update(f for pid in profile_ids if (f := _followed(uow, pid)) is not None)
+    locked = (uow.profiles.get(pid, for_update=True) for pid in sorted(ids))
+    return [p for p in locked if p is not None and _live(p, mode)]
+
+
+def _resolve_once(
+    uow: UnitOfWork, ident: Identifier, mode: DeletionMode, seen: set[int]
+) -> list[Profile]:
     """A person named twice in one batch is deleted (and counted) once; the repeat is not found."""
-    profile = _find(uow, ident)
-    if profile is None or profile.profile_id in seen:
-        return None
-    seen.add(profile.profile_id)
-    return profile
+    found = _resolve(uow, id_type=ident.id_type, value=ident.value, profile_ids=(), mode=mode)
+    fresh = [p for p in found if p.profile_id not in seen]
+    seen.update(p.profile_id for p in fresh)
+    return fresh
 
 
 def dry_run(uow: UnitOfWork, *, caller: Caller, batch: BatchRequest) -> dict[str, Any]:
     """What the batch would remove, per subject and per kind; changes nothing."""
+    mode = DeletionMode(batch.mode)
     totals: Counter[str] = Counter()
     subjects = []
     seen: set[int] = set()
     for index, ident in enumerate(batch.subjects):
-        profile = _find_once(uow, ident, seen)
-        if profile is None:
+        found = _resolve_once(uow, ident, mode, seen)
+        if not found:
             subjects.append({"index": index, "type": ident.id_type, "outcome": "not_found"})
             continue
-        counts = preview_deletion(uow, profile=profile, mode=batch.mode)
+        counts: Counter[str] = Counter()
+        for profile in found:
+            counts.update(preview_deletion(uow, profile=profile, mode=mode.value))
         totals.update(counts)
-        outcome = "suppressed" if batch.suppress and batch.mode == "hard" else "deleted"
+        outcome = (
+            SubjectOutcome.SUPPRESSED
+            if batch.suppress and mode is DeletionMode.HARD
+            else (SubjectOutcome.DELETED)
+        )
         subjects.append(
-            {"index": index, "type": ident.id_type, "outcome": outcome, "counts": counts}
+            {
+                "index": index,
+                "type": ident.id_type,
+                "outcome": outcome.value,
+                "counts": dict(sorted(counts.items())),
+            }
         )
     return {
         "dry_run": True,
-        "mode": batch.mode,
+        "mode": mode.value,
         "counts": dict(sorted(totals.items())),
         "subjects": subjects,
     }
@@ -117,33 +186,33 @@ def submit(
             uow.idempotency.forget(idempotency_key)
     if batch.dry_run:
         return 200, dry_run(uow, caller=caller, batch=batch)
-    resolved = []
+    mode = DeletionMode(batch.mode)
+    subjects = []
     seen: set[int] = set()
     for index, ident in enumerate(batch.subjects):
-        profile = _find_once(uow, ident, seen)
-        resolved.append(
-            {
-                "index": index,
-                "type": ident.id_type,
-                "subject_hash": hasher(ident.id_type, ident.value),
-                "profile_id": None if profile is None else profile.profile_id,
-            }
+        found = _resolve_once(uow, ident, mode, seen)
+        subjects.append(
+            BatchSubject(
+                index=index,
+                id_type=ident.id_type,
+                subject_hash=hasher(ident.id_type, ident.value),
+                value=ident.value,
+                profile_ids=tuple(p.profile_id for p in found),
+            )
         )
-    found = len({s["profile_id"] for s in resolved if s["profile_id"] is not None})
-    admit_deletions(uow, tenant=caller.tenant, count=found, confirmed=confirmed, now=now)
-    job_id = uow.jobs.enqueue(
-        kind=DELETION_BATCH,
-        payload={
-            "mode": batch.mode,
-            "suppress": batch.suppress,
-            "subjects": resolved,
-            "surface": caller.surface.value,
-            "credential_ref": caller.credential_ref,
-            "requested_at": now,
-            "window": caller.tenant.revival_window_seconds,
-        },
-        now=now,
+    admit_deletions(
+        uow, tenant=caller.tenant, count=people_in(uow, seen), confirmed=confirmed, now=now
     )
+    payload = BatchPayload(
+        mode=mode,
+        suppress=batch.suppress,
+        subjects=tuple(subjects),
+        surface=caller.surface.value,
+        credential_ref=caller.credential_ref,
+        requested_at=now,
+        revival_window_seconds=caller.tenant.revival_window_seconds,
+    )
+    job_id = uow.jobs.enqueue(kind=DELETION_BATCH, payload=payload.to_json(), now=now)
     answer = status(uow, job_id=job_id)
     if idempotency_key is not None:
         uow.idempotency.remember(
@@ -156,23 +225,23 @@ def status(uow: UnitOfWork, *, job_id: int) -> dict[str, Any]:
     job = uow.job_views.get(job_id)
     if job is None or job["kind"] != DELETION_BATCH:
         raise JobNotFound()
-    payload, result = job["payload"], job["result"] or {}
-    outcomes = {int(k): v for k, v in (result.get("outcomes") or {}).items()}
-    subjects = []
-    for subject in payload["subjects"]:
-        entry = {"index": subject["index"], "type": subject["type"]}
-        entry.update(outcomes.get(subject["index"], {"outcome": "pending"}))
-        subjects.append(entry)
+    payload = BatchPayload.from_json(job["payload"])
+    progress = BatchProgress.from_json(job["result"] or {})
+    pending = Outcome(SubjectOutcome.PENDING)
+    subjects = [
+        {"index": s.index, "type": s.id_type, **progress.outcomes.get(s.index, pending).to_json()}
+        for s in payload.subjects
+    ]
     tally = Counter(s["outcome"] for s in subjects)
     return {
         "id": str(job_id),
         "state": job["state"],
-        "mode": payload["mode"],
-        "suppress": payload["suppress"],
+        "mode": payload.mode.value,
+        "suppress": payload.suppress,
         "subjects": subjects,
         "outcomes": dict(sorted(tally.items())),
-        "counts": dict(sorted((result.get("counts") or {}).items())),
-        "reason": result.get("reason"),
+        "counts": dict(sorted(progress.counts.items())),
+        "reason": progress.reason,
         "attempts": job["attempts"],
         "last_error": job["last_error"],
         "created_at": job["created_at"],
@@ -187,12 +256,22 @@ def cancel(uow: UnitOfWork, *, job_id: int, now: int) -> dict[str, Any]:
         raise JobNotFound()
     if job["state"] != JobState.QUEUED.value:
         raise NotCancellable(str(job["state"]))
-    if (job["result"] or {}).get("outcomes"):
+    if BatchProgress.from_json(job["result"] or {}).started:
         # Queued again only to wait for its purges: its deletions have begun.
         raise NotCancellable(JobState.RUNNING.value)
     if not uow.job_views.cancel_if_queued(job_id, now=now):
         raise NotCancellable(str(job["state"]))
+    # A cancelled batch ends here: the values it held to resolve its subjects go with it.
+    erased = BatchPayload.from_json(job["payload"]).erased()
+    uow.jobs.set_payload(job_id, erased.to_json())
     return status(uow, job_id=job_id)
+
+
+def erase_values(uow: UnitOfWork, *, job_id: int) -> None:
+    """Drop the identifier values of a batch that has ended (failed for good, say)."""
+    job = uow.job_views.get(job_id, for_update=True)
+    if job is not None and job["kind"] == DELETION_BATCH:
+        uow.jobs.set_payload(job_id, BatchPayload.from_json(job["payload"]).erased().to_json())
 
 
 # --- the worker's side ---------------------------------------------------------------------
@@ -208,78 +287,127 @@ def dispatch_step(
     now: int,
     hasher: SubjectHasher,
     chunk: int = 50,
-) -> str:
-    """One transaction of batch work. Returns "more", "wait" (purges running) or "done"."""
-    result = uow.jobs.hold(job_id, worker_id)
-    if result is None:
-        return "done"
-    outcomes: dict[str, Any] = dict(result.get("outcomes") or {})
-    children: dict[str, int] = dict(result.get("children") or {})
-    pending = [s for s in payload["subjects"] if str(s["index"]) not in outcomes]
+) -> BatchStep:
+    """One transaction of batch work."""
+    held = uow.jobs.hold(job_id, worker_id)
+    if held is None:
+        return BatchStep.DONE
+    batch = BatchPayload.from_json(payload)
+    progress = BatchProgress.from_json(held)
+    pending = [s for s in batch.subjects if s.index not in progress.outcomes]
     if pending:
+        outcomes, children = dict(progress.outcomes), dict(progress.children)
+        deleted = dict(progress.deleted)
+        unadmitted = 0
         for subject in pending[:chunk]:
-            outcomes[str(subject["index"])] = _delete_one(
+            outcome, profiles, started, extra = _delete_one(
                 uow,
-                payload=payload,
+                batch=batch,
                 subject=subject,
                 tenant_id=tenant_id,
                 job_id=job_id,
-                children=children,
                 now=now,
                 hasher=hasher,
             )
-        uow.jobs.set_result(job_id, {**result, "outcomes": outcomes, "children": children}, now=now)
-        return "more"
-    states = uow.job_views.states(list(children.values()))
-    if any(states[c]["state"] not in TERMINAL_JOB_STATES for c in children.values()):
-        return "wait"
-    _finish(uow, job_id=job_id, payload=payload, result=result, states=states, now=now)
-    return "done"
+            i = subject.index
+            unadmitted += extra
+            outcomes[i] = outcome
+            if profiles:
+                deleted[i] = deleted.get(i, ()) + profiles
+            if started:
+                children[i] = children.get(i, ()) + started
+        progress = replace(progress, outcomes=outcomes, children=children, deleted=deleted)
+        # The guard admitted what the values named at submission; what they name only now (a
+        # merge, an email attribute set since) is still counted, never refused (the batch was
+        # accepted). Once per step, after every profile lock, as single deletes take them.
+        admit_deletions(
+            uow,
+            tenant=_requester(batch, tenant_id).tenant,
+            count=unadmitted,
+            confirmed=True,
+            now=now,
+        )
+        uow.jobs.set_result(job_id, progress.to_json(), now=now)
+        return BatchStep.MORE
+    states = uow.job_views.states(progress.child_jobs())
+    if any(states[c]["state"] not in TERMINAL_JOB_STATES for c in progress.child_jobs()):
+        return BatchStep.WAIT
+    # The closing check by value: a subject merged into another profile, re-created or given to
+    # another profile while its deletion ran is still readable, so it is deleted again.
+    again = [s for s in batch.subjects if _still_held(uow, batch=batch, subject=s)]
+    if again and progress.rounds < MAX_DELETION_ROUNDS:
+        outcomes = {i: o for i, o in progress.outcomes.items() if i not in {s.index for s in again}}
+        progress = replace(progress, outcomes=outcomes, rounds=progress.rounds + 1)
+        uow.jobs.set_result(job_id, progress.to_json(), now=now)
+        return BatchStep.MORE
+    _finish(uow, job_id=job_id, batch=batch, progress=progress, states=states, now=now)
+    return BatchStep.DONE
+
+
+def _still_held(uow: UnitOfWork, *, batch: BatchPayload, subject: BatchSubject) -> bool:
+    if subject.value is None:
+        return False
+    holders = (uow.profiles.get(pid) for pid in _holders(uow, subject.id_type, subject.value))
+    return any(_live(p, batch.mode) for p in holders)
 
 
 def _delete_one(
     uow: UnitOfWork,
     *,
-    payload: dict[str, Any],
-    subject: dict[str, Any],
+    batch: BatchPayload,
+    subject: BatchSubject,
     tenant_id: str,
     job_id: int,
-    children: dict[str, int],
     now: int,
     hasher: SubjectHasher,
-) -> dict[str, Any]:
-    profile_id = subject["profile_id"]
-    suppress = bool(payload["suppress"]) and payload["mode"] == "hard"
-    if suppress:
-        uow.suppressions.add(subject["type"], subject["subject_hash"], now=now, job_id=job_id)
-    profile = None if profile_id is None else uow.profiles.get(profile_id, for_update=True)
-    if profile is None or profile.state is ProfileState.PURGING:
-        return {"outcome": "not_found"}
-    requester = _requester(payload, tenant_id)
-    if payload["mode"] == "soft":
-        hidden = int(profile.state is ProfileState.ACTIVE)
-        if hidden:
-            soft_delete_found(uow, caller=requester, profile=profile, now=now)
-        return {"outcome": "deleted", "counts": {"profiles": hidden}}
-    if suppress:
-        suppress_profile(uow, profile_id=profile.profile_id, now=now, hasher=hasher, job_id=job_id)
-    children[str(subject["index"])] = begin_purge_of(
+) -> tuple[Outcome, tuple[int, ...], tuple[int, ...], int]:
+    """Delete every profile the subject names now.
+
+    Returns the outcome, the profiles deleted, the purge jobs begun and how many people those
+    profiles stood for beyond what the guard admitted at submission."""
+    if batch.suppressing:
+        uow.suppressions.add(subject.id_type, subject.subject_hash, now=now, job_id=job_id)
+    found = _resolve(
         uow,
-        caller=requester,
-        profile=profile,
-        subject_hash=subject["subject_hash"],
-        now=now,
+        id_type=subject.id_type,
+        value=subject.value,
+        profile_ids=subject.profile_ids,
+        mode=batch.mode,
     )
-    return {"outcome": "suppressed" if suppress else "deleted"}
+    if not found:
+        return Outcome(SubjectOutcome.NOT_FOUND), (), (), 0
+    extra = people_in(uow, [p.profile_id for p in found if p.profile_id not in subject.profile_ids])
+    requester = _requester(batch, tenant_id)
+    if batch.mode is DeletionMode.SOFT:
+        hidden = 0
+        for profile in found:
+            if profile.state is ProfileState.ACTIVE:
+                soft_delete_found(uow, caller=requester, profile=profile, now=now)
+                hidden += 1
+        hid = tuple(p.profile_id for p in found)
+        return Outcome(SubjectOutcome.DELETED, counts={"profiles": hidden}), hid, (), extra
+    started = []
+    for profile in found:
+        if batch.suppressing:
+            suppress_profile(
+                uow, profile_id=profile.profile_id, now=now, hasher=hasher, job_id=job_id
+            )
+        started.append(
+            begin_purge_of(
+                uow, caller=requester, profile=profile, subject_hash=subject.subject_hash, now=now
+            )
+        )
+    outcome = SubjectOutcome.SUPPRESSED if batch.suppressing else SubjectOutcome.DELETED
+    return Outcome(outcome), tuple(p.profile_id for p in found), tuple(started), extra
 
 
-def _requester(payload: dict[str, Any], tenant_id: str) -> Caller:
+def _requester(batch: BatchPayload, tenant_id: str) -> Caller:
     """Who asked for the batch, as the single-subject services expect a caller."""
-    tenant = Tenant(tenant_id=tenant_id, name="", revival_window_seconds=float(payload["window"]))
+    tenant = Tenant(
+        tenant_id=tenant_id, name="", revival_window_seconds=batch.revival_window_seconds
+    )
     return Caller(
-        tenant=tenant,
-        surface=Surface(payload["surface"]),
-        credential_ref=str(payload["credential_ref"]),
+        tenant=tenant, surface=Surface(batch.surface), credential_ref=batch.credential_ref
     )
 
 
@@ -287,53 +415,65 @@ def _finish(
     uow: UnitOfWork,
     *,
     job_id: int,
-    payload: dict[str, Any],
-    result: dict[str, Any],
+    batch: BatchPayload,
+    progress: BatchProgress,
     states: dict[int, dict[str, Any]],
     now: int,
 ) -> None:
-    outcomes: dict[str, Any] = dict(result["outcomes"])
-    children: dict[str, int] = dict(result.get("children") or {})
+    outcomes = dict(progress.outcomes)
     totals: Counter[str] = Counter()
     problems: list[str] = []
-    for index, child in children.items():
-        child_state = states[child]
-        counts = dict((child_state["result"] or {}).get("counts") or {})
-        outcomes[index] = {**outcomes[index], "counts": counts}
+    for index, children in progress.children.items():
+        counts: Counter[str] = Counter()
+        failure = None
+        for child in children:
+            child_state = states[child]
+            child_result = child_state["result"] or {}
+            counts.update(child_result.get("counts") or {})
+            if child_state["state"] != JobState.COMPLETED.value:
+                failure = child_result.get("reason") or child_state["last_error"]
         totals.update(counts)
-        if child_state["state"] != JobState.COMPLETED.value:
-            reason = (child_state["result"] or {}).get("reason") or child_state["last_error"]
-            outcomes[index] = {"outcome": "failed", "reason": str(reason), "counts": counts}
-            problems.append(f"subject {index}: {reason}")
-    for outcome in outcomes.values():
-        if payload["mode"] == "soft" and outcome["outcome"] == "deleted":
-            totals.update(outcome.get("counts") or {})
-    # The closing check: nothing of any hard-deleted subject may be left in any target.
-    if payload["mode"] == "hard":
-        for subject in payload["subjects"]:
-            if subject["profile_id"] is None:
-                continue
-            left = {
-                k: n
-                for k, n in uow.person_rows.count("profile", subject["profile_id"]).items()
-                if n
-            }
-            if left:
-                rows = ", ".join(f"{k}={n}" for k, n in sorted(left.items()))
-                problems.append(f"subject {subject['index']}: rows left after the purge: {rows}")
-                outcomes[str(subject["index"])] = {
-                    "outcome": "failed",
-                    "reason": f"rows left after the purge: {rows}",
-                }
+        if failure is not None:
+            outcomes[index] = Outcome(SubjectOutcome.FAILED, dict(counts), str(failure))
+            problems.append(f"subject {index}: {failure}")
+        elif index in outcomes:
+            outcomes[index] = replace(outcomes[index], counts=dict(counts))
+    if batch.mode is DeletionMode.SOFT:
+        for outcome in outcomes.values():
+            if outcome.outcome is SubjectOutcome.DELETED:
+                totals.update(outcome.counts or {})
+    # The closing check: nothing of any subject may be left, whether found by the profiles its
+    # deletion purged or by its values (an identifier, an email attribute).
+    for subject in batch.subjects:
+        left = _left_of(
+            uow, batch=batch, subject=subject, deleted=progress.deleted.get(subject.index, ())
+        )
+        if left:
+            problems.append(f"subject {subject.index}: {left}")
+            outcomes[subject.index] = Outcome(SubjectOutcome.FAILED, reason=left)
     state = JobState.PARTIAL if problems else JobState.COMPLETED
-    uow.jobs.finish(
-        job_id,
-        state=state.value,
-        result={
-            "outcomes": outcomes,
-            "children": children,
-            "counts": dict(sorted(totals.items())),
-            "reason": "; ".join(problems) or None,
-        },
-        now=now,
+    final = replace(
+        progress,
+        outcomes=outcomes,
+        counts=dict(sorted(totals.items())),
+        reason="; ".join(problems) or None,
     )
+    uow.jobs.finish(job_id, state=state.value, result=final.to_json(), now=now)
+    # The batch has ended: the values it held to find its subjects are erased with it.
+    uow.jobs.set_payload(job_id, batch.erased().to_json())
+
+
+def _left_of(
+    uow: UnitOfWork, *, batch: BatchPayload, subject: BatchSubject, deleted: tuple[int, ...]
+) -> str | None:
+    """Why the subject is not gone, or None when nothing of it is left."""
+    if _still_held(uow, batch=batch, subject=subject):
+        return f"its {subject.id_type} still names a profile after {MAX_DELETION_ROUNDS} rounds"
+    if batch.mode is DeletionMode.SOFT:
+        return None
+    for profile_id in sorted({*subject.profile_ids, *deleted}):
+        left = {k: n for k, n in uow.person_rows.count("profile", profile_id).items() if n}
+        if left:
+            rows = ", ".join(f"{k}={n}" for k, n in sorted(left.items()))
+            return f"rows left after the purge: {rows}"
+    return None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from obliviate.domain.deletion import JobState, PurgeReason
 from obliviate.domain.errors import ProfileNotFound
-from obliviate.domain.identifiers import IdentifierType
+from obliviate.domain.identifiers import IdentifierType, uuid_value
 from obliviate.domain.profiles import Profile, ProfileState, revival_deadline
 from obliviate.domain.tenants import Caller
 from obliviate.services.guard import admit_deletions
@@ -39,14 +40,27 @@ def soft_delete_profile(
     uow: UnitOfWork, *, caller: Caller, uuid: str, now: int, confirmed: bool = False
 ) -> DeletionAccepted:
     """Hide an active profile at once; it may be revived until the tenant's window ends."""
+    uuid = uuid_value(uuid)
     profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
     if profile is None or profile.state is not ProfileState.ACTIVE:
         raise ProfileNotFound(UUID, uuid)
-    admit_deletions(uow, tenant=caller.tenant, count=1, confirmed=confirmed, now=now)
+    admit_deletions(
+        uow,
+        tenant=caller.tenant,
+        count=people_in(uow, [profile.profile_id]),
+        confirmed=confirmed,
+        now=now,
+    )
     soft_delete_found(uow, caller=caller, profile=profile, now=now)
     return DeletionAccepted(
         profile.profile_id, None, revival_deadline(now, caller.tenant.revival_window_seconds)
     )
+
+
+def people_in(uow: UnitOfWork, profile_ids: Iterable[int]) -> int:
+    """How many people deleting these profiles removes, as the guard counts them: each profile
+    with every person folded into it, so a merge cannot turn a hundred deletions into one."""
+    return sum(uow.profiles.folded(pid).people for pid in profile_ids)
 
 
 def soft_delete_found(uow: UnitOfWork, *, caller: Caller, profile: Profile, now: int) -> None:
@@ -77,10 +91,17 @@ def hard_delete_profile(
     A soft-deleted profile may be hard-deleted too: that is how a person's data is removed
     before the revival window ends.
     """
+    uuid = uuid_value(uuid)
     profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
     if profile is None or profile.state is ProfileState.PURGING:
         raise ProfileNotFound(UUID, uuid)
-    admit_deletions(uow, tenant=caller.tenant, count=1, confirmed=confirmed, now=now)
+    admit_deletions(
+        uow,
+        tenant=caller.tenant,
+        count=people_in(uow, [profile.profile_id]),
+        confirmed=confirmed,
+        now=now,
+    )
     if suppress:
         suppress_profile(uow, profile_id=profile.profile_id, now=now, hasher=hasher, job_id=None)
     job_id = begin_purge_of(

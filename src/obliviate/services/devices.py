@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from obliviate.domain.devices import (
@@ -15,10 +15,13 @@ from obliviate.domain.devices import (
     validate_registration_id,
 )
 from obliviate.domain.errors import ConflictError, ProfileNotFound
-from obliviate.domain.identifiers import Identifier, IdentifierType
+from obliviate.domain.free_form import check_free_form
+from obliviate.domain.guard import DeletionKind
+from obliviate.domain.identifiers import Identifier, IdentifierType, uuid_value
 from obliviate.domain.profiles import ProfileState, has_expired
 from obliviate.domain.tenants import Caller, Tenant
 from obliviate.services.deletions import begin_expiry_purge
+from obliviate.services.guard import admit_deletions
 from obliviate.services.ports import AliasTaken, SubjectHasher, UnitOfWork
 from obliviate.services.suppression import refuse_suppressed
 
@@ -42,7 +45,7 @@ class DeviceChange:
 
 
 def _visible(uow: UnitOfWork, registration_id: str) -> Device:
-    device = uow.devices.find_visible(registration_id)
+    device = uow.devices.find_visible(validate_registration_id(registration_id))
     if device is None:
         raise DeviceNotFound(registration_id)
     return device
@@ -71,7 +74,7 @@ def _live_or_register(
     uow: UnitOfWork, registration_id: str, now: int, hasher: SubjectHasher, **fields: Any
 ) -> tuple[Device, bool]:
     """The live device for the id, registered if new. Returns (device, created)."""
-    validate_registration_id(registration_id)
+    registration_id = validate_registration_id(registration_id)
     device = uow.devices.find_live(registration_id, for_update=True)
     if device is not None and uow.devices.find_visible(registration_id) is None:
         if not _owner_expired(uow, device, now, hasher):
@@ -109,10 +112,12 @@ def set_device(
     hasher: SubjectHasher,
 ) -> Device:
     """Change tags and alias; registers the device if it is new."""
-    for tag in (*change.add, *change.remove):
-        validate_label(tag, "tags")
-    if change.alias:
-        validate_label(change.alias, "alias")
+    change = replace(
+        change,
+        add=[validate_label(tag, "tags") for tag in change.add],
+        remove=[validate_label(tag, "tags") for tag in change.remove],
+        alias=validate_label(change.alias, "alias") if change.alias else change.alias,
+    )
     device, _ = _live_or_register(uow, registration_id, now, hasher)
     current = set() if change.clear_tags else uow.devices.tags_of(device.device_id)
     wanted = tags_after(current, list(change.add), list(change.remove))
@@ -143,6 +148,7 @@ def put_device(
     hasher: SubjectHasher,
 ) -> tuple[Device, bool]:
     """Set platform, timezone and info (the vendor's SDK sets these). Returns (device, created)."""
+    check_free_form(info, field="info")
     device, created = _live_or_register(
         uow, registration_id, now, hasher, platform=platform, timezone=timezone, info=info
     )
@@ -163,7 +169,9 @@ def set_owner(
     uow: UnitOfWork, *, tenant: Tenant, uuid: str, registration_id: str, now: int
 ) -> Device:
     """Make a profile own a device: deleting the profile then deletes the device."""
-    profile = uow.profiles.find_by_identifier(IdentifierType.UUID.value, uuid, for_update=True)
+    profile = uow.profiles.find_by_identifier(
+        IdentifierType.UUID.value, uuid_value(uuid), for_update=True
+    )
     if profile is None or profile.state is not ProfileState.ACTIVE:
         raise ProfileNotFound(IdentifierType.UUID.value, uuid)
     device = _visible(uow, registration_id)
@@ -172,12 +180,29 @@ def set_owner(
 
 
 def delete_device(
-    uow: UnitOfWork, *, caller: Caller, registration_id: str, now: int, hasher: SubjectHasher
+    uow: UnitOfWork,
+    *,
+    caller: Caller,
+    registration_id: str,
+    now: int,
+    hasher: SubjectHasher,
+    confirmed: bool = False,
 ) -> int:
-    """Hide the device, its tags, alias, info and timezone at once; enqueue the purge."""
+    """Hide the device, its tags, alias, info and timezone at once; enqueue the purge.
+
+    Counted by the mass-deletion guard against the tenant's device allowance (SPEC §5.4)."""
+    registration_id = validate_registration_id(registration_id)
     device = uow.devices.find_visible(registration_id)
     if device is None:
         raise DeviceNotFound(registration_id)
+    admit_deletions(
+        uow,
+        tenant=caller.tenant,
+        count=1,
+        confirmed=confirmed,
+        now=now,
+        kind=DeletionKind.DEVICES,
+    )
     released = uow.devices.retire(device.device_id, now=now)
     return uow.jobs.enqueue(
         kind=PURGE_DEVICE,
@@ -198,6 +223,7 @@ def delete_device(
 def devices_status(
     uow: UnitOfWork, *, tenant: Tenant, registration_ids: Sequence[str]
 ) -> list[Device]:
+    registration_ids = [validate_registration_id(rid) for rid in registration_ids]
     found = {dev.registration_id: dev for dev in uow.devices.visible_many(registration_ids)}
     return [found[rid] for rid in dict.fromkeys(registration_ids) if rid in found]
 
@@ -216,7 +242,7 @@ def set_tag_devices(
     now: int,
 ) -> None:
     """Add or remove one tag on many devices; unknown devices refuse the whole request."""
-    validate_label(tag, "tag")
+    tag = validate_label(tag, "tag")
     for rid in add:
         device = _visible(uow, rid)
         current = uow.devices.tags_of(device.device_id)
@@ -229,7 +255,7 @@ def set_tag_devices(
 
 
 def delete_tag(uow: UnitOfWork, *, tenant: Tenant, tag: str, platforms: Sequence[str]) -> int:
-    validate_label(tag, "tag")
+    tag = validate_label(tag, "tag")
     ids = uow.devices.visible_device_ids_with_tag(tag, platforms)
     return uow.devices.remove_tag_from(tag, ids)
 
@@ -237,27 +263,28 @@ def delete_tag(uow: UnitOfWork, *, tenant: Tenant, tag: str, platforms: Sequence
 def count_tags(
     uow: UnitOfWork, *, tenant: Tenant, tags: Sequence[str], platforms: Sequence[str]
 ) -> dict[str, int]:
-    for tag in tags:
-        validate_label(tag, "tags")
-    return uow.devices.count_tagged(tags, platforms)
+    canonical = [validate_label(tag, "tags") for tag in tags]
+    counted = uow.devices.count_tagged(canonical, platforms)
+    # Answered under the names the caller sent.
+    return {tag: counted.get(c, 0) for tag, c in zip(tags, canonical, strict=True)}
 
 
 def device_has_tag(uow: UnitOfWork, *, tenant: Tenant, tag: str, registration_id: str) -> bool:
-    validate_label(tag, "tag")
-    device = uow.devices.find_visible(registration_id)
+    tag = validate_label(tag, "tag")
+    device = uow.devices.find_visible(validate_registration_id(registration_id))
     return device is not None and tag in uow.devices.tags_of(device.device_id)
 
 
 def alias_devices(
     uow: UnitOfWork, *, tenant: Tenant, alias: str, platforms: Sequence[str]
 ) -> list[str]:
-    validate_label(alias, "alias")
+    alias = validate_label(alias, "alias")
     return [dev.registration_id for dev in uow.devices.visible_with_alias(alias, platforms)]
 
 
 def unbind_alias(
     uow: UnitOfWork, *, tenant: Tenant, alias: str, platforms: Sequence[str], now: int
 ) -> None:
-    validate_label(alias, "alias")
+    alias = validate_label(alias, "alias")
     for dev in uow.devices.visible_with_alias(alias, platforms):
         uow.devices.update_fields(dev.device_id, now=now, alias=None)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from obliviate.domain.errors import ProfileNotFound
 from obliviate.domain.events import NewEvent, StoredEvent
-from obliviate.domain.identifiers import IdentifierType
+from obliviate.domain.identifiers import IdentifierType, uuid_value
 from obliviate.domain.profiles import ProfileState
 from obliviate.domain.tenants import Tenant
 from obliviate.services.ports import UnitOfWork
@@ -30,6 +30,7 @@ def record_event(
     uow: UnitOfWork, *, tenant: Tenant, uuid: str, event: NewEvent, now: int
 ) -> EventView:
     """Store an event of an active profile; a hidden profile's events are refused, not kept."""
+    uuid = uuid_value(uuid)
     profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
     if profile is None or profile.state is not ProfileState.ACTIVE:
         raise ProfileNotFound(UUID, uuid)
@@ -50,7 +51,7 @@ def list_events(
 ) -> EventPage:
     profile_id: int | None = None
     if uuid is not None:
-        profile = uow.profiles.find_by_identifier(UUID, uuid)
+        profile = uow.profiles.find_by_identifier(UUID, uuid_value(uuid))
         if profile is None or profile.state is not ProfileState.ACTIVE:
             return EventPage([], 0)
         profile_id = profile.profile_id
@@ -81,6 +82,7 @@ def record_events(
     uow: UnitOfWork, *, tenant: Tenant, uuid: str, batch: list[NewEvent], now: int
 ) -> int:
     """Store a batch of events of one active profile, all or none."""
+    uuid = uuid_value(uuid)
     profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
     if profile is None or profile.state is not ProfileState.ACTIVE:
         raise ProfileNotFound(UUID, uuid)

@@ -1,34 +1,52 @@
-"""The mass-deletion guard of SPEC §2.7 ("Do not delete all users")."""
+"""The mass-deletion guard of SPEC §2.7 and §5.4 ("Do not delete all users")."""
 
 from __future__ import annotations
 
-from obliviate.domain.deletion import deletion_allowance
 from obliviate.domain.errors import MassDeletionRefused
+from obliviate.domain.guard import (
+    DeletionKind,
+    GuardWindow,
+    deletion_allowance,
+    population_at_window_start,
+)
 from obliviate.domain.tenants import Tenant
 from obliviate.services.ports import UnitOfWork
 
-HOUR_MS = 3_600_000
-
 
 def admit_deletions(
-    uow: UnitOfWork, *, tenant: Tenant, count: int, confirmed: bool, now: int
+    uow: UnitOfWork,
+    *,
+    tenant: Tenant,
+    count: int,
+    confirmed: bool,
+    now: int,
+    kind: DeletionKind = DeletionKind.PROFILES,
 ) -> None:
-    """Count ``count`` deletions against this hour's allowance, or refuse them all.
+    """Count ``count`` deletions of ``kind`` against the last 60 minutes' allowance, or
+    refuse them all, changing nothing.
 
-    The allowance is a share of the tenant's live profiles, never below the floor; a caller
-    that confirms the burst is let through and still counted.
+    The allowance is a share of the tenant's population of that kind at the start of the
+    window, never below the floor; a caller that confirms the burst is let through and still
+    counted, so the next unconfirmed request sees it.
     """
     if count <= 0:
         return
-    hour = now - now % HOUR_MS
-    recent = uow.guard.deletions_in(hour) + count
-    # Counting the tenant's profiles costs a scan; under the floor the answer is yes anyway.
+    window = GuardWindow.at(now)
+    # Also takes the tally's lock: a concurrent admission of the same kind waits here until
+    # this transaction ends, then sees this count.
+    earlier = uow.guard.deletions_since(kind, window.start)
+    recent = earlier + count
+    # Counting the population costs a scan of the tenant's rows; under the floor the answer
+    # is yes anyway.
     if not confirmed and recent > tenant.mass_delete_floor:
         allowed = deletion_allowance(
-            live_profiles=uow.guard.live_profiles(),
+            population=population_at_window_start(
+                live_created_before=uow.guard.live_created_before(kind, window.start),
+                deleted_in_window=earlier,
+            ),
             share=tenant.mass_delete_share,
             floor=tenant.mass_delete_floor,
         )
         if recent > allowed:
             raise MassDeletionRefused(recent, allowed)
-    uow.guard.add_deletions(hour, count)
+    uow.guard.add_deletions(kind, window.minute, count)

@@ -12,11 +12,13 @@ from typing import Any
 from obliviate.domain.errors import (
     IdentifierInUse,
     IdentifierUnchanged,
+    MergeLimitExceeded,
     ProfileNotFound,
     SoleIdentifier,
 )
 from obliviate.domain.events import NewEvent
-from obliviate.domain.identifiers import Identifier
+from obliviate.domain.free_form import check_free_form
+from obliviate.domain.identifiers import Identifier, IdentifierType, email_of_attributes
 from obliviate.domain.profiles import (
     Profile,
     ProfileState,
@@ -24,10 +26,16 @@ from obliviate.domain.profiles import (
     merge_attributes,
 )
 from obliviate.domain.tenants import Caller, Tenant
-from obliviate.services.deletions import begin_expiry_purge, begin_purge_of
+from obliviate.services.deletions import begin_expiry_purge, begin_purge_of, people_in
 from obliviate.services.guard import admit_deletions
 from obliviate.services.ports import IdentifierTaken, SubjectHasher, UnitOfWork
-from obliviate.services.suppression import refuse_suppressed
+from obliviate.services.suppression import (
+    refuse_suppressed,
+    refuse_suppressed_email,
+    refuse_suppressed_revival,
+)
+
+UUID = IdentifierType.UUID.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +53,34 @@ class UpsertOutcome:
     merged: tuple[int, ...]
 
 
+def holders_of(uow: UnitOfWork, ident: Identifier, *, email_attribute: bool) -> list[int]:
+    """The profiles a value names now (unlocked): as an identifier, and with
+    ``email_attribute`` an email also as the ``email`` attribute, which several Gainsight users
+    may share. Deletions and suppressions of an email cover both."""
+    held = uow.profiles.find_by_identifier(ident.id_type, ident.value)
+    found = [] if held is None else [held.profile_id]
+    if email_attribute and ident.id_type == IdentifierType.EMAIL:
+        found.extend(p.profile_id for p in uow.profiles.with_email_attribute(ident.value))
+    return found
+
+
+def _pointed(
+    uow: UnitOfWork, identifiers: Sequence[Identifier], email_attribute: bool
+) -> dict[int, Identifier]:
+    pointed: dict[int, Identifier] = {}
+    for ident in identifiers:
+        for pid in holders_of(uow, ident, email_attribute=email_attribute):
+            pointed.setdefault(pid, ident)
+    return pointed
+
+
 def _resolve(
     uow: UnitOfWork,
     identifiers: Sequence[Identifier],
     *,
     now: int,
     hasher: SubjectHasher | None,
+    email_attribute: bool = False,
 ) -> dict[int, Profile]:
     """Every live profile the identifiers point at, locked when writing (``hasher`` given).
 
@@ -59,22 +89,13 @@ def _resolve(
     revival window does not count; a writer purges it on sight.
     """
     for _ in range(5):
-        pointed: dict[int, Identifier] = {}
-        for ident in identifiers:
-            profile = uow.profiles.find_by_identifier(ident.id_type, ident.value)
-            if profile is not None:
-                pointed.setdefault(profile.profile_id, ident)
+        pointed = _pointed(uow, identifiers, email_attribute)
         if hasher is None:
             locked = {pid: uow.profiles.get(pid) for pid in pointed}
         else:
             locked = {pid: uow.profiles.get(pid, for_update=True) for pid in sorted(pointed)}
             # A concurrent merge may have moved an identifier while we were not holding locks.
-            again = {
-                p.profile_id
-                for i in identifiers
-                if (p := uow.profiles.find_by_identifier(i.id_type, i.value)) is not None
-            }
-            if again != set(pointed):
+            if set(_pointed(uow, identifiers, email_attribute)) != set(pointed):
                 continue
         found: dict[int, Profile] = {}
         for pid, profile in locked.items():
@@ -102,20 +123,73 @@ def _survivor_first(profiles: Sequence[Profile]) -> list[Profile]:
     )
 
 
+def _refuse_large_merge(
+    uow: UnitOfWork,
+    *,
+    tenant: Tenant,
+    found: dict[int, Profile],
+    held: set[tuple[str, str]],
+    person: PersonInput,
+    confirmed: bool,
+) -> None:
+    """Folding many people into one is what a shared placeholder identifier (a support
+    address, ``unknown@example.com``) does, by merging their profiles or by attaching their
+    uuids to one: it loses their attributes and makes one later deletion remove them all.
+    Counted with the people each profile already stands for, so it cannot be done a few at a
+    time either."""
+    if confirmed or not found:
+        return
+    new_uuids = {
+        i.value
+        for i in person.identifiers
+        if i.id_type == UUID and (i.id_type, i.value) not in held
+    }
+    if len(found) < 2 and not new_uuids:
+        return  # the common upsert: one known person, nothing folded in
+    merged = sum(1 + uow.profiles.folded(pid).merged for pid in found)
+    uuids = len({v for t, v in held if t == UUID} | new_uuids)
+    folding = max(merged, uuids) - 1
+    if folding > tenant.merge_limit:
+        raise MergeLimitExceeded(folding, tenant.merge_limit)
+
+
 def upsert_person(
-    uow: UnitOfWork, *, tenant: Tenant, person: PersonInput, now: int, hasher: SubjectHasher
+    uow: UnitOfWork,
+    *,
+    tenant: Tenant,
+    person: PersonInput,
+    now: int,
+    hasher: SubjectHasher,
+    confirmed: bool = False,
 ) -> UpsertOutcome:
+    check_free_form(person.attributes, field="attributes")
+    email_of_attributes(person.attributes)
     found = _resolve(uow, person.identifiers, now=now, hasher=hasher)
+    held = {pair for pid in found for pair in uow.profiles.identifiers_of(pid)}
+    _refuse_large_merge(
+        uow, tenant=tenant, found=found, held=held, person=person, confirmed=confirmed
+    )
     held_before = {
         pair
         for profile in found.values()
+        if profile.state is ProfileState.ACTIVE
         for pair in uow.profiles.identifiers_of(profile.profile_id)
     }
+    # What an active profile already holds is not re-created; everything else is, and a
+    # soft-deleted profile coming back is checked whole (an identifier or its email may have
+    # been suppressed since it was deleted).
     refuse_suppressed(
         uow,
         identifiers=[i for i in person.identifiers if (i.id_type, i.value) not in held_before],
         hasher=hasher,
     )
+    for profile in found.values():
+        if profile.state is ProfileState.SOFT_DELETED:
+            refuse_suppressed_revival(
+                uow, profile_id=profile.profile_id, attributes=profile.attributes, hasher=hasher
+            )
+    if "email" in person.attributes:
+        refuse_suppressed_email(uow, attributes=person.attributes, hasher=hasher)
     merged: tuple[int, ...] = ()
     if not found:
         profile = uow.profiles.insert(attributes=dict(person.attributes), now=now)
@@ -183,11 +257,18 @@ def delete_identifier(uow: UnitOfWork, *, tenant: Tenant, ident: Identifier, now
 
 
 def change_identifier(
-    uow: UnitOfWork, *, tenant: Tenant, old: Identifier, new: Identifier, now: int
+    uow: UnitOfWork,
+    *,
+    tenant: Tenant,
+    old: Identifier,
+    new: Identifier,
+    now: int,
+    hasher: SubjectHasher,
 ) -> None:
     if old == new:
         raise IdentifierUnchanged()
     profile = _active_by(uow, old)
+    refuse_suppressed(uow, identifiers=[new], hasher=hasher)
     if uow.profiles.find_by_identifier(new.id_type, new.value) is not None:
         raise IdentifierInUse(new.id_type)
     try:
@@ -206,12 +287,15 @@ def hard_delete_person(
     hasher: SubjectHasher,
     confirmed: bool = False,
 ) -> list[int]:
-    """Hard-delete every profile the identifiers name (visible or soft-deleted)."""
-    found = _resolve(uow, identifiers, now=now, hasher=hasher)
+    """Hard-delete every profile the identifiers name (visible or soft-deleted), and for an
+    email also every profile holding it as its ``email`` attribute."""
+    found = _resolve(uow, identifiers, now=now, hasher=hasher, email_attribute=True)
     if not found:
         first = identifiers[0]
         raise ProfileNotFound(first.id_type, first.value)
-    admit_deletions(uow, tenant=caller.tenant, count=len(found), confirmed=confirmed, now=now)
+    admit_deletions(
+        uow, tenant=caller.tenant, count=people_in(uow, found), confirmed=confirmed, now=now
+    )
     jobs = []
     for profile in found.values():
         id_type, value = uow.profiles.identifiers_of(profile.profile_id)[0]

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from obliviate.domain.devices import Device
 from obliviate.domain.events import NewEvent, StoredEvent
+from obliviate.domain.guard import DeletionKind
 from obliviate.domain.profiles import Profile
 
 
@@ -32,6 +33,20 @@ class ProfileFilter:
     attributes: tuple[tuple[str, str], ...] = field(default=())
 
 
+@dataclass(frozen=True, slots=True)
+class FoldedPeople:
+    """How many people one profile stands for: those merged into it (directly or through
+    earlier merges) and the uuids it holds (an upsert naming a new uuid and a shared email
+    attaches that person to the profile without a merge)."""
+
+    merged: int
+    uuids: int
+
+    @property
+    def people(self) -> int:
+        return max(1 + self.merged, self.uuids)
+
+
 class Profiles(Protocol):
     def find_by_identifier(
         self, id_type: str, value: str, *, for_update: bool = False
@@ -51,6 +66,9 @@ class Profiles(Protocol):
     ) -> list[Profile]: ...
     def count_active(self, flt: ProfileFilter) -> int: ...
     def expired_soft_deleted(self, *, now: int, limit: int) -> list[Profile]: ...
+    def with_email_attribute(self, email: str) -> list[Profile]: ...
+    def survivor_of(self, profile_id: int) -> int | None: ...
+    def folded(self, profile_id: int) -> FoldedPeople: ...
 
 
 class Events(Protocol):
@@ -110,6 +128,7 @@ class Jobs(Protocol):
         self, job_id: int, result: dict[str, Any], *, now: int, lease_until: int | None = None
     ) -> None: ...
     def finish(self, job_id: int, *, state: str, result: dict[str, Any], now: int) -> None: ...
+    def set_payload(self, job_id: int, payload: dict[str, Any]) -> None: ...
 
 
 class Receipts(Protocol):
@@ -138,9 +157,18 @@ class Idempotency(Protocol):
 
 
 class Guard(Protocol):
-    def deletions_in(self, hour: int) -> int: ...
-    def add_deletions(self, hour: int, count: int) -> None: ...
-    def live_profiles(self) -> int: ...
+    """The tenant's tally of deletions per kind and minute, and the population it is
+    measured against."""
+
+    def deletions_since(self, kind: DeletionKind, minute: int) -> int:
+        """Deletions of ``kind`` tallied from ``minute`` on. Holds the tally of that kind
+        until the transaction ends, so concurrent admissions are counted one after another."""
+        ...
+
+    def add_deletions(self, kind: DeletionKind, minute: int, count: int) -> None: ...
+    def live_created_before(self, kind: DeletionKind, at: int) -> int:
+        """Live profiles or devices created before ``at`` (epoch ms)."""
+        ...
 
 
 class JobViews(Protocol):
@@ -194,4 +222,11 @@ class Clock(Protocol):
 
 
 class SubjectHasher(Protocol):
+    """Keyed hash of an identifier under the deployment's current key."""
+
     def __call__(self, id_type: str, value: str) -> str: ...
+
+    def all_hashes(self, id_type: str, value: str) -> tuple[str, ...]:
+        """The hash under the current key first, then under each previous key still accepted:
+        a suppression made before a key rotation keeps matching."""
+        ...

@@ -6,7 +6,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from obliviate.domain.errors import ConflictError, DuplicateProfile, ProfileNotFound
-from obliviate.domain.identifiers import Identifier, IdentifierType, uuid_identifier
+from obliviate.domain.free_form import check_free_form
+from obliviate.domain.identifiers import (
+    Identifier,
+    IdentifierType,
+    email_of_attributes,
+    uuid_value,
+)
 from obliviate.domain.profiles import (
     Profile,
     ProfileState,
@@ -17,7 +23,11 @@ from obliviate.domain.profiles import (
 from obliviate.domain.tenants import Tenant
 from obliviate.services.deletions import begin_expiry_purge
 from obliviate.services.ports import IdentifierTaken, ProfileFilter, SubjectHasher, UnitOfWork
-from obliviate.services.suppression import refuse_suppressed
+from obliviate.services.suppression import (
+    refuse_suppressed,
+    refuse_suppressed_email,
+    refuse_suppressed_revival,
+)
 
 UUID = IdentifierType.UUID.value
 
@@ -67,15 +77,21 @@ def create_profile(
     hasher: SubjectHasher,
 ) -> tuple[ProfileView, bool]:
     """Create, or revive a soft-deleted profile within its window. Returns (view, revived)."""
-    uuid_identifier(uuid)
+    uuid = uuid_value(uuid)
+    check_free_form(attributes, field="attributes")
+    email_of_attributes(attributes)
     existing = _writable(uow, uuid=uuid, now=now, hasher=hasher)
     if existing is not None:
         if existing.state is ProfileState.ACTIVE:
             raise DuplicateProfile(UUID, uuid)
         revived = _revive(existing, attributes, now)
+        refuse_suppressed_revival(
+            uow, profile_id=revived.profile_id, attributes=revived.attributes, hasher=hasher
+        )
         uow.profiles.save(revived)
         return ProfileView(revived, uuid), True
     refuse_suppressed(uow, identifiers=[Identifier(UUID, uuid)], hasher=hasher)
+    refuse_suppressed_email(uow, attributes=attributes, hasher=hasher)
     profile = uow.profiles.insert(attributes=attributes, now=now)
     try:
         uow.profiles.add_identifier(
@@ -97,20 +113,28 @@ def update_profile(
     hasher: SubjectHasher,
 ) -> ProfileView:
     """Partial update; revives a soft-deleted profile within its window."""
+    uuid = uuid_value(uuid)
+    check_free_form(changes, field="attributes")
     existing = _writable(uow, uuid=uuid, now=now, hasher=hasher)
     if existing is None:
         raise ProfileNotFound(UUID, uuid)
     if is_revivable(existing, now):
         updated = _revive(existing, changes, now)
+        refuse_suppressed_revival(
+            uow, profile_id=updated.profile_id, attributes=updated.attributes, hasher=hasher
+        )
     else:
         updated = replace(
             existing, attributes=merge_attributes(existing.attributes, changes), updated_at=now
         )
+        if "email" in changes:
+            refuse_suppressed_email(uow, attributes=changes, hasher=hasher)
     uow.profiles.save(updated)
     return ProfileView(updated, uuid)
 
 
 def get_profile(uow: UnitOfWork, *, tenant: Tenant, uuid: str) -> ProfileView:
+    uuid = uuid_value(uuid)
     profile = uow.profiles.find_by_identifier(UUID, uuid)
     if profile is None or profile.state is not ProfileState.ACTIVE:
         raise ProfileNotFound(UUID, uuid)
@@ -136,6 +160,7 @@ def restore_profile(
     uow: UnitOfWork, *, tenant: Tenant, uuid: str, now: int, hasher: SubjectHasher
 ) -> ProfileView:
     """Undo a soft delete within the revival window."""
+    uuid = uuid_value(uuid)
     profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
     if profile is not None and profile.state is ProfileState.ACTIVE:
         raise ConflictError("the profile is not deleted")

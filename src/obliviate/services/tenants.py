@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
+import logging
 import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from obliviate.domain.errors import (
     AuthenticationError,
@@ -18,7 +23,9 @@ from obliviate.domain.errors import (
 from obliviate.domain.tenants import Caller, Surface, Tenant
 from obliviate.security import hash_secret, new_secret, secret_matches
 from obliviate.storage import tables as t
-from obliviate.storage.engine import read_connection
+from obliviate.storage.engine import read_connection, writer_lock
+
+log = logging.getLogger(__name__)
 
 _TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -31,6 +38,22 @@ DEMO_CREDENTIALS: dict[str, dict[str, str]] = {
     "insider": {"partner_name": "demo", "request_token": "demo-request-token"},
     "native": {"token": "demo-native-token"},
 }
+# The secret half of each: anyone who has read the README knows them.
+_DEMO_SECRETS = tuple(
+    value.encode()
+    for creds in DEMO_CREDENTIALS.values()
+    for field, value in creds.items()
+    if field in ("api_key", "master_secret", "request_token", "token")
+)
+
+
+def is_demo_secret(secret: str) -> bool:
+    """Whether ``secret`` is one of the README's; compared in constant time against each."""
+    presented = secret.encode()
+    found = False
+    for demo in _DEMO_SECRETS:
+        found |= hmac.compare_digest(presented, demo)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +142,15 @@ def tenant_exists(engine: Engine, name: str) -> bool:
         )
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 class Authenticator:
-    """Resolves a surface's credentials to the tenant they belong to."""
+    """Resolves a surface's credentials to the tenant they belong to.
+
+    Called only when the caller cache misses (http/runtime.py), so what it writes (a native
+    token's ``last_used_at``) is written at most once per cache period per process."""
 
     def __init__(
         self,
@@ -129,16 +159,61 @@ class Authenticator:
         default_revival_window: float,
         mass_delete_share: float = 0.10,
         mass_delete_floor: int = 100,
+        merge_limit: int = 10,
+        refuse_demo: bool = False,
+        last_used_every: float = 5.0,
+        clock: Callable[[], int] = _now_ms,
     ) -> None:
         self._engine = engine
         self._default_window = default_revival_window
         self._share = mass_delete_share
         self._floor = mass_delete_floor
+        self._merge_limit = merge_limit
+        # OBLIVIATE_ENV=production: the README's credentials open nothing, whoever made them.
+        self._refuse_demo = refuse_demo
+        # With the cache off (a TTL of 0) still no more than one write a second per token.
+        self._last_used_every_ms = max(round(last_used_every * 1000), 1000)
+        self._clock = clock
+
+    def _touch(self, tenant_id: str, secret_hash: str) -> None:
+        """Record that a native token was used; never fails the request it is part of."""
+        now = self._clock()
+        stale = (t.credentials.c.last_used_at.is_(None)) | (
+            t.credentials.c.last_used_at <= now - self._last_used_every_ms
+        )
+        lock = writer_lock(self._engine)
+        try:
+            if lock is not None:
+                lock.acquire()
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(
+                        update(t.credentials)
+                        .where(
+                            t.credentials.c.tenant_id == tenant_id,
+                            t.credentials.c.surface == Surface.NATIVE.value,
+                            t.credentials.c.secret_hash == secret_hash,
+                            stale,
+                        )
+                        .values(last_used_at=now)
+                    )
+            finally:
+                if lock is not None:
+                    lock.release()
+        except SQLAlchemyError:
+            log.warning("could not record a native token's last use", exc_info=True)
 
     def _caller(self, surface: Surface, secret: str, public_id: str | None) -> Caller:
+        if self._refuse_demo and is_demo_secret(secret):
+            raise AuthenticationError("demo credentials are refused when OBLIVIATE_ENV=production")
         digest = hash_secret(secret)
         query = (
-            select(t.tenants, t.credentials.c.secret_hash, t.credentials.c.scopes)
+            select(
+                t.tenants,
+                t.credentials.c.secret_hash,
+                t.credentials.c.scopes,
+                t.credentials.c.last_used_at,
+            )
             .join(t.credentials, t.credentials.c.tenant_id == t.tenants.c.tenant_id)
             .where(
                 t.credentials.c.surface == surface.value,
@@ -154,6 +229,10 @@ class Authenticator:
         # is constant-time all the same.
         if row is None or not secret_matches(secret, row.secret_hash):
             raise AuthenticationError()
+        if surface is Surface.NATIVE and (
+            row.last_used_at is None or row.last_used_at <= self._clock() - self._last_used_every_ms
+        ):
+            self._touch(row.tenant_id, row.secret_hash)
         window = row.revival_window_seconds
         tenant = Tenant(
             tenant_id=row.tenant_id,
@@ -161,6 +240,7 @@ class Authenticator:
             revival_window_seconds=float(window) if window is not None else self._default_window,
             mass_delete_share=self._share,
             mass_delete_floor=self._floor,
+            merge_limit=self._merge_limit,
         )
         scopes = None if row.scopes is None else frozenset(row.scopes)
         return Caller(tenant=tenant, surface=surface, credential_ref=digest[:16], scopes=scopes)
@@ -181,7 +261,7 @@ class Authenticator:
 SCOPES = ("read", "write", "delete", "admin")
 
 
-def _tenant_id(conn: Any, name: str) -> str:
+def tenant_id_of(conn: Any, name: str) -> str:
     row = conn.execute(select(t.tenants.c.tenant_id).where(t.tenants.c.name == name)).first()
     if row is None:
         raise NotFoundError(f"no tenant named {name!r}")
@@ -197,7 +277,7 @@ def create_token(engine: Engine, *, name: str, scopes: list[str], now: int) -> s
     with engine.begin() as conn:
         conn.execute(
             insert(t.credentials).values(
-                tenant_id=_tenant_id(conn, name),
+                tenant_id=tenant_id_of(conn, name),
                 surface="native",
                 public_id=None,
                 secret_hash=hash_secret(token),
@@ -209,31 +289,33 @@ def create_token(engine: Engine, *, name: str, scopes: list[str], now: int) -> s
 
 
 def rotate_credentials(engine: Engine, *, name: str, surface: str, now: int) -> dict[str, str]:
-    """New credentials for one surface; the old ones stop working (within the auth cache TTL)."""
+    """New credentials for one surface; the old ones stop working (within the auth cache TTL).
+    For ``native`` that is every token of the tenant, scoped ones too."""
     if surface not in ("gainsight", "engagelab", "insider", "native"):
         raise ValidationError("surface", "choose gainsight, engagelab, insider or native")
     fresh = _fresh_credentials(name)
     with engine.begin() as conn:
-        tenant_id = _tenant_id(conn, name)
+        tenant_id = tenant_id_of(conn, name)
         old = conn.execute(
             select(t.credentials.c.public_id).where(
                 t.credentials.c.tenant_id == tenant_id,
                 t.credentials.c.surface == surface,
                 t.credentials.c.revoked_at.is_(None),
-                t.credentials.c.scopes.is_(None),
+                t.credentials.c.public_id.is_not(None),
             )
         ).first()
         if surface in ("engagelab", "insider") and old is not None and old.public_id:
             # The non-secret half (app key, partner name) stays: clients keep their config.
             key = "app_key" if surface == "engagelab" else "partner_name"
             fresh[surface][key] = str(old.public_id)
+        # Every credential of the surface, scoped native tokens included: a rotation after a
+        # leak must not leave a token made from the leaked one's access alive.
         conn.execute(
             update(t.credentials)
             .where(
                 t.credentials.c.tenant_id == tenant_id,
                 t.credentials.c.surface == surface,
                 t.credentials.c.revoked_at.is_(None),
-                t.credentials.c.scopes.is_(None),
             )
             .values(revoked_at=now)
         )
@@ -243,7 +325,13 @@ def rotate_credentials(engine: Engine, *, name: str, surface: str, now: int) -> 
 
 
 def cli_caller(
-    engine: Engine, *, name: str, revival_window: float, share: float, floor: int
+    engine: Engine,
+    *,
+    name: str,
+    revival_window: float,
+    share: float,
+    floor: int,
+    merge_limit: int = 10,
 ) -> Caller:
     """The command line acting for a tenant (receipts name it as credential "cli")."""
     with read_connection(engine) as conn:
@@ -257,5 +345,6 @@ def cli_caller(
         revival_window_seconds=float(window) if window is not None else revival_window,
         mass_delete_share=share,
         mass_delete_floor=floor,
+        merge_limit=merge_limit,
     )
     return Caller(tenant=tenant, surface=Surface.NATIVE, credential_ref="cli")

@@ -64,9 +64,11 @@ TARGETS_BY_SUBJECT: dict[str, tuple[DeletionTarget, ...]] = {
 TABLES_WITHOUT_PERSON_DATA: dict[str, str] = {
     "tenants": "workspace names and settings",
     "credentials": "hashes of API secrets",
-    "jobs": "internal ids and keyed hashes only",
+    "jobs": "internal ids and keyed hashes; an unfinished batch's canonical subject values, "
+    "erased when the batch ends",
     "receipts": "keyed hashes of subjects and counts",
     "suppressions": "keyed hashes of identifiers that may not come back",
     "idempotency_keys": "replayed answers: job ids and counts, no identifiers",
-    "deletion_counters": "deletions per tenant per hour",
+    "deletion_tally": "deletions per tenant, kind and minute",
+    "deployment": "the secret key's fingerprint",
 }

@@ -53,8 +53,12 @@ class _Outcome:
 
 
 class GroupCommitter:
-    def __init__(self, engine: Engine, *, max_group: int = MAX_GROUP) -> None:
+    def __init__(
+        self, engine: Engine, *, max_group: int = MAX_GROUP, key_id: str | None = None
+    ) -> None:
         self._engine = engine
+        # The deployment key's id, recorded beside each suppression (see SqlUnitOfWorkFactory).
+        self._key_id = key_id
         self._lock = writer_lock(engine)
         self._max_group = max_group
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
@@ -121,7 +125,7 @@ class GroupCommitter:
                     conn.info[WRITE_FLAG] = True
                     conn.begin()
                     for item in group:
-                        uow = SharedTransactionUnitOfWork(conn, item.tenant_id)
+                        uow = SharedTransactionUnitOfWork(conn, item.tenant_id, key_id=self._key_id)
                         try:
                             with savepoint(conn):
                                 result = item.work(uow)

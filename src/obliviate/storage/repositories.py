@@ -22,8 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnClause
 
 from obliviate.domain.events import NewEvent, StoredEvent
+from obliviate.domain.identifiers import stored_email_of_attributes
 from obliviate.domain.profiles import Profile, ProfileState
-from obliviate.services.ports import IdentifierTaken, ProfileFilter
+from obliviate.services.ports import FoldedPeople, IdentifierTaken, ProfileFilter
 from obliviate.storage import tables as t
 from obliviate.storage.deletion_targets import TARGETS_BY_SUBJECT
 from obliviate.storage.ids import new_id, plain
@@ -86,6 +87,42 @@ _SAVE_PROFILE = Prepared(
         deleted_at=bindparam("new_deleted_at"),
         revivable_until=bindparam("new_revivable_until"),
         deletion_request=bindparam("new_deletion_request"),
+        email=bindparam("new_email"),
+    )
+)
+_BY_EMAIL_ATTRIBUTE = Prepared(
+    select(t.profiles).where(
+        t.profiles.c.tenant_id == bindparam("tenant"),
+        t.profiles.c.email == bindparam("email"),
+        t.profiles.c.state != bindparam("purging"),
+    )
+)
+_SURVIVOR_OF = Prepared(
+    select(t.merges.c.survivor_profile_id).where(
+        t.merges.c.tenant_id == bindparam("tenant"),
+        t.merges.c.merged_profile_id == bindparam("profile_id"),
+    )
+)
+# One round trip for both counts of how many people a profile stands for.
+_FOLDED = Prepared(
+    select(
+        select(func.count())
+        .select_from(t.merges)
+        .where(
+            t.merges.c.tenant_id == bindparam("tenant"),
+            t.merges.c.survivor_profile_id == bindparam("profile_id"),
+        )
+        .scalar_subquery()
+        .label("merged"),
+        select(func.count())
+        .select_from(t.identifiers)
+        .where(
+            t.identifiers.c.tenant_id == bindparam("tenant"),
+            t.identifiers.c.profile_id == bindparam("profile_id"),
+            t.identifiers.c.id_type == bindparam("uuid_type"),
+        )
+        .scalar_subquery()
+        .label("uuids"),
     )
 )
 _RELEASE_IDENTIFIERS = Prepared(
@@ -128,6 +165,7 @@ class SqlProfiles:
                 "profile_id": profile_id,
                 "state": ProfileState.ACTIVE.value,
                 "attributes": attributes,
+                "email": stored_email_of_attributes(attributes),
                 "created_at": now,
                 "updated_at": now,
             },
@@ -162,8 +200,30 @@ class SqlProfiles:
                 "new_deleted_at": profile.deleted_at,
                 "new_revivable_until": profile.revivable_until,
                 "new_deletion_request": profile.deletion_request,
+                "new_email": stored_email_of_attributes(profile.attributes),
             },
         )
+
+    def with_email_attribute(self, email: str) -> list[Profile]:
+        """Profiles (active or soft-deleted) whose ``email`` attribute is this canonical email."""
+        rows = _BY_EMAIL_ATTRIBUTE.rows(
+            self._conn,
+            {"tenant": self._tenant, "email": email, "purging": ProfileState.PURGING.value},
+        )
+        return [_profile(r) for r in rows]
+
+    def survivor_of(self, profile_id: int) -> int | None:
+        """The profile that absorbed ``profile_id`` in a merge, if one did."""
+        row = _SURVIVOR_OF.first(self._conn, {"tenant": self._tenant, "profile_id": profile_id})
+        return None if row is None else int(row.survivor_profile_id)
+
+    def folded(self, profile_id: int) -> FoldedPeople:
+        row = _FOLDED.first(
+            self._conn, {"tenant": self._tenant, "profile_id": profile_id, "uuid_type": "uuid"}
+        )
+        if row is None:
+            return FoldedPeople(merged=0, uuids=0)
+        return FoldedPeople(merged=int(row.merged), uuids=int(row.uuids))
 
     def release_identifiers(self, profile_id: int) -> int:
         return _RELEASE_IDENTIFIERS.run(
@@ -455,6 +515,13 @@ class SqlJobs:
             update(t.jobs)
             .where(t.jobs.c.tenant_id == self._tenant, t.jobs.c.job_id == job_id)
             .values(**values)
+        )
+
+    def set_payload(self, job_id: int, payload: dict[str, Any]) -> None:
+        self._conn.execute(
+            update(t.jobs)
+            .where(t.jobs.c.tenant_id == self._tenant, t.jobs.c.job_id == job_id)
+            .values(payload=payload)
         )
 
     def finish(self, job_id: int, *, state: str, result: dict[str, Any], now: int) -> None:

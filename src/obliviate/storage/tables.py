@@ -47,6 +47,8 @@ credentials = Table(
     Column("revoked_at", BigInteger, nullable=True),
     # Native tokens only: the scopes it grants (read, write, delete, admin).
     Column("scopes", JSON, nullable=True),
+    # Native tokens: when it last authenticated (written at most once per auth cache period).
+    Column("last_used_at", BigInteger, nullable=True),
     Index("ix_credentials_lookup", "surface", "secret_hash"),
     Index("ix_credentials_public", "surface", "public_id"),
 )
@@ -63,7 +65,12 @@ profiles = Table(
     Column("deleted_at", BigInteger, nullable=True),
     Column("revivable_until", BigInteger, nullable=True),
     Column("deletion_request", JSON, nullable=True),
+    # The canonical form of the ``email`` attribute: an email deletion, suppression or export
+    # covers profiles holding it here as well as as an identifier. Not unique: several
+    # Gainsight users may share one email.
+    Column("email", String(512), nullable=True),
     Index("ix_profiles_expiry", "state", "revivable_until"),
+    Index("ix_profiles_email", "tenant_id", "email"),
 )
 
 identifiers = Table(
@@ -96,7 +103,8 @@ jobs = Table(
     Column("tenant_id", String(32), primary_key=True),
     Column("job_id", BigInteger, primary_key=True, autoincrement=False),
     Column("kind", String(64), nullable=False),
-    # Internal ids and keyed hashes only: never a person's raw identifier.
+    # Internal ids and keyed hashes, and, only while a batch deletion is unfinished, the
+    # canonical identifier values it must resolve when it runs (erased when it ends).
     Column("payload", JSON, nullable=False),
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
@@ -179,6 +187,8 @@ merges = Table(
     Column("moved", JSON, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_merges_survivor", "tenant_id", "survivor_profile_id"),
+    # A deletion submitted before a merge follows its subject to the survivor.
+    Index("ix_merges_merged", "tenant_id", "merged_profile_id"),
 )
 
 suppressions = Table(
@@ -190,6 +200,9 @@ suppressions = Table(
     Column("value_hash", String(64), primary_key=True),
     Column("created_at", BigInteger, nullable=False),
     Column("job_id", BigInteger, nullable=True),
+    # Which deployment key made the hash (a prefix of its fingerprint): rotation keeps old
+    # suppressions working and can tell which key each one needs.
+    Column("key_id", String(16), nullable=True),
 )
 
 idempotency_keys = Table(
@@ -203,11 +216,26 @@ idempotency_keys = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
-deletion_counters = Table(
-    "deletion_counters",
+deletion_tally = Table(
+    "deletion_tally",
     metadata,
     Column("tenant_id", String(32), primary_key=True),
-    # Start of the hour (epoch ms) the deletions fell in.
-    Column("hour", BigInteger, primary_key=True, autoincrement=False),
+    # What was removed: "profiles" or "devices"; each kind has its own allowance.
+    Column("kind", String(16), primary_key=True),
+    # Start of the minute (epoch ms) the deletions fell in; the guard sums the last 60.
+    Column("minute", BigInteger, primary_key=True, autoincrement=False),
     Column("deletions", Integer, nullable=False),
 )
+
+# Facts of the whole deployment, not of a tenant (the secret key's fingerprint): the one table
+# without a tenant_id, and it holds nothing of any person.
+deployment = Table(
+    "deployment",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    # A fingerprint of a key (never the key, never a person's value).
+    Column("fact", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+DEPLOYMENT_TABLES = frozenset({deployment.name})

@@ -42,23 +42,26 @@ class _Repositories:
     guard: SqlGuard
     job_views: SqlJobViews
 
-    def _bind(self, conn: Connection, tenant_id: str) -> None:
+    def _bind(self, conn: Connection, tenant_id: str, key_id: str | None) -> None:
         self.profiles = SqlProfiles(conn, tenant_id)
         self.events = SqlEvents(conn, tenant_id)
         self.devices = SqlDevices(conn, tenant_id)
         self.person_rows = SqlPersonRows(conn, tenant_id)
         self.jobs = SqlJobs(conn, tenant_id)
         self.receipts = SqlReceipts(conn, tenant_id)
-        self.suppressions = SqlSuppressions(conn, tenant_id)
+        self.suppressions = SqlSuppressions(conn, tenant_id, key_id=key_id)
         self.idempotency = SqlIdempotency(conn, tenant_id)
         self.guard = SqlGuard(conn, tenant_id)
         self.job_views = SqlJobViews(conn, tenant_id)
 
 
 class SqlUnitOfWork(_Repositories):
-    def __init__(self, engine: Engine, tenant_id: str, *, write: bool = True) -> None:
+    def __init__(
+        self, engine: Engine, tenant_id: str, *, write: bool = True, key_id: str | None = None
+    ) -> None:
         self._engine = engine
         self._tenant_id = tenant_id
+        self._key_id = key_id
         self._write = write
         self._conn: Connection | None = None
         self._lock = writer_lock(engine) if write else None
@@ -79,7 +82,7 @@ class SqlUnitOfWork(_Repositories):
         conn.info[WRITE_FLAG] = self._write
         conn.begin()
         self._conn = conn
-        self._bind(conn, self._tenant_id)
+        self._bind(conn, self._tenant_id, self._key_id)
 
     def __exit__(
         self,
@@ -116,9 +119,9 @@ class SqlUnitOfWork(_Repositories):
 class _OnConnection(_Repositories):
     """Repositories on a connection that someone else opened and will close."""
 
-    def __init__(self, conn: Connection, tenant_id: str) -> None:
+    def __init__(self, conn: Connection, tenant_id: str, *, key_id: str | None = None) -> None:
         self._conn = conn
-        self._bind(conn, tenant_id)
+        self._bind(conn, tenant_id, key_id)
 
     def savepoint(self) -> AbstractContextManager[Any]:
         return savepoints.savepoint(self._conn)
@@ -145,11 +148,15 @@ class SharedTransactionUnitOfWork(_OnConnection):
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: Engine) -> None:
+    """Units of work on one engine. ``key_id`` names the deployment key that the hashes given
+    to the repositories are made with (recorded beside each suppression)."""
+
+    def __init__(self, engine: Engine, *, key_id: str | None = None) -> None:
         self.engine = engine
+        self.key_id = key_id
 
     def __call__(self, tenant_id: str, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, tenant_id, write=write)
+        return SqlUnitOfWork(self.engine, tenant_id, write=write, key_id=self.key_id)
 
 
 class PointReadUnitOfWork(_OnConnection):

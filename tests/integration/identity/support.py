@@ -95,7 +95,12 @@ class Store:
     def change_identifier(self, old: Identifier, new: Identifier) -> None:
         with self.c.uow_factory(self.tenant_id) as uow:
             identity.change_identifier(
-                uow, tenant=self.tenant, old=old, new=new, now=self.clock.now_ms()
+                uow,
+                tenant=self.tenant,
+                old=old,
+                new=new,
+                now=self.clock.now_ms(),
+                hasher=self.c.hasher,
             )
             uow.commit()
 

@@ -101,15 +101,22 @@ def test_a_batch_is_202_with_the_queued_job_and_every_subject_pending(
     assert job_status(client, tenant, job["id"]) == job
 
 
-def test_the_job_never_stores_a_raw_identifier(
-    client: TestClient, container: Container, tenant: Tenant
+def test_a_job_holds_only_canonical_values_while_it_runs_and_none_once_it_ends(
+    client: TestClient, container: Container, worker: Worker, tenant: Tenant
 ) -> None:
     subjects = two_people(client, tenant)
     job = accepted_job(submit(client, tenant, subjects))
-    stored = repr(tuple(job_row(container, job["id"])))
+    queued = repr(tuple(job_row(container, job["id"])))
+    # The worker resolves subjects by value when it runs, so an unfinished job keeps them, in
+    # canonical form only; the answer never shows them.
+    assert "del-2@example.com" in queued
+    assert "DEL-2@example.com" not in queued
     for raw in ("del-1", "del-2@example.com", "DEL-2@example.com", "nobody", "+6500000000"):
-        assert raw not in stored
         assert raw not in repr(job)
+    assert run_until_terminal(container, worker, job["id"]) == "completed"
+    ended = repr(tuple(job_row(container, job["id"])))
+    for raw in ("del-1", "del-2@example.com", "DEL-2@example.com", "nobody", "+6500000000"):
+        assert raw not in ended
 
 
 def test_status_gives_each_subjects_outcome_counts_per_kind_and_the_tally(
@@ -416,7 +423,7 @@ def test_a_row_left_after_the_purge_ends_the_job_partial_naming_the_leftover(
     subjects = [subject("uuid", "left-1"), subject("uuid", "clean-1")]
     job = accepted_job(submit(client, tenant, subjects))
     tenant_id = tenant_id_of(container, tenant)
-    left_profile = job_row(container, job["id"]).payload["subjects"][0]["profile_id"]
+    left_profile = job_row(container, job["id"]).payload["subjects"][0]["profile_ids"][0]
 
     # Run until both purges are done while the batch still waits to check them.
     def purged() -> bool:

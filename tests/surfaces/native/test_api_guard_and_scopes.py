@@ -1,6 +1,7 @@
 """Who may delete, and how much (SPEC §2.7, §3.4; issue 5): token scopes answer 403 problem+json
-and change nothing; the mass-delete guard refuses bursts past the hour's allowance on the native
-API and on Gainsight, each in its own envelope, unless the caller confirms the burst."""
+and change nothing; the mass-delete guard refuses bursts past the allowance of the last 60
+minutes on the native API and on Gainsight, each in its own envelope, unless the caller confirms
+the burst."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
-from tests.conftest import snapshot
+from tests.conftest import FakeClock, snapshot
 from tests.factories import gs_headers
 from tests.surfaces.gainsight.support import assert_error as assert_gainsight_error
 from tests.surfaces.native.support import (
@@ -257,9 +258,17 @@ def test_the_allowance_is_shared_by_every_surface_and_gainsight_refuses_in_its_e
 
 @guarded
 def test_the_allowance_grows_with_the_tenants_profiles(
-    client: TestClient, container: Container, tenant: Tenant, other_tenant: Tenant
+    client: TestClient,
+    container: Container,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(container.clock, "now_ms", clock.now_ms)
     uuids = people(client, tenant, 50)  # 10% of 50 = 5 > the floor of 3
+    # Measured against the profiles there when the last 60 minutes began (SPEC §5.4).
+    clock.advance(3600)
     for uuid in uuids[:5]:
         assert soft_delete(client, tenant, uuid).status_code == 200
     problem = assert_problem(soft_delete(client, tenant, uuids[5]), 409, "mass-delete-guard")

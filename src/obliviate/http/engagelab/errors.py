@@ -10,6 +10,7 @@ from obliviate.domain.devices import DeviceNotFound
 from obliviate.domain.errors import (
     AuthenticationError,
     ConflictError,
+    DependencyUnavailable,
     ObliviateError,
     RateLimited,
     Suppressed,
@@ -24,6 +25,8 @@ AUTH_FAILED = 27004
 # EngageLab documents no code of its own for throttling; 2002 is the code its JPush lineage
 # answers "API call frequency exceeds the limit" with.
 TOO_FREQUENT = 2002
+# Nor for an outage; 1000 is what that lineage answers a server-side failure worth retrying with.
+UNAVAILABLE = 1000
 
 
 class MissingCredentials(AuthenticationError):
@@ -60,6 +63,13 @@ def to_response(exc: Exception) -> Response:
             429,
             TOO_FREQUENT,
             "API call frequency exceeds the limit",
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    if isinstance(exc, DependencyUnavailable):
+        return error_response(
+            503,
+            UNAVAILABLE,
+            f"service temporarily unavailable ({exc.dependency} unreachable), retry later",
             headers={"Retry-After": str(exc.retry_after)},
         )
     if isinstance(exc, BodyTooLarge):

@@ -19,7 +19,7 @@ from obliviate.http.engagelab.errors import json_response, to_response
 from obliviate.http.engagelab.openapi import PATH as OPENAPI_PATH
 from obliviate.http.engagelab.openapi import openapi_document
 from obliviate.http.logging import log_subject
-from obliviate.http.runtime import Runtime, surface_endpoint
+from obliviate.http.runtime import Runtime, mass_delete_confirmed, surface_endpoint
 from obliviate.services import devices
 
 SURFACE = "engagelab"
@@ -78,10 +78,16 @@ class EngageLabApi:
     async def delete_device(self, request: Request, caller: Caller) -> Response:
         await self._no_body(request)
         rid = request.path_params["rid"]
+        confirmed = mass_delete_confirmed(request)
         await self.rt.write(
             caller.tenant.tenant_id,
             lambda uow, now: devices.delete_device(
-                uow, caller=caller, registration_id=rid, now=now, hasher=self.rt.hasher
+                uow,
+                caller=caller,
+                registration_id=rid,
+                now=now,
+                hasher=self.rt.hasher,
+                confirmed=confirmed,
             ),
         )
         self.rt.job_enqueued()

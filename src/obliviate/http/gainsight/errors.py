@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from obliviate.domain.errors import (
     AuthenticationError,
+    DependencyUnavailable,
     DuplicateProfile,
     MassDeletionRefused,
     ObliviateError,
@@ -49,6 +50,12 @@ def to_response(exc: Exception) -> Response:
     if isinstance(exc, RateLimited):
         return error_response(
             429, "Rate limit exceeded", headers={"Retry-After": str(exc.retry_after)}
+        )
+    if isinstance(exc, DependencyUnavailable):
+        return error_response(
+            503,
+            f"Service temporarily unavailable ({exc.dependency} unreachable); retry later",
+            headers={"Retry-After": str(exc.retry_after)},
         )
     if isinstance(exc, BodyTooLarge):
         return error_response(413, f"Request body is larger than {exc.limit} bytes")

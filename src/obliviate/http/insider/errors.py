@@ -6,6 +6,7 @@ from starlette.responses import Response
 
 from obliviate.domain.errors import (
     AuthenticationError,
+    DependencyUnavailable,
     IdentifierInUse,
     IdentifierUnchanged,
     NotFoundError,
@@ -40,6 +41,13 @@ def to_response(exc: Exception) -> Response:
         return json_response(
             {"error": "rejected: too many requests"},
             status=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    if isinstance(exc, DependencyUnavailable):
+        # Insider's "<what>: <category>" shape, as its 400s and 404s have it.
+        return json_response(
+            {"error": f"{exc.dependency} is unreachable: service unavailable"},
+            status=503,
             headers={"Retry-After": str(exc.retry_after)},
         )
     if isinstance(exc, BodyTooLarge):

@@ -78,6 +78,7 @@ class InsiderApi:
                 people.append((i, _person(raw, f"users.{i}")))
             except ValidationError as exc:
                 errors[exc.field] = [exc.message]
+        confirmed = mass_delete_confirmed(request)
 
         def work(uow: UnitOfWork, now: int) -> tuple[int, dict[str, list[str]]]:
             done, failures = 0, {}
@@ -90,6 +91,7 @@ class InsiderApi:
                             person=person,
                             now=now,
                             hasher=self.rt.hasher,
+                            confirmed=confirmed,
                         )
                     done += 1
                 except IdentifierInUse as exc:
@@ -100,6 +102,10 @@ class InsiderApi:
                     failures[f"users.{i}.identifiers.{exc.id_type}"] = [
                         "identifier is suppressed and cannot be re-created"
                     ]
+                except ValidationError as exc:
+                    # Rules that need the stored profiles (the merge limit, a revived
+                    # profile's email) fail this user only, like the checks made before.
+                    failures[f"users.{i}.{exc.field}"] = [exc.message]
             return done, failures
 
         done, failures = await self.rt.write(caller.tenant.tenant_id, work)
@@ -174,7 +180,7 @@ class InsiderApi:
         await self.rt.write(
             caller.tenant.tenant_id,
             lambda uow, now: identity.change_identifier(
-                uow, tenant=caller.tenant, old=old, new=new, now=now
+                uow, tenant=caller.tenant, old=old, new=new, now=now, hasher=self.rt.hasher
             ),
         )
         return json_response({})

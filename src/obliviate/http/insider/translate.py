@@ -7,6 +7,7 @@ from typing import Any
 
 from obliviate.domain.errors import ValidationError
 from obliviate.domain.events import INT64_MAX, INT64_MIN, NewEvent
+from obliviate.domain.free_form import check_free_form
 from obliviate.domain.identifiers import Identifier, custom_type, identifier
 from obliviate.domain.profiles import Profile
 
@@ -94,7 +95,23 @@ def users(body: Any) -> list[Any]:
         raise ValidationError("users", "must be an array")
     if len(data["users"]) > MAX_USERS:
         raise ValidationError("users", f"must hold at most {MAX_USERS} entries")
+    for i, raw in enumerate(data["users"]):
+        _refuse_deep_free_form(raw, f"users.{i}")
     return list(data["users"])
+
+
+def _refuse_deep_free_form(raw: Any, at: str) -> None:
+    """Free-form JSON nested too deep refuses the whole request (SPEC §5.6: the surface's 400,
+    nothing stored), not only its user as other per-user validation failures do: the services
+    check attributes again, but an event's params would otherwise count as one failed user."""
+    if not isinstance(raw, dict):
+        return
+    check_free_form(raw.get("attributes"), field=f"{at}.attributes")
+    raw_events = raw.get("events")
+    if isinstance(raw_events, list):
+        for j, event in enumerate(raw_events):
+            if isinstance(event, dict):
+                check_free_form(event.get("event_params"), field=f"{at}.events.{j}.event_params")
 
 
 def iso(ms: int) -> str:

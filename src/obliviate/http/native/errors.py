@@ -11,6 +11,7 @@ from obliviate.domain.errors import (
     AuthenticationError,
     BatchTooLarge,
     ConflictError,
+    DependencyUnavailable,
     Forbidden,
     IdempotencyMismatch,
     MassDeletionRefused,
@@ -63,6 +64,14 @@ def to_response(exc: Exception) -> Response:
                 "RateLimit-Remaining": "0",
                 "RateLimit-Reset": str(exc.retry_after),
             },
+        )
+    if isinstance(exc, DependencyUnavailable):
+        return problem(
+            503,
+            "dependency-unavailable",
+            f"{exc.dependency} is unreachable; retry after {exc.retry_after} s",
+            headers={"Retry-After": str(exc.retry_after)},
+            dependency=exc.dependency,
         )
     if isinstance(exc, BodyTooLarge):
         return problem(413, "body-too-large", f"request body is bigger than {exc.limit} bytes")

@@ -17,7 +17,7 @@ from obliviate.http.native import schemas as sc
 from obliviate.http.native.params import DEFAULT_PAGE, MAX_PAGE, int_param
 from obliviate.http.runtime import Runtime
 from obliviate.services.ports import UnitOfWork
-from obliviate.services.suppression import unsuppress
+from obliviate.services.suppression import is_suppressed, suppress, unsuppress
 
 
 class ReceiptNotFound(NotFoundError):
@@ -75,9 +75,7 @@ class RecordsApi:
         ident = _subject(body.type, body.value)
         await self.rt.write(
             caller.tenant.tenant_id,
-            lambda uow, now: uow.suppressions.add(
-                ident.id_type, self.rt.hasher(ident.id_type, ident.value), now=now, job_id=None
-            ),
+            lambda uow, now: suppress(uow, ident=ident, now=now, hasher=self.rt.hasher),
         )
         return json_response({"type": ident.id_type, "suppressed": True}, status=201)
 
@@ -85,9 +83,7 @@ class RecordsApi:
         ident = _subject(request.path_params["type"], request.path_params["value"])
         found = await self.rt.read(
             caller.tenant.tenant_id,
-            lambda uow: uow.suppressions.exists(
-                ident.id_type, self.rt.hasher(ident.id_type, ident.value)
-            ),
+            lambda uow: is_suppressed(uow, ident=ident, hasher=self.rt.hasher),
         )
         if not found:
             raise SuppressionNotFound("no such suppression")

@@ -105,9 +105,16 @@ class NativeApi:
             attributes=body.attributes,
         )
 
+        confirmed = mass_delete_confirmed(request)
+
         def put(uow: UnitOfWork, now: int) -> tuple[bool, dict[str, Any]]:
             outcome = identity.upsert_person(
-                uow, tenant=caller.tenant, person=person, now=now, hasher=self.rt.hasher
+                uow,
+                tenant=caller.tenant,
+                person=person,
+                now=now,
+                hasher=self.rt.hasher,
+                confirmed=confirmed,
             )
             view = profiles.get_profile(uow, tenant=caller.tenant, uuid=uuid)
             held = profiles.profile_identifiers(uow, profile_id=outcome.profile_id)

@@ -1,0 +1,50 @@
+"""What every ``obliviate`` command shares: settings, the clock, and the deployment key check."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import click
+from pydantic import ValidationError
+
+from obliviate.bootstrap import Container, open_deployment
+from obliviate.settings import Settings
+from obliviate.storage.deployment_keys import DeploymentKeyError
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        # Without the input: pydantic would print the values given, secret keys among them.
+        problems = [
+            f"{'.'.join(map(str, e['loc'])) + ': ' if e['loc'] else ''}{e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        ]
+        raise click.ClickException(f"invalid settings: {'; '.join(problems)}") from None
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def iso(epoch_ms: int | None) -> str:
+    if epoch_ms is None:
+        return "never"
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+def open_checked(settings: Settings) -> Container:
+    """For a command that makes keyed hashes: migrated, and refused with a key the database
+    was not created with, which would let suppressed identifiers back in."""
+    try:
+        return open_deployment(settings)
+    except DeploymentKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def checked(settings: Settings) -> Settings:
+    """The key check for commands that build their own container (cli_bulk)."""
+    open_checked(settings).engine.dispose()
+    return settings
