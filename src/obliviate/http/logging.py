@@ -14,6 +14,9 @@ import orjson
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from obliviate.domain.devices import REGISTRATION_ID, validate_registration_id
+from obliviate.domain.errors import ValidationError
+from obliviate.domain.identifiers import identifier
 from obliviate.services.ports import SubjectHasher
 
 access_log = logging.getLogger("obliviate.access")
@@ -54,7 +57,16 @@ class SubjectHash:
     value: str
 
     def __str__(self) -> str:
-        return self.hasher(self.id_type, self.value)
+        # The hash of the canonical form, so one person is one subject in the logs however a
+        # client spelled them (a value with no canonical form was refused anyway).
+        try:
+            if self.id_type == REGISTRATION_ID:
+                value = validate_registration_id(self.value)
+            else:
+                value = identifier(self.id_type, self.value).value
+        except ValidationError:
+            value = self.value
+        return self.hasher(self.id_type, value)
 
 
 def log_subject(scope: Scope, hasher: SubjectHasher, id_type: str, value: str) -> None:
