@@ -72,13 +72,14 @@ def test_upgrading_indexes_email_attributes_and_rewrites_identifiers_canonically
     migrate(old_engine)
     with old_engine.connect() as conn:
         emails = dict(conn.execute(select(t.profiles.c.profile_id, t.profiles.c.email)).all())
-        held = sorted(
-            conn.execute(
+        stored = sorted(
+            (int(r.profile_id), str(r.id_type), str(r.value))
+            for r in conn.execute(
                 select(t.identifiers.c.profile_id, t.identifiers.c.id_type, t.identifiers.c.value)
-            ).all()
+            )
         )
     assert emails == {1: "gainsight.user@example.com", 2: None, 3: None, 4: None}
-    assert held == [
+    assert stored == [
         (1, "uuid", "gs-1"),
         (2, "email", "jos\u00e9@example.com"),
         (2, "uuid", "u-2"),
