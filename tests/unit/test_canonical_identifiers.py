@@ -6,12 +6,14 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from email_validator import EmailNotValidError, validate_email
 from hypothesis import given
 from hypothesis import strategies as st
 
 from obliviate.domain.devices import validate_label, validate_registration_id
 from obliviate.domain.errors import ValidationError
 from obliviate.domain.identifiers import (
+    _canonical_email,
     canonical_email,
     canonical_phone,
     email_of_attributes,
@@ -146,3 +148,28 @@ def test_the_email_attribute_is_canonical_and_a_non_address_is_refused() -> None
     for bad in ("not-an-email", "ana\u200b@example.com", 42):
         with pytest.raises(ValidationError):
             email_of_attributes({"email": bad})
+
+
+_ATOM = "abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~-"
+_LDH = "abcdefghijklmnopqrstuvwxyz0123456789-"
+
+
+@st.composite
+def plain_looking_emails(draw: st.DrawFn) -> str:
+    """Lowercase ASCII addresses near the edge of the fast path's pattern."""
+    local = ".".join(
+        draw(st.lists(st.text(_ATOM, min_size=1, max_size=12), min_size=1, max_size=4))
+    )
+    labels = draw(st.lists(st.text(_LDH, min_size=1, max_size=12), min_size=1, max_size=3))
+    tld = draw(st.sampled_from(["com", "de", "io", "example", "test", "c0m", "x", "local"]))
+    return f"{local}@{'.'.join([*labels, tld])}"
+
+
+@given(plain_looking_emails())
+def test_the_fast_path_for_plain_addresses_agrees_with_email_validator(address: str) -> None:
+    try:
+        checked = validate_email(address, check_deliverability=False)
+        expected: str | None = f"{checked.local_part}@{checked.ascii_domain}".casefold()
+    except EmailNotValidError:
+        expected = None
+    assert _canonical_email.__wrapped__(address) == expected
