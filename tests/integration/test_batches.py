@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from obliviate.bootstrap import Container
+from obliviate.domain.deletion import DELETION_BATCH
 from obliviate.domain.errors import IdempotencyMismatch, MassDeletionRefused
 from obliviate.domain.events import NewEvent
 from obliviate.domain.identifiers import Identifier, identifier
@@ -199,7 +200,7 @@ def claim_batch(container: Container, clock: FakeClock, worker_id: str) -> queue
         container.engine, worker_id=worker_id, now=clock.now_ms(), lease_ms=LEASE_MS
     )
     assert claimed is not None
-    assert claimed.kind == batches.DELETION_BATCH
+    assert claimed.kind == DELETION_BATCH
     return claimed
 
 
@@ -464,3 +465,34 @@ def test_an_idempotency_key_replays_for_24_hours_and_is_then_forgotten(
     code, fresh = submit(container, caller, clock, [uuid("other")], key="k", body={"other": 1})
     assert code == 202
     assert fresh["id"] != first["id"]
+
+
+def test_a_batch_that_fails_for_good_keeps_no_identifier_value(
+    container: Container, caller: Caller, clock: FakeClock, clocked_worker: Worker
+) -> None:
+    person(container, caller, clock, "doomed-for-good")
+    _, answer = submit(container, caller, clock, [email("Doomed-For-Good@example.com")])
+    job_id = answer["id"]
+    # A payload the worker cannot act on (an unknown surface): every attempt fails.
+    payload = dict(job(container, job_id).payload)
+    with container.engine.begin() as conn:
+        conn.execute(
+            update(t.jobs)
+            .where(t.jobs.c.job_id == int(job_id))
+            .values(payload={**payload, "surface": "nowhere"})
+        )
+    assert run_to_end(container, clocked_worker, clock, job_id) == "failed"
+    ended = job(container, job_id)
+    assert "doomed-for-good" not in repr(tuple(ended))
+    assert [s["value"] for s in ended.payload["subjects"]] == [None]
+    assert ended.last_error == "ValueError: 'nowhere' is not a valid Surface"
+
+
+def test_a_database_error_leaves_only_its_classes_in_the_job_row() -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from obliviate.jobs.worker import job_error
+
+    error = IntegrityError("INSERT ... VALUES (?)", ("ana@example.com",), Exception("dup"))
+    assert job_error(error) == "IntegrityError: Exception"
+    assert "ana@example.com" not in job_error(error)

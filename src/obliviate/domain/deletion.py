@@ -36,6 +36,10 @@ def backoff_seconds(attempts: int, base: float, cap: float) -> float:
 # between the job row and the rules is an untyped dict.
 
 
+# The job kind of a batch deletion.
+DELETION_BATCH = "deletion_batch"
+
+
 class DeletionMode(StrEnum):
     SOFT = "soft"
     HARD = "hard"

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select, update
 
-from obliviate.domain.deletion import JobState, backoff_seconds
+from obliviate.domain.deletion import DELETION_BATCH, BatchPayload, JobState, backoff_seconds
 from obliviate.domain.profiles import ProfileState
 from obliviate.storage import tables as t
 from obliviate.storage.engine import WRITE_FLAG, read_connection
@@ -112,6 +112,13 @@ def retry_or_fail(
 ) -> str:
     if job.attempts >= max_attempts:
         values: dict[str, Any] = {"state": JobState.FAILED.value, "finished_at": now}
+        if job.kind == DELETION_BATCH:
+            # A batch that ends failing keeps no identifier value either: erased in the same
+            # write that ends it, so no crash can leave them behind.
+            try:
+                values["payload"] = BatchPayload.from_json(job.payload).erased().to_json()
+            except (KeyError, TypeError, ValueError):
+                values["payload"] = {}  # unreadable: keep nothing of it
     else:
         delay_ms = round(backoff_seconds(job.attempts, backoff_base, backoff_max) * 1000)
         values = {"state": JobState.QUEUED.value, "run_after": now + delay_ms}

@@ -11,13 +11,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import StatementError
 
-from obliviate.domain.deletion import JobState
+from obliviate.domain.deletion import DELETION_BATCH
 from obliviate.jobs import queue
 from obliviate.services import batches, deletions, devices
 from obliviate.services.ports import Clock, SubjectHasher, UnitOfWorkFactory
 
 log = logging.getLogger("obliviate.worker")
+
+
+def job_error(exc: Exception) -> str:
+    """What a failed step leaves in the job row. A database error's text quotes the statement
+    and its parameters, a person's identifiers among them, so only its classes are kept."""
+    if isinstance(exc, StatementError):
+        cause = type(exc.orig).__name__ if exc.orig is not None else "error"
+        return f"{type(exc).__name__}: {cause}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +60,7 @@ class Worker:
         self._handlers: dict[str, Callable[[queue.ClaimedJob], None]] = {
             deletions.PURGE_PROFILE: self._purge,
             devices.PURGE_DEVICE: self._purge,
-            batches.DELETION_BATCH: self._batch,
+            DELETION_BATCH: self._batch,
         }
         self._next_sweep = 0.0
         self.wake = threading.Event()
@@ -73,17 +83,12 @@ class Worker:
                 self._engine,
                 job,
                 worker_id=self.worker_id,
-                error=f"{type(exc).__name__}: {exc}",
+                error=job_error(exc),
                 now=self._clock.now_ms(),
                 max_attempts=self._config.max_attempts,
                 backoff_base=self._config.backoff_base,
                 backoff_max=self._config.backoff_max,
             )
-            if state == JobState.FAILED and job.kind == batches.DELETION_BATCH:
-                # A batch that ended failing keeps no identifier value either.
-                with self._uow(job.tenant_id) as uow:
-                    batches.erase_values(uow, job_id=job.job_id)
-                    uow.commit()
             log.warning(
                 "job failed",
                 extra={

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from obliviate.domain.deletion import (
+    DELETION_BATCH,
     MAX_DELETION_ROUNDS,
     TERMINAL_JOB_STATES,
     BatchPayload,
@@ -53,7 +54,6 @@ from obliviate.services.identity import holders_of
 from obliviate.services.ports import SubjectHasher, UnitOfWork
 from obliviate.services.suppression import suppress_profile
 
-DELETION_BATCH = "deletion_batch"
 MAX_SUBJECTS = 1000
 IDEMPOTENCY_TTL_MS = 24 * 3_600_000
 
@@ -265,13 +265,6 @@ def cancel(uow: UnitOfWork, *, job_id: int, now: int) -> dict[str, Any]:
     erased = BatchPayload.from_json(job["payload"]).erased()
     uow.jobs.set_payload(job_id, erased.to_json())
     return status(uow, job_id=job_id)
-
-
-def erase_values(uow: UnitOfWork, *, job_id: int) -> None:
-    """Drop the identifier values of a batch that has ended (failed for good, say)."""
-    job = uow.job_views.get(job_id, for_update=True)
-    if job is not None and job["kind"] == DELETION_BATCH:
-        uow.jobs.set_payload(job_id, BatchPayload.from_json(job["payload"]).erased().to_json())
 
 
 # --- the worker's side ---------------------------------------------------------------------
