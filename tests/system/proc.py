@@ -97,15 +97,21 @@ class Server(Proc):
         return status, json.loads(raw) if raw else None
 
 
-def create_tenant(env: dict[str, str], name: str) -> dict[str, Any]:
-    """``obliviate tenant create NAME --json`` against ``env``'s database: the credentials."""
-    created = subprocess.run(
-        [sys.executable, "-m", "obliviate", "tenant", "create", name, "--json"],
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """One ``obliviate`` command against ``env``, to its end; its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "obliviate", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
+        check=False,
     )
+
+
+def create_tenant(env: dict[str, str], name: str) -> dict[str, Any]:
+    """``obliviate tenant create NAME --json`` against ``env``'s database: the credentials."""
+    created = run_cli(env, "tenant", "create", name, "--json")
+    assert created.returncode == 0, (created.stdout, created.stderr)
     answer: dict[str, Any] = json.loads(created.stdout)
     return answer

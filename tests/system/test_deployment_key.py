@@ -5,9 +5,6 @@ by one was not seen by another; setting a key later silently voided every suppre
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,7 @@ import pytest
 from obliviate.security import key_id
 from obliviate.storage.deployment_keys import KEY_MISMATCH
 from tests.support.databases import fresh_database
-from tests.system.proc import Proc, Server, wait_for
+from tests.system.proc import Proc, Server, run_cli, wait_for
 
 pytestmark = pytest.mark.system
 
@@ -53,20 +50,9 @@ def _env(url: str, tmp_path: Path, key: str | None = None, *previous: str) -> di
     return env
 
 
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "obliviate", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def _refused_to_start(env: dict[str, str], *args: str) -> str:
     """Run a command that must refuse before doing anything: its error line."""
-    done = _run(env, *args)
+    done = run_cli(env, *args)
     assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
     return done.stderr.strip()
 
@@ -170,7 +156,7 @@ def test_rotation_keeps_an_old_suppression_working(url: str, tmp_path: Path) -> 
         old.stop()
 
     moved = _env(url, tmp_path, NEW, OLD)
-    rotated = _run(moved, "keys", "rotate")
+    rotated = run_cli(moved, "keys", "rotate")
     assert rotated.returncode == 0, rotated.stderr
     assert rotated.stdout.splitlines() == [
         f"secret key {key_id(NEW.encode())} is now the deployment's key",

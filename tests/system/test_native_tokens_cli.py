@@ -5,9 +5,6 @@ running server within the auth cache TTL (SPEC §5.5)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -18,7 +15,7 @@ import pytest
 
 from obliviate.security import hash_secret
 from tests.support.databases import fresh_database
-from tests.system.proc import Server, wait_for
+from tests.system.proc import Server, run_cli, wait_for
 
 pytestmark = pytest.mark.system
 
@@ -41,19 +38,8 @@ def env(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterato
         }
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "obliviate", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def _ok(env: dict[str, str], *args: str) -> str:
-    done = _cli(env, *args)
+    done = run_cli(env, *args)
     assert done.returncode == 0, (done.stdout, done.stderr)
     return done.stdout
 
@@ -139,12 +125,12 @@ def test_a_revoked_token_stops_working_on_every_running_server_within_the_ttl(
         for server in servers:
             server.stop()
 
-    again = _cli(env, "tenant", "token", "revoke", "demo", hash_secret(token)[:16])
+    again = run_cli(env, "tenant", "token", "revoke", "demo", hash_secret(token)[:16])
     assert again.returncode == 1
     assert again.stderr.strip() == (
         f"Error: tenant 'demo' has no active native token {hash_secret(token)[:16]}"
     )
-    malformed = _cli(env, "tenant", "token", "revoke", "demo", "abc")
+    malformed = run_cli(env, "tenant", "token", "revoke", "demo", "abc")
     assert malformed.returncode == 1
     assert malformed.stderr.strip() == "Error: token_id: a token id is 16 hex digits"
 
@@ -156,7 +142,7 @@ def test_rotating_the_native_surface_revokes_every_native_token_scoped_ones_too(
     try:
         scoped = _new_token(env, "read,delete")
         assert _works(server, scoped) and _works(server, DEMO_TOKEN)
-        rotated = _cli(env, "tenant", "rotate", "demo", "--surface", "native")
+        rotated = run_cli(env, "tenant", "rotate", "demo", "--surface", "native")
         assert rotated.returncode == 0, rotated.stderr
         fresh = json.loads(rotated.stdout)["native"]["token"]
         for old in (scoped, DEMO_TOKEN):
