@@ -96,7 +96,7 @@ def _followed(uow: UnitOfWork, profile_id: int) -> int | None:
     return None
 
 
-def _holders(uow: UnitOfWork, id_type: str, value: str) -> list[int]:
+def _holders(uow: UnitOfWork, id_type: str, value: str) -> list[Profile]:
     return holders_of(uow, Identifier(id_type, value), email_attribute=True)
 
 
@@ -110,7 +110,7 @@ def _resolve(
 ) -> list[Profile]:
     """The profiles a subject names now, by its value and by the profiles it named before,
     locked in ascending id order (as every writer locks profiles)."""
-    ids = set() if value is None else set(_holders(uow, id_type, value))
+    ids = set() if value is None else {p.profile_id for p in _holders(uow, id_type, value)}
     ids.update(f for pid in profile_ids if (f := _followed(uow, pid)) is not None)
     locked = (uow.profiles.get(pid, for_update=True) for pid in sorted(ids))
     return [p for p in locked if p is not None and _live(p, mode)]
@@ -340,8 +340,7 @@ def dispatch_step(
 def _still_held(uow: UnitOfWork, *, batch: BatchPayload, subject: BatchSubject) -> bool:
     if subject.value is None:
         return False
-    holders = (uow.profiles.get(pid) for pid in _holders(uow, subject.id_type, subject.value))
-    return any(_live(p, batch.mode) for p in holders)
+    return any(_live(p, batch.mode) for p in _holders(uow, subject.id_type, subject.value))
 
 
 def _delete_one(

@@ -53,14 +53,14 @@ class UpsertOutcome:
     merged: tuple[int, ...]
 
 
-def holders_of(uow: UnitOfWork, ident: Identifier, *, email_attribute: bool) -> list[int]:
+def holders_of(uow: UnitOfWork, ident: Identifier, *, email_attribute: bool) -> list[Profile]:
     """The profiles a value names now (unlocked): as an identifier, and with
     ``email_attribute`` an email also as the ``email`` attribute, which several Gainsight users
     may share. Deletions and suppressions of an email cover both."""
     held = uow.profiles.find_by_identifier(ident.id_type, ident.value)
-    found = [] if held is None else [held.profile_id]
+    found = [] if held is None else [held]
     if email_attribute and ident.id_type == IdentifierType.EMAIL:
-        found.extend(p.profile_id for p in uow.profiles.with_email_attribute(ident.value))
+        found.extend(uow.profiles.with_email_attribute(ident.value))
     return found
 
 
@@ -69,8 +69,8 @@ def _pointed(
 ) -> dict[int, Identifier]:
     pointed: dict[int, Identifier] = {}
     for ident in identifiers:
-        for pid in holders_of(uow, ident, email_attribute=email_attribute):
-            pointed.setdefault(pid, ident)
+        for profile in holders_of(uow, ident, email_attribute=email_attribute):
+            pointed.setdefault(profile.profile_id, ident)
     return pointed
 
 
@@ -165,15 +165,16 @@ def upsert_person(
     check_free_form(person.attributes, field="attributes")
     email_of_attributes(person.attributes)
     found = _resolve(uow, person.identifiers, now=now, hasher=hasher)
-    held = {pair for pid in found for pair in uow.profiles.identifiers_of(pid)}
+    held_by = {pid: uow.profiles.identifiers_of(pid) for pid in found}
+    held = {pair for pairs in held_by.values() for pair in pairs}
     _refuse_large_merge(
         uow, tenant=tenant, found=found, held=held, person=person, confirmed=confirmed
     )
     held_before = {
         pair
-        for profile in found.values()
-        if profile.state is ProfileState.ACTIVE
-        for pair in uow.profiles.identifiers_of(profile.profile_id)
+        for pid, pairs in held_by.items()
+        if found[pid].state is ProfileState.ACTIVE
+        for pair in pairs
     }
     # What an active profile already holds is not re-created; everything else is, and a
     # soft-deleted profile coming back is checked whole (an identifier or its email may have
