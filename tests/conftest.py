@@ -111,6 +111,8 @@ def settings(db_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) ->
         "gainsight_rate_limit": "100000/second",
         "worker_poll_interval": 0.02,
         "purge_batch_size": 50,
+        # A purge is erased as soon as its rows are gone (tests of the delay set their own).
+        "erasure_delay": 0,
         **settings_overrides,
     }
     return Settings(**values)

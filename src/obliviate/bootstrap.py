@@ -21,10 +21,12 @@ from obliviate.ratelimit import RateLimiter
 from obliviate.security import DeploymentKeys, KeyedHasher
 from obliviate.services.tenants import Authenticator
 from obliviate.settings import Settings
-from obliviate.storage.deployment_keys import check_key
+from obliviate.storage.deployment_keys import check_key, load_vault
 from obliviate.storage.engine import make_engine, sqlite_path
+from obliviate.storage.forget_log import FileForgetLog
 from obliviate.storage.group_commit import GroupCommitter
 from obliviate.storage.migrate import migrate
+from obliviate.storage.sealing import Vault
 from obliviate.storage.uow import SqlitePointReads, SqlUnitOfWorkFactory
 
 
@@ -69,22 +71,36 @@ def load_keys(settings: Settings) -> DeploymentKeys:
 class Container:
     settings: Settings
     engine: Engine
-    uow_factory: SqlUnitOfWorkFactory
     hasher: KeyedHasher
     clock: SystemClock
     keys: DeploymentKeys
+    _uow_factory: SqlUnitOfWorkFactory | None = None
+
+    @property
+    def vault(self) -> Vault:
+        return self.uow_factory.vault
+
+    @property
+    def uow_factory(self) -> SqlUnitOfWorkFactory:
+        """Units of work on the migrated database (the vault is read, or made, on first use)."""
+        if self._uow_factory is None:
+            vault = load_vault(self.engine, self.keys, now=int(time.time() * 1000))
+            self._uow_factory = SqlUnitOfWorkFactory(
+                self.engine, vault=vault, key_id=self.keys.current_id
+            )
+        return self._uow_factory
+
+    def use_keys(self, keys: DeploymentKeys) -> None:
+        self.keys = keys
+        self.hasher = keys.hasher()
+        self._uow_factory = None
 
 
 def build_container(settings: Settings) -> Container:
     engine = make_engine(settings.database_url)
     keys = load_keys(settings)
     return Container(
-        settings=settings,
-        engine=engine,
-        uow_factory=SqlUnitOfWorkFactory(engine, key_id=keys.current_id),
-        hasher=keys.hasher(),
-        clock=SystemClock(),
-        keys=keys,
+        settings=settings, engine=engine, hasher=keys.hasher(), clock=SystemClock(), keys=keys
     )
 
 
@@ -94,15 +110,14 @@ def open_deployment(settings: Settings) -> Container:
     ``DeploymentKeyError``: a process with another key would accept suppressed identifiers)."""
     container = build_container(settings)
     try:
-        migrate(container.engine)
+        migrate(container.engine, keys=container.keys)
         keys = check_key(container.engine, container.keys, now=int(time.time() * 1000))
+        if keys != container.keys:
+            container.use_keys(keys)
+        container.uow_factory  # noqa: B018 - opens the vault now: a wrong key fails here
     except BaseException:
         container.engine.dispose()
         raise
-    if keys != container.keys:
-        container.keys = keys
-        container.hasher = keys.hasher()
-        container.uow_factory = SqlUnitOfWorkFactory(container.engine, key_id=keys.current_id)
     return container
 
 
@@ -121,6 +136,7 @@ def create_worker(container: Container) -> Worker:
             backoff_base=s.job_backoff_base,
             backoff_max=s.job_backoff_max,
             purge_batch_size=s.purge_batch_size,
+            erasure_delay_ms=round(s.erasure_delay * 1000),
         ),
     )
 
@@ -153,10 +169,15 @@ def create_app(container: Container, *, worker: Worker | None = None) -> Starlet
         auth_cache_ttl=s.auth_cache_ttl,
         on_job_enqueued=worker.wake.set if worker is not None else None,
         point_reads=(
-            SqlitePointReads(container.engine) if sqlite_path(s.database_url) is not None else None
+            SqlitePointReads(container.engine, vault=container.vault)
+            if sqlite_path(s.database_url) is not None
+            else None
         ),
+        forget_log=FileForgetLog(s.forget_log_path),
         group_commit=(
-            GroupCommitter(container.engine, key_id=container.keys.current_id)
+            GroupCommitter(
+                container.engine, vault=container.vault, key_id=container.keys.current_id
+            )
             if s.group_commit and sqlite_path(s.database_url) is not None
             else None
         ),

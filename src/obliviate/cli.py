@@ -12,7 +12,7 @@ from typing import Any
 import click
 import orjson
 
-from obliviate import cli_bulk, cli_credentials
+from obliviate import cli_backup, cli_bulk, cli_credentials
 from obliviate.bootstrap import build_container, create_app, create_worker, start_worker_thread
 from obliviate.cli_support import checked as _checked
 from obliviate.cli_support import load_settings as _settings
@@ -38,7 +38,7 @@ def main() -> None:
 def migrate_cmd() -> None:
     """Apply database migrations (safe to run again)."""
     container = build_container(_settings())
-    migrate(container.engine)
+    migrate(container.engine, keys=container.keys)
     click.echo("database is at the latest schema")
 
 
@@ -123,7 +123,7 @@ def tenant() -> None:
 def tenant_create(name: str, as_json: bool) -> None:
     """Create a tenant and print its credentials (shown only this once)."""
     container = build_container(_settings())
-    migrate(container.engine)
+    migrate(container.engine, keys=container.keys)
     try:
         created = tenants.create_tenant(container.engine, name=name, now=_now())
     except ObliviateError as exc:
@@ -140,7 +140,7 @@ def tenant_create(name: str, as_json: bool) -> None:
 def tenant_list(as_json: bool) -> None:
     """List tenants (never their credentials)."""
     container = build_container(_settings())
-    migrate(container.engine)
+    migrate(container.engine, keys=container.keys)
     found = tenants.list_tenants(container.engine)
     if as_json:
         click.echo(
@@ -161,7 +161,7 @@ def tenant_list(as_json: bool) -> None:
 def tenant_rotate(name: str, surface: str) -> None:
     """Replace a surface's credentials; the old ones stop working (no restart needed)."""
     container = build_container(_settings())
-    migrate(container.engine)
+    migrate(container.engine, keys=container.keys)
     try:
         fresh = tenants.rotate_credentials(container.engine, name=name, surface=surface, now=_now())
     except ObliviateError as exc:
@@ -183,7 +183,7 @@ def tenant_token() -> None:
 def token_create(name: str, scopes: str, as_json: bool) -> None:
     """Create a scoped bearer token for tenant NAME (shown only this once)."""
     container = build_container(_settings())
-    migrate(container.engine)
+    migrate(container.engine, keys=container.keys)
     wanted = [s.strip() for s in scopes.split(",") if s.strip()]
     try:
         token = tenants.create_token(container.engine, name=name, scopes=wanted, now=_now())
@@ -200,6 +200,8 @@ def token_create(name: str, scopes: str, as_json: bool) -> None:
 tenant_token.add_command(cli_credentials.token_list)
 tenant_token.add_command(cli_credentials.token_revoke)
 main.add_command(cli_credentials.keys)
+main.add_command(cli_backup.backup)
+main.add_command(cli_backup.restore)
 
 
 @main.group()
@@ -269,7 +271,7 @@ def audit() -> None:
 def audit_verify() -> None:
     """Check every tenant's receipt chain; exit 1 naming the first bad receipt."""
     container = build_container(_settings())
-    migrate(container.engine)
+    migrate(container.engine, keys=container.keys)
     bad = 0
     for record in tenants.list_tenants(container.engine):
         with container.uow_factory(record.tenant_id, write=False) as uow:
@@ -302,7 +304,7 @@ def _epoch_ms(value: str) -> int:
 def audit_export(since: str, out: str) -> None:
     """Write receipts completed since a time as JSON lines (all tenants)."""
     container = build_container(_settings())
-    migrate(container.engine)
+    migrate(container.engine, keys=container.keys)
     start = _epoch_ms(since)
     with click.open_file(out, "w") as sink:
         for record in tenants.list_tenants(container.engine):

@@ -21,6 +21,7 @@ from obliviate.domain.identifiers import Identifier, identifier
 from obliviate.domain.tenants import Caller
 from obliviate.services import batches, identity, tenants
 from obliviate.settings import Settings
+from obliviate.storage.forget_log import FileForgetLog
 from obliviate.storage.migrate import migrate
 
 KNOWN_TYPES = ("uuid", "email", "phone_number")
@@ -82,9 +83,10 @@ def submit_file(
     wait: bool,
 ) -> int:
     container = build_container(settings)
-    migrate(container.engine)
+    migrate(container.engine, keys=container.keys)
     caller = _caller(container, tenant)
     subjects = read_subjects(path, default_type)
+    forget_log = FileForgetLog(settings.forget_log_path)
     jobs: list[int] = []
     totals: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
@@ -109,6 +111,8 @@ def submit_file(
             except ObliviateError as exc:
                 raise click.ClickException(str(exc)) from exc
             uow.commit()
+            # Acknowledged from here on: recorded outside the database, as the server does.
+            forget_log.append(uow.take_forgotten())
         if dry_run:
             totals.update(answer["counts"])
             outcomes.update(s["outcome"] for s in answer["subjects"])
@@ -184,7 +188,7 @@ def _person(line: dict[str, Any], number: int) -> identity.PersonInput:
 
 def import_file(settings: Settings, *, tenant: str, path: Path, chunk: int = 500) -> int:
     container = build_container(settings)
-    migrate(container.engine)
+    migrate(container.engine, keys=container.keys)
     caller = _caller(container, tenant)
     lines = path.read_bytes().splitlines()
     failed: list[str] = []

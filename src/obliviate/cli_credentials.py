@@ -21,7 +21,7 @@ from obliviate.storage.migrate import migrate
 def token_list(name: str, as_json: bool) -> None:
     """List tenant NAME's working native tokens: id, scopes, created, last used (no secret)."""
     container = build_container(_settings())
-    migrate(container.engine)
+    migrate(container.engine, keys=container.keys)
     try:
         found = native_tokens.list_tokens(container.engine, name=name)
     except ObliviateError as exc:
@@ -54,7 +54,7 @@ def token_list(name: str, as_json: bool) -> None:
 def token_revoke(name: str, token_id: str) -> None:
     """Revoke one native token of tenant NAME (its id from `tenant token list`)."""
     container = build_container(_settings())
-    migrate(container.engine)
+    migrate(container.engine, keys=container.keys)
     try:
         native_tokens.revoke_token(container.engine, name=name, token=token_id, now=_now())
     except ObliviateError as exc:
@@ -81,7 +81,7 @@ def keys_rotate(as_json: bool) -> None:
             "key in use until now"
         )
     container = build_container(settings)
-    migrate(container.engine)
+    migrate(container.engine, keys=container.keys)
     try:
         done = deployment_keys.rotate(container.engine, container.keys, now=_now())
     except deployment_keys.DeploymentKeyError as exc:

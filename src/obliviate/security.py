@@ -53,6 +53,11 @@ class KeyedHasher:
     def __call__(self, id_type: str, value: str) -> str:
         return _keyed(self._key, id_type, value)
 
+    @property
+    def key_id(self) -> str:
+        """The id of the key new hashes are made with."""
+        return key_id(self._key)
+
     def all_hashes(self, id_type: str, value: str) -> tuple[str, ...]:
         current = _keyed(self._key, id_type, value)
         if not self._previous:

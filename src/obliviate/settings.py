@@ -86,7 +86,18 @@ class Settings(BaseSettings):
     job_backoff_base: Duration = 1.0
     job_backoff_max: Duration = 300.0
     purge_batch_size: int = Field(default=5000, gt=0)
+    # How long after a purge its physical erasure may wait, so that one pass (a WAL truncation
+    # on SQLite, a rewrite of the key table on PostgreSQL) covers every purge of the moment.
+    erasure_delay: Duration = 5.0
+    # Append-only record of every acknowledged deletion and suppression, kept outside the
+    # database (keyed hashes and internal ids only): a restored backup replays it. Unset: the
+    # file ``forget.log`` in ``data_dir``.
+    forget_log: Path | None = None
     log_level: str = "INFO"
+
+    @property
+    def forget_log_path(self) -> Path:
+        return self.forget_log if self.forget_log is not None else self.data_dir / "forget.log"
 
     @property
     def is_sqlite(self) -> bool:

@@ -268,8 +268,8 @@ def plant(container: Container, tenant_id: str, kind: str, profile_id: int, now:
                     "profile_id": profile_id,
                     "name": "late",
                     "occurred_at": now,
-                    "properties": {},
-                    "context": {},
+                    # Sealed under a key that no longer exists: what matters is the row.
+                    "sealed_body": b"sealed",
                 },
             )
         ],
@@ -278,7 +278,8 @@ def plant(container: Container, tenant_id: str, kind: str, profile_id: int, now:
                 t.identifiers,
                 {
                     "id_type": "custom.late",
-                    "value": "v",
+                    "value_hash": "0" * 64,
+                    "sealed_value": b"sealed",
                     "profile_id": profile_id,
                     "created_at": now,
                 },
@@ -302,7 +303,7 @@ def plant(container: Container, tenant_id: str, kind: str, profile_id: int, now:
                 {
                     "profile_id": profile_id,
                     "state": "active",
-                    "attributes": {},
+                    "attributes": b"sealed",
                     "created_at": now,
                     "updated_at": now,
                 },
@@ -311,15 +312,18 @@ def plant(container: Container, tenant_id: str, kind: str, profile_id: int, now:
     }
     device = {
         "device_id": PLANTED_ID,
-        "registration_id": "late-phone",
+        "registration_hash": "1" * 64,
         "state": "active",
-        "info": {},
+        "sealed_details": b"sealed",
         "profile_id": profile_id,
         "created_at": now,
         "updated_at": now,
     }
     rows["devices"] = [(t.devices, device)]
-    rows["tags"] = [(t.devices, device), (t.device_tags, {"device_id": PLANTED_ID, "tag": "late"})]
+    rows["tags"] = [(t.devices, device), (
+        t.device_tags,
+        {"device_id": PLANTED_ID, "tag_hash": "2" * 64, "sealed_tag": b"sealed"},
+    )]
     with container.engine.begin() as conn:
         for table, values in rows[kind]:
             conn.execute(insert(table).values(tenant_id=tenant_id, **values))
@@ -414,7 +418,7 @@ def test_a_soft_dry_run_of_a_soft_deleted_profile_matches_the_soft_batch_that_fo
 
 @pytest.mark.parametrize(
     ("mode", "removed"),
-    [("hard", {"events": 3, "identifiers": 2, "profiles": 1}), ("soft", {"profiles": 1})],
+    [("hard", {"events": 3, "identifiers": 2, "keys": 1, "profiles": 1}), ("soft", {"profiles": 1})],
 )
 def test_one_person_named_twice_is_counted_once_by_the_dry_run_and_the_real_run(
     container: Container,
@@ -484,7 +488,7 @@ def test_a_batch_that_fails_for_good_keeps_no_identifier_value(
     assert run_to_end(container, clocked_worker, clock, job_id) == "failed"
     ended = job(container, job_id)
     assert "doomed-for-good" not in repr(tuple(ended))
-    assert [s["value"] for s in ended.payload["subjects"]] == [None]
+    assert [s["lookup_hash"] for s in ended.payload["subjects"]] == [None]
     assert ended.last_error == "ValueError: 'nowhere' is not a valid Surface"
 
 

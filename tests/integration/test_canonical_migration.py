@@ -1,5 +1,6 @@
 """Rows an older version wrote are brought to the canonical forms when the database is upgraded,
-so a deletion or suppression by any spelling finds them (migration 0005), on both backends."""
+so a deletion or suppression by any spelling finds them (migration 0005), and then sealed under
+per-person keys and found by keyed hash (migration 0006), on both backends."""
 
 from __future__ import annotations
 
@@ -7,13 +8,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import Engine, insert, select
 
+from obliviate.security import DeploymentKeys
 from obliviate.storage import tables as t
+from obliviate.storage.deployment_keys import DeploymentKeyError, load_vault
 from obliviate.storage.engine import WRITE_FLAG, make_engine
 from obliviate.storage.migrate import alembic_config, migrate
+from obliviate.storage.uow import SqlUnitOfWorkFactory
 from tests.support.databases import fresh_database
+
+KEYS = DeploymentKeys(current=b"migration test key")
+# The tables as revision 0004 had them (the metadata in tables.py is today's).
+OLD_PROFILES = sa.table(
+    "profiles",
+    *(sa.column(c) for c in ("tenant_id", "profile_id", "state", "created_at", "updated_at")),
+    sa.column("attributes", sa.JSON),
+)
+OLD_IDENTIFIERS = sa.table(
+    "identifiers",
+    *(sa.column(c) for c in ("tenant_id", "id_type", "value", "profile_id", "created_at")),
+)
 
 
 def _upgrade(engine: Engine, revision: str) -> None:
@@ -37,6 +54,9 @@ def old_engine(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
             engine.dispose()
 
 
+EMAIL_1 = "gainsight.user@example.com"
+
+
 def test_upgrading_indexes_email_attributes_and_rewrites_identifiers_canonically(
     old_engine: Engine,
 ) -> None:
@@ -50,7 +70,7 @@ def test_upgrading_indexes_email_attributes_and_rewrites_identifiers_canonically
     with old_engine.begin() as conn:
         for profile_id, attributes, held in rows:
             conn.execute(
-                insert(t.profiles).values(
+                insert(OLD_PROFILES).values(
                     tenant_id="t1",
                     profile_id=profile_id,
                     state="active",
@@ -61,7 +81,7 @@ def test_upgrading_indexes_email_attributes_and_rewrites_identifiers_canonically
             )
             for id_type, value in held:
                 conn.execute(
-                    insert(t.identifiers).values(
+                    insert(OLD_IDENTIFIERS).values(
                         tenant_id="t1",
                         id_type=id_type,
                         value=value,
@@ -69,16 +89,21 @@ def test_upgrading_indexes_email_attributes_and_rewrites_identifiers_canonically
                         created_at=1,
                     )
                 )
-    migrate(old_engine)
-    with old_engine.connect() as conn:
-        emails = dict(conn.execute(select(t.profiles.c.profile_id, t.profiles.c.email)).all())
+    with pytest.raises(DeploymentKeyError):
+        # Person rows cannot be sealed without the deployment's keys.
+        migrate(old_engine)
+    migrate(old_engine, keys=KEYS)
+    uows = SqlUnitOfWorkFactory(old_engine, vault=load_vault(old_engine, KEYS, now=2))
+    with uows("t1", write=False) as uow:
         stored = sorted(
-            (int(r.profile_id), str(r.id_type), str(r.value))
-            for r in conn.execute(
-                select(t.identifiers.c.profile_id, t.identifiers.c.id_type, t.identifiers.c.value)
-            )
+            (pid, id_type, value)
+            for pid in (1, 2, 3, 4)
+            for id_type, value in uow.profiles.identifiers_of(pid)
         )
-    assert emails == {1: "gainsight.user@example.com", 2: None, 3: None, 4: None}
+        with_email = [p.profile_id for p in uow.profiles.with_email_attribute(EMAIL_1)]
+        attributes = {pid: uow.profiles.get(pid).attributes for pid in (1, 2, 3, 4)}  # type: ignore[union-attr]
+    assert with_email == [1]
+    assert attributes == {pid: attrs for pid, attrs, _ in rows}
     assert stored == [
         (1, "uuid", "gs-1"),
         (2, "email", "jos\u00e9@example.com"),
@@ -89,3 +114,15 @@ def test_upgrading_indexes_email_attributes_and_rewrites_identifiers_canonically
         (3, "email", "ana@example.com."),
         (4, "uuid", "u-4"),
     ]
+    # Sealed at rest: no value is left in the clear in any column of the person tables.
+    with old_engine.connect() as conn:
+        raw = repr(
+            [
+                list(r)
+                for name in ("profiles", "identifiers")
+                for r in conn.execute(select(t.metadata.tables[name]))
+            ]
+        )
+    for _pid, _id_type, value in stored:
+        assert value not in raw
+    assert "gainsight.user" not in raw.lower()

@@ -19,6 +19,18 @@ PERSON_COLUMNS = {
     "tag",
     "email",
     "phone_number",
+    # Sealed values, keyed hashes of values, and the keys that open them.
+    "sealed_value",
+    "sealed_body",
+    "registration_hash",
+    "sealed_details",
+    "alias_hash",
+    "sealed_alias",
+    "tag_hash",
+    "sealed_tag",
+    "email_hash",
+    "holder_id",
+    "wrapped",
 }
 ALL_TARGETS = [target for targets in TARGETS_BY_SUBJECT.values() for target in targets]
 

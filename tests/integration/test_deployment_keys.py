@@ -115,8 +115,11 @@ def test_first_use_records_a_fingerprint_that_does_not_reveal_the_key(
     assert rows == {
         "secret_key": rows["secret_key"],
         f"key:{key_id(OLD.encode())}": rows["secret_key"],
+        # The vault key, wrapped under the secret: never the secret or the vault key itself.
+        "vault": rows["vault"],
     }
     assert OLD not in " ".join(rows.values()) and OLD.encode().hex() not in rows["secret_key"]
+    assert OLD.encode().hex() not in rows["vault"]
     # The same key again is the same deployment.
     _open(opened, url, tmp_path, OLD)
 
@@ -221,7 +224,11 @@ def test_rotate_forgets_an_old_key_that_nothing_needs(
     # Once the old key is out of the configuration, the next rotation drops it for good.
     alone = _open(opened, url, tmp_path, NEW)
     assert rotate(alone.engine, configured(NEW), now=3).still_needed == ()
-    assert set(_deployment_rows(alone)) == {"secret_key", f"key:{key_id(NEW.encode())}"}
+    assert set(_deployment_rows(alone)) == {
+        "secret_key",
+        f"key:{key_id(NEW.encode())}",
+        "vault",
+    }
 
 
 def test_a_process_left_on_the_old_key_honours_what_a_new_key_suppressed_before_rotation(

@@ -168,7 +168,7 @@ def test_deleted_device_vanishes_at_once_and_is_purged_with_a_receipt(
         job = conn.execute(select(t.jobs).where(t.jobs.c.job_id == job_id)).one()
         receipt = conn.execute(select(t.receipts).where(t.receipts.c.job_id == job_id)).one()
     assert job.state == "completed"
-    assert receipt.counts == {"aliases": 1, "devices": 1, "tags": 2}
+    assert receipt.counts == {"aliases": 1, "devices": 1, "keys": 1, "tags": 2}
     assert rid not in str(tuple(receipt)) and rid not in str(job.payload)
 
 

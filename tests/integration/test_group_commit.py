@@ -13,9 +13,11 @@ from obliviate.storage import tables as t
 from obliviate.storage.engine import make_engine, read_connection
 from obliviate.storage.group_commit import GroupCommitter
 from obliviate.storage.migrate import migrate
+from obliviate.storage.sealing import Vault
 from obliviate.storage.uow import SharedTransactionUnitOfWork
 
 NOW = 1_700_000_000_000
+VAULT = Vault(b"v" * 32)
 
 
 @pytest.fixture
@@ -33,7 +35,7 @@ def _profiles(engine: Engine) -> int:
 def test_concurrent_writers_share_commits_and_an_error_undoes_only_its_own_writes(
     engine: Engine,
 ) -> None:
-    committer = GroupCommitter(engine)
+    committer = GroupCommitter(engine, vault=VAULT)
 
     def create(fail: bool) -> Callable[[SharedTransactionUnitOfWork], int]:
         def work(uow: SharedTransactionUnitOfWork) -> int:
@@ -64,7 +66,7 @@ def test_concurrent_writers_share_commits_and_an_error_undoes_only_its_own_write
 
 
 def test_a_lone_caller_is_answered_without_waiting_for_company(engine: Engine) -> None:
-    committer = GroupCommitter(engine)
+    committer = GroupCommitter(engine, vault=VAULT)
 
     async def one() -> int:
         return await committer.submit(

@@ -20,7 +20,15 @@ from tests.conftest import FakeClock, worker_on_clock
 from tests.factories import uid
 
 WINDOW = 7 * 86400.0
-NO_ROWS = {"tags": 0, "devices": 0, "events": 0, "identifiers": 0, "merges": 0, "profiles": 0}
+NO_ROWS = {
+    "keys": 0,
+    "tags": 0,
+    "devices": 0,
+    "events": 0,
+    "identifiers": 0,
+    "merges": 0,
+    "profiles": 0,
+}
 
 
 @pytest.fixture
@@ -210,6 +218,7 @@ def test_expired_soft_deletes_are_purged_by_the_sweep_with_a_receipt(
     assert [r["reason"] for r in receipts] == ["revival_window_ended"]
     assert receipts[0]["counts"] == {
         "aliases": 0,
+        "keys": 1,
         "tags": 0,
         "devices": 0,
         "events": 20,
@@ -245,6 +254,7 @@ def test_hard_delete_hides_at_once_and_a_create_starts_fresh(
     assert state.state == "completed"
     assert state.result["counts"] == {
         "aliases": 0,
+        "keys": 1,
         "tags": 0,
         "devices": 0,
         "events": 15,
@@ -308,6 +318,8 @@ def test_a_tenant_cannot_see_or_delete_another_tenants_profile(
     assert people.get(uuid).profile.profile_id != intruder.get(uuid).profile.profile_id
     with container.engine.connect() as conn:
         count = conn.execute(
-            select(func.count()).select_from(t.identifiers).where(t.identifiers.c.value == uuid)
+            select(func.count())
+            .select_from(t.identifiers)
+            .where(t.identifiers.c.value_hash == container.vault.lookup_hash("uuid", uuid))
         ).scalar_one()
     assert count == 2

@@ -13,7 +13,7 @@ from obliviate.bootstrap import Container
 from obliviate.storage import tables as t
 from obliviate.storage.engine import make_engine
 from obliviate.storage.prepared import Prepared
-from obliviate.storage.uow import SqlitePointReads
+from obliviate.storage.uow import SqlitePointReads, SqlUnitOfWorkFactory
 from tests.surfaces.gainsight.support import tenant_id_of
 
 NOW = 1_700_000_000_000
@@ -37,15 +37,25 @@ def tid(container: Container, tenant: dict[str, Any]) -> str:
     return tenant_id_of(container, tenant)
 
 
-def _row(tenant_id: str, profile_id: int, attributes: dict[str, Any]) -> dict[str, Any]:
+def _row(tenant_id: str, profile_id: int, request: dict[str, Any]) -> dict[str, Any]:
+    # Attributes are sealed bytes (opened by the repositories, not here); the deletion
+    # request is a JSON column, which the prepared path converts.
     return {
         "tenant_id": tenant_id,
         "profile_id": profile_id,
         "state": "active",
-        "attributes": attributes,
+        "attributes": b"sealed",
+        "deletion_request": request,
         "created_at": NOW,
         "updated_at": NOW,
     }
+
+
+def _create(uows: SqlUnitOfWorkFactory, tenant_id: str, attributes: dict[str, Any]) -> int:
+    with uows(tenant_id) as uow:
+        profile = uow.profiles.insert(attributes=attributes, now=NOW)
+        uow.commit()
+    return profile.profile_id
 
 
 def test_prepared_statements_convert_json_both_ways_and_count_changed_rows(
@@ -58,7 +68,8 @@ def test_prepared_statements_convert_json_both_ways_and_count_changed_rows(
         assert _INSERT.run(conn, _row(tid, 12, {})) == 1
         row = _BY_ID.first(conn, {"tenant": tid, "pid": 11})
         assert row is not None
-        assert (row.profile_id, row.state, row.attributes) == (11, "active", attributes)
+        assert (row.profile_id, row.state, row.deletion_request) == (11, "active", attributes)
+        assert bytes(row.attributes) == b"sealed"
         assert _TOUCH.run(conn, {"tenant": tid, "at": NOW + 1}) == 2
         rows = _BY_ID.rows(conn, {"tenant": tid, "pid": 12})
         assert [(r.profile_id, r.updated_at) for r in rows] == [(12, NOW + 1)]
@@ -95,17 +106,14 @@ def test_statements_with_expanding_parameters_are_refused(container: Container) 
 def test_point_reads_see_each_new_commit_and_hold_no_snapshot_between_reads(
     container: Container, tid: str
 ) -> None:
-    reads = SqlitePointReads(container.engine)
+    reads = SqlitePointReads(container.engine, vault=container.vault)
     writer = make_engine(str(container.engine.url))
     try:
         with reads(tid) as uow:
             assert uow.profiles.get(41) is None
-        with writer.connect() as conn:
-            conn.begin()
-            _INSERT.run(conn, _row(tid, 41, {"v": 1}))
-            conn.commit()
+        pid = _create(SqlUnitOfWorkFactory(writer, vault=container.vault), tid, {"v": 1})
         with reads(tid) as uow:
-            found = uow.profiles.get(41)
+            found = uow.profiles.get(pid)
             assert found is not None and found.attributes == {"v": 1}
         # Between reads the connection holds no read transaction, so a checkpoint can
         # take the whole WAL back into the database file.
@@ -119,10 +127,10 @@ def test_point_reads_see_each_new_commit_and_hold_no_snapshot_between_reads(
             raw.close()
         # An error inside a read leaves the connection usable for the next one.
         with pytest.raises(ZeroDivisionError), reads(tid) as uow:
-            uow.profiles.get(41)
+            uow.profiles.get(pid)
             _ = 1 / 0
         with reads(tid) as uow:
-            assert uow.profiles.get(41) is not None
+            assert uow.profiles.get(pid) is not None
     finally:
         reads.close()
         writer.dispose()
@@ -132,15 +140,12 @@ def test_point_reads_see_each_new_commit_and_hold_no_snapshot_between_reads(
 def test_point_reads_are_bound_to_their_tenant(
     container: Container, tid: str, other_tenant: dict[str, Any]
 ) -> None:
-    with container.engine.connect() as conn:
-        conn.begin()
-        _INSERT.run(conn, _row(tid, 51, {}))
-        conn.commit()
-    reads = SqlitePointReads(container.engine)
+    pid = _create(container.uow_factory, tid, {})
+    reads = SqlitePointReads(container.engine, vault=container.vault)
     try:
         with reads(tenant_id_of(container, other_tenant)) as uow:
-            assert uow.profiles.get(51) is None
+            assert uow.profiles.get(pid) is None
         with reads(tid) as uow:
-            assert uow.profiles.get(51) is not None
+            assert uow.profiles.get(pid) is not None
     finally:
         reads.close()

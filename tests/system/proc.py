@@ -40,7 +40,8 @@ class Proc:
         self._handle = log.open("ab")
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "obliviate", *args],
-            env={**os.environ, **env},
+            # Purges are erased at once unless a test asks for a delay.
+            env={**os.environ, "OBLIVIATE_ERASURE_DELAY": "0", **env},
             stdout=self._handle,
             stderr=subprocess.STDOUT,
         )

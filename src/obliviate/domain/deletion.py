@@ -71,10 +71,11 @@ class BatchSubject:
     index: int
     id_type: str
     subject_hash: str
-    # The canonical value, kept only while the batch is unfinished: the job resolves its
-    # subject by it when it runs (following merges and moves since submission) and checks by
-    # it before it claims completion. None once the batch has ended.
-    value: str | None
+    # The lookup hash of the canonical value (never the value), kept only while the batch is
+    # unfinished: the job resolves its subject by it when it runs (following merges and
+    # moves since submission) and checks by it before it claims completion. None once the
+    # batch has ended.
+    lookup_hash: str | None
     # The profiles the value named at submission (a merge since is followed from these).
     profile_ids: tuple[int, ...]
 
@@ -83,7 +84,7 @@ class BatchSubject:
             "index": self.index,
             "type": self.id_type,
             "subject_hash": self.subject_hash,
-            "value": self.value,
+            "lookup_hash": self.lookup_hash,
             "profile_ids": list(self.profile_ids),
         }
 
@@ -97,7 +98,7 @@ class BatchSubject:
             index=int(raw["index"]),
             id_type=str(raw["type"]),
             subject_hash=str(raw["subject_hash"]),
-            value=None if raw.get("value") is None else str(raw["value"]),
+            lookup_hash=None if raw.get("lookup_hash") is None else str(raw["lookup_hash"]),
             profile_ids=ids,
         )
 
@@ -140,8 +141,8 @@ class BatchPayload:
         return self.suppress and self.mode is DeletionMode.HARD
 
     def erased(self) -> BatchPayload:
-        """The payload with every subject's value gone: what an ended batch keeps."""
-        return replace(self, subjects=tuple(replace(s, value=None) for s in self.subjects))
+        """The payload with every subject's lookup hash gone: what an ended batch keeps."""
+        return replace(self, subjects=tuple(replace(s, lookup_hash=None) for s in self.subjects))
 
 
 @dataclass(frozen=True, slots=True)

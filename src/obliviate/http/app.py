@@ -6,7 +6,13 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from anyio import to_thread
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
 from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,7 +25,9 @@ from obliviate.http.insider.routes import routes as insider_routes
 from obliviate.http.logging import AccessLogMiddleware
 from obliviate.http.native.routes import routes as native_routes
 from obliviate.http.runtime import Runtime
+from obliviate.jobs import queue
 from obliviate.storage.engine import read_connection
+from obliviate.storage.erasure import Eraser, ErasureBusy
 from obliviate.storage.uow import SqlitePointReads
 
 
@@ -54,7 +62,22 @@ def build_app(rt: Runtime, engine: Engine) -> Starlette:
             )
         return JSONResponse({"status": "ready"})
 
+    erasure_pending = Gauge(
+        "obliviate_erasure_pending",
+        "Deletion jobs whose bytes are not yet erased on disk (purging, or waiting for a pass)",
+        registry=registry,
+    )
+    erasure_lag = Gauge(
+        "obliviate_erasure_lag_seconds",
+        "Age of the oldest deletion whose erasure is not done (0 when none is pending)",
+        registry=registry,
+    )
+
     async def metrics(_: Request) -> Response:
+        backlog = await to_thread.run_sync(queue.erasure_backlog, engine)
+        erasure_pending.set(backlog.pending)
+        oldest = backlog.oldest_created_at
+        erasure_lag.set(0 if oldest is None else max(0, rt.clock.now_ms() - oldest) / 1000)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
@@ -65,6 +88,9 @@ def build_app(rt: Runtime, engine: Engine) -> Starlette:
             await to_thread.run_sync(rt.group_commit.close)
         if isinstance(rt.point_reads, SqlitePointReads):
             rt.point_reads.close()
+        # Nothing of the WAL outlives the process: a clean stop leaves it empty.
+        with contextlib.suppress(ErasureBusy):
+            await to_thread.run_sync(Eraser(engine).truncate_wal)
 
     app = Starlette(
         lifespan=lifespan,

@@ -14,11 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from obliviate.domain.errors import RateLimited
+from obliviate.domain.forgetting import ForgetEntry
 from obliviate.domain.tenants import Caller
 from obliviate.http.text import refuse_nul_in_url
 from obliviate.ratelimit import RateLimiter
 from obliviate.security import hash_secret
-from obliviate.services.ports import SubjectHasher, UnitOfWork, UnitOfWorkFactory
+from obliviate.services.ports import ForgetLog, SubjectHasher, UnitOfWork, UnitOfWorkFactory
 from obliviate.services.tenants import Authenticator
 from obliviate.storage.group_commit import GroupCommitter
 
@@ -44,6 +45,8 @@ class Runtime:
     group_commit: GroupCommitter | None = None
     # SQLite: reads by key run on the event loop, on a connection it keeps (see ``read``).
     point_reads: Callable[[str], AbstractContextManager[UnitOfWork]] | None = None
+    # Where acknowledged deletions and suppressions are recorded outside the database.
+    forget_log: ForgetLog | None = None
 
     # Resolved callers by credential hash, briefly: saves a query and a thread hop on every
     # request; a revoked or rotated credential stops working within the TTL.
@@ -71,18 +74,34 @@ class Runtime:
             raise RateLimited(decision.reset_after, decision.limit)
 
     async def write(self, tenant_id: str, work: Callable[[UnitOfWork, int], T]) -> T:
-        """Run ``work`` in a write transaction; return once its writes are committed."""
+        """Run ``work`` in a write transaction; return once its writes are committed and
+        every deletion it acknowledges is in the forget log."""
         if self.group_commit is not None:
             now = self.clock.now_ms
-            return await self.group_commit.submit(tenant_id, lambda uow: work(uow, now()))
+
+            def share(uow: UnitOfWork) -> tuple[T, list[ForgetEntry]]:
+                return work(uow, now()), uow.take_forgotten()
+
+            result, forgotten = await self.group_commit.submit(tenant_id, share)
+            if forgotten:
+                await to_thread.run_sync(self._append_forgotten, forgotten)
+            return result
 
         def run() -> T:
             with self.uow_factory(tenant_id, write=True) as uow:
                 result = work(uow, self.clock.now_ms())
                 uow.commit()
+                self._append_forgotten(uow.take_forgotten())
                 return result
 
         return await to_thread.run_sync(run)
+
+    def _append_forgotten(self, entries: list[ForgetEntry]) -> None:
+        # After the commit: an entry stands for a deletion that is on disk. A crash between the
+        # two leaves a deletion that was never acknowledged out of the log, never the reverse
+        # of an acknowledged one.
+        if entries and self.forget_log is not None:
+            self.forget_log.append(entries)
 
     async def read(
         self, tenant_id: str, work: Callable[[UnitOfWork], T], *, point: bool = False

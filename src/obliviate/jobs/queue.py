@@ -152,3 +152,40 @@ def tenants_with_expired_profiles(engine: Engine, *, now: int, limit: int = 100)
             .limit(limit)
         )
         return [str(r.tenant_id) for r in rows]
+
+
+# The jobs that remove a person's rows; each ends only once its erasure pass has run.
+PURGE_KINDS = ("purge_profile", "purge_device")
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureBacklog:
+    # Deletion jobs whose physical erasure is not done: purging, or purged and waiting.
+    pending: int
+    # Epoch ms the oldest of them was requested, or None.
+    oldest_created_at: int | None
+
+
+def _unfinished_purges() -> Any:
+    return select(t.jobs.c.tenant_id, t.jobs.c.job_id, t.jobs.c.result, t.jobs.c.created_at).where(
+        t.jobs.c.kind.in_(PURGE_KINDS),
+        t.jobs.c.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
+    )
+
+
+def purged_awaiting_erasure(engine: Engine) -> set[tuple[str, int]]:
+    """(tenant, job id) of every committed purge whose rows are gone and whose erasure pass
+    has not run: the jobs that a pass starting now covers."""
+    with read_connection(engine) as conn:
+        rows = conn.execute(_unfinished_purges())
+        return {
+            (str(r.tenant_id), int(r.job_id))
+            for r in rows
+            if (r.result or {}).get("purged_at") is not None
+        }
+
+
+def erasure_backlog(engine: Engine) -> ErasureBacklog:
+    with read_connection(engine) as conn:
+        created = [int(r.created_at) for r in conn.execute(_unfinished_purges())]
+    return ErasureBacklog(len(created), min(created) if created else None)

@@ -17,6 +17,7 @@ from obliviate.domain.deletion import DELETION_BATCH
 from obliviate.jobs import queue
 from obliviate.services import batches, deletions, devices
 from obliviate.services.ports import Clock, SubjectHasher, UnitOfWorkFactory
+from obliviate.storage.erasure import Eraser, ErasureBusy
 
 log = logging.getLogger("obliviate.worker")
 
@@ -39,6 +40,8 @@ class WorkerConfig:
     backoff_base: float
     backoff_max: float
     purge_batch_size: int
+    # How long a purged job may wait for its erasure pass (one pass covers all waiting).
+    erasure_delay_ms: int = 0
 
 
 class Worker:
@@ -50,8 +53,13 @@ class Worker:
         hasher: SubjectHasher,
         clock: Clock,
         config: WorkerConfig,
+        eraser: Eraser | None = None,
     ) -> None:
         self._engine = engine
+        self._eraser = eraser if eraser is not None else Eraser(engine)
+        # Purged jobs a pass of this worker has covered since (their rows were gone, and
+        # committed, before the pass began): each is finished without a pass of its own.
+        self._covered: set[tuple[str, int]] = set()
         self._uow = uow_factory
         self._hasher = hasher
         self._clock = clock
@@ -135,7 +143,7 @@ class Worker:
         while True:
             now = self._clock.now_ms()
             with self._uow(job.tenant_id) as uow:
-                done = deletions.purge_step(
+                step = deletions.purge_step(
                     uow,
                     job_id=job.job_id,
                     payload=job.payload,
@@ -147,8 +155,42 @@ class Worker:
                     lease_until=now + self._config.lease_ms,
                 )
                 uow.commit()
-            if done:
+            if step.progress is deletions.PurgeProgress.ENDED:
                 return
+            if step.progress is deletions.PurgeProgress.ERASE:
+                break
+        self._erase(job, purged_at=step.purged_at or 0)
+
+    def _erase(self, job: queue.ClaimedJob, *, purged_at: int) -> None:
+        """Make the purged rows' bytes unreadable on disk, then complete the job."""
+        key = (job.tenant_id, job.job_id)
+        now = self._clock.now_ms()
+        if key not in self._covered:
+            due = purged_at + self._config.erasure_delay_ms
+            if now < due:
+                # Wait, so one pass covers every purge of the moment.
+                queue.defer(self._engine, job, worker_id=self.worker_id, until=due, now=now)
+                return
+            # Read before the pass starts: every purge listed is committed, so the pass
+            # covers it.
+            waiting = queue.purged_awaiting_erasure(self._engine)
+            try:
+                self._eraser.erase()
+            except ErasureBusy:
+                retry = now + max(50, round(self._config.poll_interval * 1000))
+                queue.defer(self._engine, job, worker_id=self.worker_id, until=retry, now=now)
+                return
+            self._covered = waiting | {key}
+        with self._uow(job.tenant_id) as uow:
+            deletions.finish_erasure(
+                uow,
+                job_id=job.job_id,
+                payload=job.payload,
+                worker_id=self.worker_id,
+                now=self._clock.now_ms(),
+            )
+            uow.commit()
+        self._covered.discard(key)
 
     def _batch(self, job: queue.ClaimedJob) -> None:
         while True:

@@ -40,17 +40,20 @@ from obliviate.domain.errors import (
     NotCancellable,
     NotFoundError,
 )
-from obliviate.domain.identifiers import Identifier
+from obliviate.domain.identifiers import Identifier, IdentifierType
 from obliviate.domain.profiles import Profile, ProfileState
 from obliviate.domain.tenants import Caller, Surface, Tenant
+from obliviate.services import forget_entries
 from obliviate.services.deletions import (
+    PURGE_PROFILE,
     begin_purge_of,
+    erasure_of,
     people_in,
     preview_deletion,
     soft_delete_found,
 )
+from obliviate.services.devices import PURGE_DEVICE
 from obliviate.services.guard import admit_deletions
-from obliviate.services.identity import holders_of
 from obliviate.services.ports import SubjectHasher, UnitOfWork
 from obliviate.services.suppression import suppress_profile
 
@@ -96,21 +99,31 @@ def _followed(uow: UnitOfWork, profile_id: int) -> int | None:
     return None
 
 
-def _holders(uow: UnitOfWork, id_type: str, value: str) -> list[Profile]:
-    return holders_of(uow, Identifier(id_type, value), email_attribute=True)
+def _holders(uow: UnitOfWork, id_type: str, lookup_hash: str) -> list[Profile]:
+    """The profiles a stored lookup hash names now: as an identifier, and an email also as
+    the ``email`` attribute (as ``identity.holders_of`` finds them by value)."""
+    held = uow.profiles.find_by_lookup_hash(id_type, lookup_hash)
+    found = [] if held is None else [held]
+    if id_type == IdentifierType.EMAIL:
+        found.extend(uow.profiles.with_email_lookup_hash(lookup_hash))
+    return found
 
 
 def _resolve(
     uow: UnitOfWork,
     *,
     id_type: str,
-    value: str | None,
+    lookup_hash: str | None,
     profile_ids: Sequence[int],
     mode: DeletionMode,
 ) -> list[Profile]:
     """The profiles a subject names now, by its value and by the profiles it named before,
     locked in ascending id order (as every writer locks profiles)."""
-    ids = set() if value is None else {p.profile_id for p in _holders(uow, id_type, value)}
+    ids = (
+        set()
+        if lookup_hash is None
+        else {p.profile_id for p in _holders(uow, id_type, lookup_hash)}
+    )
     ids.update(f for pid in profile_ids if (f := _followed(uow, pid)) is not None)
     locked = (uow.profiles.get(pid, for_update=True) for pid in sorted(ids))
     return [p for p in locked if p is not None and _live(p, mode)]
@@ -120,7 +133,8 @@ def _resolve_once(
     uow: UnitOfWork, ident: Identifier, mode: DeletionMode, seen: set[int]
 ) -> list[Profile]:
     """A person named twice in one batch is deleted (and counted) once; the repeat is not found."""
-    found = _resolve(uow, id_type=ident.id_type, value=ident.value, profile_ids=(), mode=mode)
+    lookup_hash = uow.profiles.lookup_hash(ident.id_type, ident.value)
+    found = _resolve(uow, id_type=ident.id_type, lookup_hash=lookup_hash, profile_ids=(), mode=mode)
     fresh = [p for p in found if p.profile_id not in seen]
     seen.update(p.profile_id for p in fresh)
     return fresh
@@ -196,7 +210,7 @@ def submit(
                 index=index,
                 id_type=ident.id_type,
                 subject_hash=hasher(ident.id_type, ident.value),
-                value=ident.value,
+                lookup_hash=uow.profiles.lookup_hash(ident.id_type, ident.value),
                 profile_ids=tuple(p.profile_id for p in found),
             )
         )
@@ -213,6 +227,19 @@ def submit(
         revival_window_seconds=caller.tenant.revival_window_seconds,
     )
     job_id = uow.jobs.enqueue(kind=DELETION_BATCH, payload=payload.to_json(), now=now)
+    forget_entries.subjects_deleted(
+        uow,
+        [(s.id_type, s.lookup_hash) for s in subjects if s.lookup_hash is not None],
+        mode=mode.value,
+        suppress=payload.suppressing,
+        now=now,
+    )
+    if payload.suppressing:
+        # The worker adds these when it runs; a restore must keep them even if no one holds
+        # the value by then.
+        forget_entries.suppressed(
+            uow, [(s.id_type, s.subject_hash) for s in subjects], key_id=hasher.key_id, now=now
+        )
     answer = status(uow, job_id=job_id)
     if idempotency_key is not None:
         uow.idempotency.remember(
@@ -221,8 +248,52 @@ def submit(
     return 202, answer
 
 
+_PURGE_KINDS = {PURGE_PROFILE: "profile", PURGE_DEVICE: "device"}
+
+
+def _purge_status(job_id: int, job: dict[str, Any]) -> dict[str, Any]:
+    """A single subject's purge, in the shape of a batch's status."""
+    result = job["result"] or {}
+    return {
+        "id": str(job_id),
+        "kind": _PURGE_KINDS[job["kind"]],
+        "state": job["state"],
+        "erasure": erasure_of(result),
+        "receipt_id": result.get("receipt_id"),
+        "mode": DeletionMode.HARD.value,
+        "suppress": False,
+        "subjects": [],
+        "outcomes": {},
+        "counts": dict(sorted((result.get("counts") or {}).items())),
+        "reason": result.get("reason"),
+        "attempts": job["attempts"],
+        "last_error": job["last_error"],
+        "created_at": job["created_at"],
+        "updated_at": job["updated_at"],
+        "finished_at": job["finished_at"],
+    }
+
+
+def _batch_erasure(
+    uow: UnitOfWork, payload: BatchPayload, progress: BatchProgress
+) -> dict[str, Any] | None:
+    """Done when every purge the batch began is erased (at the last one's time)."""
+    if payload.mode is DeletionMode.SOFT:
+        return None
+    children = progress.child_jobs()
+    states = uow.job_views.states(children) if children else {}
+    erasures = [erasure_of(states[c]["result"] or {}) for c in children if c in states]
+    if any(e["state"] != "done" for e in erasures) or not progress.outcomes:
+        return {"state": "pending", "at": None}
+    if len(progress.outcomes) < len(payload.subjects):
+        return {"state": "pending", "at": None}
+    return {"state": "done", "at": max((int(e["at"]) for e in erasures), default=None)}
+
+
 def status(uow: UnitOfWork, *, job_id: int) -> dict[str, Any]:
     job = uow.job_views.get(job_id)
+    if job is not None and job["kind"] in _PURGE_KINDS:
+        return _purge_status(job_id, job)
     if job is None or job["kind"] != DELETION_BATCH:
         raise JobNotFound()
     payload = BatchPayload.from_json(job["payload"])
@@ -235,7 +306,9 @@ def status(uow: UnitOfWork, *, job_id: int) -> dict[str, Any]:
     tally = Counter(s["outcome"] for s in subjects)
     return {
         "id": str(job_id),
+        "kind": "batch",
         "state": job["state"],
+        "erasure": _batch_erasure(uow, payload, progress),
         "mode": payload.mode.value,
         "suppress": payload.suppress,
         "subjects": subjects,
@@ -338,9 +411,9 @@ def dispatch_step(
 
 
 def _still_held(uow: UnitOfWork, *, batch: BatchPayload, subject: BatchSubject) -> bool:
-    if subject.value is None:
+    if subject.lookup_hash is None:
         return False
-    return any(_live(p, batch.mode) for p in _holders(uow, subject.id_type, subject.value))
+    return any(_live(p, batch.mode) for p in _holders(uow, subject.id_type, subject.lookup_hash))
 
 
 def _delete_one(
@@ -362,7 +435,7 @@ def _delete_one(
     found = _resolve(
         uow,
         id_type=subject.id_type,
-        value=subject.value,
+        lookup_hash=subject.lookup_hash,
         profile_ids=subject.profile_ids,
         mode=batch.mode,
     )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Any
 
 from obliviate.domain.deletion import JobState, PurgeReason
 from obliviate.domain.errors import ProfileNotFound
+from obliviate.domain.forgetting import ForgetEntry, ForgetKind
 from obliviate.domain.identifiers import IdentifierType, uuid_value
 from obliviate.domain.profiles import Profile, ProfileState, revival_deadline
 from obliviate.domain.tenants import Caller
@@ -64,14 +66,24 @@ def people_in(uow: UnitOfWork, profile_ids: Iterable[int]) -> int:
 
 
 def soft_delete_found(uow: UnitOfWork, *, caller: Caller, profile: Profile, now: int) -> None:
+    until = revival_deadline(now, caller.tenant.revival_window_seconds)
     uow.profiles.save(
         replace(
             profile,
             state=ProfileState.SOFT_DELETED,
             updated_at=now,
             deleted_at=now,
-            revivable_until=revival_deadline(now, caller.tenant.revival_window_seconds),
+            revivable_until=until,
             deletion_request=_caller_request(caller, now),
+        )
+    )
+    uow.forget(
+        ForgetEntry(
+            ForgetKind.SOFT_DELETE,
+            tenant_id=uow.tenant_id,
+            at=now,
+            profile_ids=(profile.profile_id, *uow.profiles.merged_into(profile.profile_id)),
+            revivable_until=until,
         )
     )
 
@@ -145,8 +157,22 @@ def begin_purge(
     uow.profiles.save(
         replace(profile, state=ProfileState.PURGING, updated_at=now, revivable_until=None)
     )
+    folded = uow.profiles.merged_into(profile.profile_id)
+    owned = [d.device_id for d in uow.devices.owned_live(profile.profile_id)]
+    # The keys go first: from this commit on, no copy of the person's values can be opened,
+    # whatever the purge of the rows still has to do.
+    keys = uow.profiles.shred(profile.profile_id, owned)
     identifiers = uow.profiles.release_identifiers(profile.profile_id)
     aliases = uow.devices.retire_owned_by(profile.profile_id, now=now)
+    uow.forget(
+        ForgetEntry(
+            ForgetKind.HARD_DELETE,
+            tenant_id=uow.tenant_id,
+            at=now,
+            profile_ids=(profile.profile_id, *folded),
+            device_ids=tuple(owned),
+        )
+    )
     return uow.jobs.enqueue(
         kind=PURGE_PROFILE,
         payload={
@@ -157,10 +183,32 @@ def begin_purge(
             "surface": surface,
             "credential_ref": credential_ref,
             "requested_at": requested_at,
-            "released": {"identifiers": identifiers, "aliases": aliases},
+            "released": {"identifiers": identifiers, "aliases": aliases, "keys": keys},
         },
         now=now,
     )
+
+
+class PurgeProgress(Enum):
+    # More rows to remove: call again.
+    MORE = "more"
+    # Every row is gone; the job waits for its physical erasure (``finish_erasure``).
+    ERASE = "erase"
+    # The job ended (partial) or is no longer this worker's.
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeStep:
+    progress: PurgeProgress
+    # When the last rows went (ERASE only).
+    purged_at: int | None = None
+
+
+def erasure_of(result: dict[str, Any]) -> dict[str, Any]:
+    """A job's ``erasure`` record: ``{"state": "pending"|"done", "at": epoch ms or None}``."""
+    erasure = result.get("erasure")
+    return dict(erasure) if isinstance(erasure, dict) else {"state": "pending", "at": None}
 
 
 def purge_step(
@@ -172,19 +220,22 @@ def purge_step(
     now: int,
     worker_id: str,
     lease_until: int | None = None,
-) -> bool:
-    """Remove one batch of the subject's rows; on the last, verify, write the receipt, finish.
+) -> PurgeStep:
+    """Remove one batch of the subject's rows; after the last, verify and mark the job as
+    waiting for its physical erasure.
 
     Each step is its own transaction and records its progress in the job (and, given
     ``lease_until``, extends the worker's lease), so a crash at any point resumes where it
-    stopped and counts nothing twice. Returns True when the job is done or no longer ours.
+    stopped and counts nothing twice.
     """
     kind, subject_id = str(payload["subject_kind"]), int(payload["subject_id"])
     # Progress is read from the locked job row, not memory, so a job taken over after a crash
     # or an expired lease continues the count, and a worker that lost the job stops here.
     result = uow.jobs.hold(job_id, worker_id)
     if result is None:
-        return True
+        return PurgeStep(PurgeProgress.ENDED)
+    if result.get("purged_at") is not None:
+        return PurgeStep(PurgeProgress.ERASE, int(result["purged_at"]))
     counts: dict[str, int] = dict(result.get("counts") or payload.get("released") or {})
     for target in TARGETS_BY_SUBJECT[kind]:
         removed = uow.person_rows.delete_batch(kind, target.kind, subject_id, batch_size)
@@ -193,7 +244,7 @@ def purge_step(
             uow.jobs.set_result(
                 job_id, {**result, "counts": counts}, now=now, lease_until=lease_until
             )
-            return False
+            return PurgeStep(PurgeProgress.MORE)
     left = {name: n for name, n in uow.person_rows.count(kind, subject_id).items() if n}
     if left:
         # The subject is unreachable, so nothing should have added rows: say so, never claim
@@ -202,10 +253,34 @@ def purge_step(
         uow.jobs.finish(
             job_id,
             state=JobState.PARTIAL.value,
-            result={"counts": counts, "leftover": left, "reason": reason},
+            result={
+                "counts": counts,
+                "leftover": left,
+                "reason": reason,
+                "erasure": {"state": "pending", "at": None},
+            },
             now=now,
         )
-        return True
+        return PurgeStep(PurgeProgress.ENDED)
+    uow.jobs.set_result(
+        job_id,
+        {"counts": counts, "purged_at": now, "erasure": {"state": "pending", "at": None}},
+        now=now,
+        lease_until=lease_until,
+    )
+    return PurgeStep(PurgeProgress.ERASE, now)
+
+
+def finish_erasure(
+    uow: UnitOfWork, *, job_id: int, payload: dict[str, Any], worker_id: str, now: int
+) -> bool:
+    """The subject's bytes are unreadable on disk (an erasure pass ran after its purge):
+    write the receipt, which records when, and complete the job. False if the job is no
+    longer this worker's."""
+    result = uow.jobs.hold(job_id, worker_id)
+    if result is None or result.get("purged_at") is None:
+        return False
+    counts = dict(result.get("counts") or {})
     receipt_id = append_receipt(
         uow,
         job_id=job_id,
@@ -216,11 +291,16 @@ def purge_step(
         counts=counts,
         requested_at=int(payload["requested_at"]),
         now=now,
+        erased_at=now,
     )
     uow.jobs.finish(
         job_id,
         state=JobState.COMPLETED.value,
-        result={"counts": counts, "receipt_id": receipt_id},
+        result={
+            "counts": counts,
+            "receipt_id": receipt_id,
+            "erasure": {"state": "done", "at": now},
+        },
         now=now,
     )
     return True

@@ -20,6 +20,7 @@ from obliviate.domain.guard import DeletionKind
 from obliviate.domain.identifiers import Identifier, IdentifierType, uuid_value
 from obliviate.domain.profiles import ProfileState, has_expired
 from obliviate.domain.tenants import Caller, Tenant
+from obliviate.services import forget_entries
 from obliviate.services.deletions import begin_expiry_purge
 from obliviate.services.guard import admit_deletions
 from obliviate.services.ports import AliasTaken, SubjectHasher, UnitOfWork
@@ -203,18 +204,43 @@ def delete_device(
         now=now,
         kind=DeletionKind.DEVICES,
     )
+    return begin_device_purge(
+        uow,
+        device=device,
+        subject_hash=hasher(REGISTRATION_ID, registration_id),
+        surface=caller.surface.value,
+        credential_ref=caller.credential_ref,
+        requested_at=now,
+        now=now,
+    )
+
+
+def begin_device_purge(
+    uow: UnitOfWork,
+    *,
+    device: Device,
+    subject_hash: str,
+    surface: str,
+    credential_ref: str,
+    requested_at: int,
+    now: int,
+) -> int:
+    """Hide a live device for good, destroy its key and enqueue the removal of its rows."""
     released = uow.devices.retire(device.device_id, now=now)
+    # The key goes first, as for a profile: from this commit on nothing of the device opens.
+    keys = uow.devices.shred(device.device_id)
+    forget_entries.device_deleted(uow, device.device_id, now=now)
     return uow.jobs.enqueue(
         kind=PURGE_DEVICE,
         payload={
             "subject_kind": "device",
             "subject_id": device.device_id,
             "reason": "device_delete",
-            "subject_hash": hasher(REGISTRATION_ID, registration_id),
-            "surface": caller.surface.value,
-            "credential_ref": caller.credential_ref,
-            "requested_at": now,
-            "released": {"aliases": released},
+            "subject_hash": subject_hash,
+            "surface": surface,
+            "credential_ref": credential_ref,
+            "requested_at": requested_at,
+            "released": {"aliases": released, "keys": keys},
         },
         now=now,
     )

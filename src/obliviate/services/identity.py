@@ -26,6 +26,7 @@ from obliviate.domain.profiles import (
     merge_attributes,
 )
 from obliviate.domain.tenants import Caller, Tenant
+from obliviate.services import forget_entries
 from obliviate.services.deletions import begin_expiry_purge, begin_purge_of, people_in
 from obliviate.services.guard import admit_deletions
 from obliviate.services.ports import IdentifierTaken, SubjectHasher, UnitOfWork
@@ -205,6 +206,11 @@ def upsert_person(
                 survivor_id=survivor.profile_id, merged_id=other.profile_id, now=now
             )
         revived = survivor.state is ProfileState.SOFT_DELETED
+        forget_entries.revived(
+            uow,
+            [p.profile_id for p in found.values() if p.state is ProfileState.SOFT_DELETED],
+            now=now,
+        )
         profile = replace(
             survivor,
             state=ProfileState.ACTIVE,

@@ -21,6 +21,7 @@ from obliviate.domain.profiles import (
     merge_attributes,
 )
 from obliviate.domain.tenants import Tenant
+from obliviate.services import forget_entries
 from obliviate.services.deletions import begin_expiry_purge
 from obliviate.services.ports import IdentifierTaken, ProfileFilter, SubjectHasher, UnitOfWork
 from obliviate.services.suppression import (
@@ -89,6 +90,7 @@ def create_profile(
             uow, profile_id=revived.profile_id, attributes=revived.attributes, hasher=hasher
         )
         uow.profiles.save(revived)
+        forget_entries.revived(uow, [revived.profile_id], now=now)
         return ProfileView(revived, uuid), True
     refuse_suppressed(uow, identifiers=[Identifier(UUID, uuid)], hasher=hasher)
     refuse_suppressed_email(uow, attributes=attributes, hasher=hasher)
@@ -123,6 +125,7 @@ def update_profile(
         refuse_suppressed_revival(
             uow, profile_id=updated.profile_id, attributes=updated.attributes, hasher=hasher
         )
+        forget_entries.revived(uow, [updated.profile_id], now=now)
     else:
         updated = replace(
             existing, attributes=merge_attributes(existing.attributes, changes), updated_at=now

@@ -28,6 +28,10 @@ _CHAINED_FIELDS = (
 
 def receipt_hash(record: dict[str, Any]) -> str:
     body = {name: record[name] for name in _CHAINED_FIELDS}
+    # Chained once recorded; receipts from before erasure was tracked have none, and their
+    # hashes stay what they were.
+    if record.get("erased_at") is not None:
+        body["erased_at"] = record["erased_at"]
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -42,6 +46,7 @@ def append_receipt(
     counts: dict[str, int],
     requested_at: int,
     now: int,
+    erased_at: int | None = None,
 ) -> str:
     last = uow.receipts.last_link()
     seq, prev_hash = (1, GENESIS_HASH) if last is None else (last[0] + 1, last[1])
@@ -57,6 +62,7 @@ def append_receipt(
         "requested_at": requested_at,
         "completed_at": now,
         "prev_hash": prev_hash,
+        "erased_at": erased_at,
     }
     record["hash"] = receipt_hash(record)
     uow.receipts.append(record)

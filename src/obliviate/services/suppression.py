@@ -18,6 +18,7 @@ from obliviate.domain.identifiers import (
     email_of_attributes,
     stored_email_of_attributes,
 )
+from obliviate.services import forget_entries
 from obliviate.services.ports import SubjectHasher, UnitOfWork
 
 EMAIL = IdentifierType.EMAIL.value
@@ -68,16 +69,18 @@ def suppress_profile(
 
     Runs before the purge releases them, in the same transaction. Returns how many were added.
     """
-    added = 0
-    for id_type, value in uow.profiles.identifiers_of(profile_id):
-        added += uow.suppressions.add(id_type, hasher(id_type, value), now=now, job_id=job_id)
+    pairs = [
+        (id_type, hasher(id_type, value))
+        for id_type, value in uow.profiles.identifiers_of(profile_id)
+    ]
     profile = uow.profiles.get(profile_id)
     email = None if profile is None else stored_email_of_attributes(profile.attributes)
     if email is not None:
-        added += uow.suppressions.add(EMAIL, hasher(EMAIL, email), now=now, job_id=job_id)
+        pairs.append((EMAIL, hasher(EMAIL, email)))
     for device in uow.devices.owned_live(profile_id):
-        rid_hash = hasher(REGISTRATION_ID, device.registration_id)
-        added += uow.suppressions.add(REGISTRATION_ID, rid_hash, now=now, job_id=job_id)
+        pairs.append((REGISTRATION_ID, hasher(REGISTRATION_ID, device.registration_id)))
+    added = sum(uow.suppressions.add(h_type, h, now=now, job_id=job_id) for h_type, h in pairs)
+    forget_entries.suppressed(uow, pairs, key_id=hasher.key_id, now=now)
     return added
 
 
@@ -90,13 +93,15 @@ def suppress(
     job_id: int | None = None,
 ) -> bool:
     """Suppress one canonical value (it may belong to nobody now). True if it was new."""
-    return uow.suppressions.add(
-        ident.id_type, hasher(ident.id_type, ident.value), now=now, job_id=job_id
-    )
+    value_hash = hasher(ident.id_type, ident.value)
+    forget_entries.suppressed(uow, [(ident.id_type, value_hash)], key_id=hasher.key_id, now=now)
+    return uow.suppressions.add(ident.id_type, value_hash, now=now, job_id=job_id)
 
 
-def unsuppress(uow: UnitOfWork, *, ident: Identifier, hasher: SubjectHasher) -> bool:
+def unsuppress(uow: UnitOfWork, *, ident: Identifier, hasher: SubjectHasher, now: int) -> bool:
     removed = False
-    for value_hash in hasher.all_hashes(ident.id_type, ident.value):
+    hashes = hasher.all_hashes(ident.id_type, ident.value)
+    for value_hash in hashes:
         removed = uow.suppressions.remove(ident.id_type, value_hash) or removed
+    forget_entries.unsuppressed(uow, [(ident.id_type, h) for h in hashes], now=now)
     return removed

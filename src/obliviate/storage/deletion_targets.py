@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Table, and_, select
+from sqlalchemy import ColumnElement, Table, and_, or_, select
 
 from obliviate.storage import tables as t
 
@@ -40,9 +40,22 @@ def _tags_of_owned_devices(tenant_id: str, profile_id: int) -> ColumnElement[boo
     return and_(t.device_tags.c.tenant_id == tenant_id, t.device_tags.c.device_id.in_(owned))
 
 
-# Order matters: children first (tags before the devices that lead to them, everything before
-# the profile row), so a crash between batches never leaves a row that cannot be found again.
+def _keys_of_profile(tenant_id: str, profile_id: int) -> ColumnElement[bool]:
+    owned = select(t.devices.c.device_id).where(
+        t.devices.c.tenant_id == tenant_id, t.devices.c.profile_id == profile_id
+    )
+    return and_(
+        t.erasure_keys.c.tenant_id == tenant_id,
+        or_(t.erasure_keys.c.holder_id == profile_id, t.erasure_keys.c.holder_id.in_(owned)),
+    )
+
+
+# Order matters: the keys first (a purge destroys them as it begins, so this only sweeps what
+# a crash could leave), then children (tags before the devices that lead to them, everything
+# before the profile row), so a crash between batches never leaves a row that cannot be found
+# again.
 PROFILE_TARGETS: tuple[DeletionTarget, ...] = (
+    DeletionTarget(t.erasure_keys, "keys", _keys_of_profile),
     DeletionTarget(t.device_tags, "tags", _tags_of_owned_devices),
     DeletionTarget(t.devices, "devices", _column_is(t.devices, "profile_id")),
     DeletionTarget(t.events, "events", _column_is(t.events, "profile_id")),
@@ -52,6 +65,7 @@ PROFILE_TARGETS: tuple[DeletionTarget, ...] = (
 )
 
 DEVICE_TARGETS: tuple[DeletionTarget, ...] = (
+    DeletionTarget(t.erasure_keys, "keys", _column_is(t.erasure_keys, "holder_id")),
     DeletionTarget(t.device_tags, "tags", _column_is(t.device_tags, "device_id")),
     DeletionTarget(t.devices, "devices", _column_is(t.devices, "device_id")),
 )
@@ -64,8 +78,8 @@ TARGETS_BY_SUBJECT: dict[str, tuple[DeletionTarget, ...]] = {
 TABLES_WITHOUT_PERSON_DATA: dict[str, str] = {
     "tenants": "workspace names and settings",
     "credentials": "hashes of API secrets",
-    "jobs": "internal ids and keyed hashes; an unfinished batch's canonical subject values, "
-    "erased when the batch ends",
+    "jobs": "internal ids and keyed hashes; an unfinished batch's lookup hashes of its "
+    "subjects, erased when the batch ends",
     "receipts": "keyed hashes of subjects and counts",
     "suppressions": "keyed hashes of identifiers that may not come back",
     "idempotency_keys": "replayed answers: job ids and counts, no identifiers",

@@ -30,10 +30,14 @@ the receipt chain, which a re-hash would break.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -41,6 +45,7 @@ from obliviate.security import KEY_ID_LENGTH, DeploymentKeys, key_fingerprint
 from obliviate.storage import tables as t
 from obliviate.storage.engine import writer_lock
 from obliviate.storage.savepoints import savepoint
+from obliviate.storage.sealing import KEY_BYTES, Vault, derive
 
 KEY_MISMATCH = "secret key does not match the key this database was created with"
 CURRENT = "secret_key"
@@ -202,4 +207,58 @@ def rotate(engine: Engine, keys: DeploymentKeys, *, now: int) -> Rotation:
                 conn.execute(delete(t.deployment).where(t.deployment.c.name == _USED + kid))
                 continue
             needs.append(KeyNeed(kid, counts.get(kid, 0), kid in held))
+        vault_on(conn, keys, now=now)
     return Rotation(current_id=keys.current_id, changed=changed, still_needed=tuple(needs))
+
+
+# The vault key (storage/sealing.py), wrapped under the deployment secret: random, made once.
+VAULT = "vault"
+_VAULT_AAD = b"obliviate vault v1"
+
+
+def _vault_cipher(secret: bytes) -> AESGCM:
+    return AESGCM(derive(secret, "obliviate vault wrap v1"))
+
+
+def _wrap_vault(secret: bytes, vault_key: bytes) -> str:
+    nonce = os.urandom(12)
+    return base64.b64encode(
+        nonce + _vault_cipher(secret).encrypt(nonce, vault_key, _VAULT_AAD)
+    ).decode()
+
+
+def _unwrap_vault(keys: DeploymentKeys, stored: str) -> tuple[bytes, bytes]:
+    """The vault key and the secret that opened it (the current one first)."""
+    blob = base64.b64decode(stored)
+    for secret in (keys.current, *keys.previous):
+        try:
+            return _vault_cipher(secret).decrypt(blob[:12], blob[12:], _VAULT_AAD), secret
+        except InvalidTag:
+            continue
+    raise DeploymentKeyError(
+        "no secret key this process holds opens the database's vault: start it with the key "
+        "the vault was made under (in OBLIVIATE_PREVIOUS_SECRET_KEYS during a rotation)"
+    )
+
+
+def vault_on(conn: Connection, keys: DeploymentKeys, *, now: int) -> Vault:
+    """The deployment's vault, made at first use; re-wrapped under the current key when a
+    previous one opened it (a rotation touches this one row, no stored value or hash)."""
+    stored = _stored(conn, VAULT)
+    if stored is None:
+        _insert_once(conn, VAULT, _wrap_vault(keys.current, os.urandom(KEY_BYTES)), now)
+        stored = _stored(conn, VAULT)
+        assert stored is not None
+    vault_key, opened_with = _unwrap_vault(keys, stored)
+    if opened_with != keys.current:
+        conn.execute(
+            update(t.deployment)
+            .where(t.deployment.c.name == VAULT)
+            .values(fact=_wrap_vault(keys.current, vault_key), created_at=now)
+        )
+    return Vault(vault_key)
+
+
+def load_vault(engine: Engine, keys: DeploymentKeys, *, now: int) -> Vault:
+    with _write(engine) as conn:
+        return vault_on(conn, keys, now=now)

@@ -18,27 +18,45 @@ from obliviate.services.ports import AliasTaken
 from obliviate.storage import tables as t
 from obliviate.storage.ids import new_id
 from obliviate.storage.savepoints import savepoint
+from obliviate.storage.sealing import Keyring
 
 d, dt, p = t.devices, t.device_tags, t.profiles
 
 
-def _device(row: Row[Any]) -> Device:
-    return Device(
-        device_id=row.device_id,
-        registration_id=row.registration_id,
-        platform=row.platform,
-        timezone=row.timezone,
-        info=row.info,
-        alias=row.alias,
-        profile_id=row.profile_id,
-        updated_at=row.updated_at,
-    )
+# What a device's sealed details hold: its registration id, timezone and info.
+_REGISTRATION, _TIMEZONE, _INFO = "registration_id", "timezone", "info"
+_SEALED_DETAILS = frozenset({_TIMEZONE, _INFO})
 
 
 class SqlDevices:
-    def __init__(self, conn: Connection, tenant_id: str) -> None:
+    def __init__(self, conn: Connection, tenant_id: str, keys: Keyring) -> None:
         self._conn = conn
         self._tenant = tenant_id
+        self._keys = keys
+        self._hash = keys.vault.lookup_hash
+
+    def _registration_hash(self, registration_id: str) -> str:
+        return self._hash(_REGISTRATION, registration_id)
+
+    def _alias_hash(self, alias: str) -> str:
+        return self._hash("alias", alias)
+
+    def _tag_hash(self, tag: str) -> str:
+        return self._hash("tag", tag)
+
+    def _device(self, row: Row[Any]) -> Device:
+        details = self._keys.open_json(row.sealed_details) or {}
+        alias = None if row.sealed_alias is None else self._keys.open_text(row.sealed_alias)
+        return Device(
+            device_id=row.device_id,
+            registration_id=str(details.get(_REGISTRATION, "")),
+            platform=row.platform,
+            timezone=details.get(_TIMEZONE),
+            info=details.get(_INFO) or {},
+            alias=alias,
+            profile_id=row.profile_id,
+            updated_at=row.updated_at,
+        )
 
     def _visible(self) -> Any:
         owner = and_(p.c.tenant_id == d.c.tenant_id, p.c.profile_id == d.c.profile_id)
@@ -55,7 +73,7 @@ class SqlDevices:
     def _live_row(self, registration_id: str, *, for_update: bool) -> Row[Any] | None:
         query = select(d).where(
             d.c.tenant_id == self._tenant,
-            d.c.registration_id == registration_id,
+            d.c.registration_hash == self._registration_hash(registration_id),
             d.c.state == DeviceState.ACTIVE.value,
         )
         if for_update:
@@ -64,22 +82,33 @@ class SqlDevices:
 
     def find_visible(self, registration_id: str) -> Device | None:
         row = self._conn.execute(
-            self._visible().where(d.c.registration_id == registration_id)
+            self._visible().where(d.c.registration_hash == self._registration_hash(registration_id))
         ).first()
-        return None if row is None else _device(row)
+        return None if row is None else self._device(row)
 
     def find_live(self, registration_id: str, *, for_update: bool = False) -> Device | None:
         """The active row for the id, visible or hidden behind a soft-deleted owner."""
         row = self._live_row(registration_id, for_update=for_update)
-        return None if row is None else _device(row)
+        return None if row is None else self._device(row)
+
+    def live_by_id(self, device_id: int, *, for_update: bool = False) -> Device | None:
+        """The active device with this internal id, visible or not."""
+        query = select(d).where(
+            d.c.tenant_id == self._tenant,
+            d.c.device_id == device_id,
+            d.c.state == DeviceState.ACTIVE.value,
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        return None if row is None else self._device(row)
 
     def visible_many(self, registration_ids: Sequence[str]) -> list[Device]:
         if not registration_ids:
             return []
-        rows = self._conn.execute(
-            self._visible().where(d.c.registration_id.in_(list(registration_ids)))
-        )
-        return [_device(r) for r in rows]
+        hashes = [self._registration_hash(r) for r in registration_ids]
+        rows = self._conn.execute(self._visible().where(d.c.registration_hash.in_(hashes)))
+        return [self._device(r) for r in rows]
 
     def register(
         self,
@@ -106,15 +135,16 @@ class SqlDevices:
         info: dict[str, Any] | None,
     ) -> Device:
         device_id = new_id(now)
+        self._keys.create(device_id, holder_id=device_id, now=now)
+        details = {_REGISTRATION: registration_id, _TIMEZONE: timezone, _INFO: info or {}}
         self._conn.execute(
             insert(d).values(
                 tenant_id=self._tenant,
                 device_id=device_id,
-                registration_id=registration_id,
+                registration_hash=self._registration_hash(registration_id),
                 state=DeviceState.ACTIVE.value,
                 platform=platform,
-                timezone=timezone,
-                info=info or {},
+                sealed_details=self._keys.seal_json(device_id, details),
                 created_at=now,
                 updated_at=now,
             )
@@ -122,23 +152,52 @@ class SqlDevices:
         return Device(device_id, registration_id, platform, timezone, info or {}, None, None, now)
 
     def update_fields(self, device_id: int, *, now: int, **values: Any) -> None:
+        columns: dict[str, Any] = {}
+        for name, value in values.items():
+            if name == "alias":
+                columns["alias_hash"] = None if value is None else self._alias_hash(value)
+                columns["sealed_alias"] = (
+                    None if value is None else self._keys.seal_text(device_id, value)
+                )
+            elif name not in _SEALED_DETAILS:
+                columns[name] = value
+        if _SEALED_DETAILS & values.keys():
+            row = self._conn.execute(
+                select(d.c.sealed_details).where(
+                    d.c.tenant_id == self._tenant, d.c.device_id == device_id
+                )
+            ).first()
+            if row is not None:
+                details = self._keys.open_json(row.sealed_details) or {}
+                details.update({k: v for k, v in values.items() if k in _SEALED_DETAILS})
+                columns["sealed_details"] = self._keys.seal_json(device_id, details)
         self._conn.execute(
             update(d)
             .where(d.c.tenant_id == self._tenant, d.c.device_id == device_id)
-            .values(updated_at=now, **values)
+            .values(updated_at=now, **columns)
         )
 
     def tags_of(self, device_id: int) -> set[str]:
         rows = self._conn.execute(
-            select(dt.c.tag).where(dt.c.tenant_id == self._tenant, dt.c.device_id == device_id)
+            select(dt.c.sealed_tag).where(
+                dt.c.tenant_id == self._tenant, dt.c.device_id == device_id
+            )
         )
-        return {r.tag for r in rows}
+        return {tag for r in rows if (tag := self._keys.open_text(r.sealed_tag)) is not None}
 
     def add_tags(self, device_id: int, tags: Sequence[str]) -> None:
         if tags:
             self._conn.execute(
                 insert(dt),
-                [{"tenant_id": self._tenant, "device_id": device_id, "tag": tag} for tag in tags],
+                [
+                    {
+                        "tenant_id": self._tenant,
+                        "device_id": device_id,
+                        "tag_hash": self._tag_hash(tag),
+                        "sealed_tag": self._keys.seal_text(device_id, tag),
+                    }
+                    for tag in tags
+                ],
             )
 
     def remove_tags(self, device_id: int, tags: Sequence[str] | None) -> int:
@@ -147,15 +206,19 @@ class SqlDevices:
         if tags is not None:
             if not tags:
                 return 0
-            query = query.where(dt.c.tag.in_(list(tags)))
+            query = query.where(dt.c.tag_hash.in_([self._tag_hash(tag) for tag in tags]))
         return int(self._conn.execute(query).rowcount)
 
     def bind_alias(self, device_id: int, alias: str, *, now: int) -> None:
         """Bind an alias, taking it from whichever device holds it."""
         self._conn.execute(
             update(d)
-            .where(d.c.tenant_id == self._tenant, d.c.alias == alias, d.c.device_id != device_id)
-            .values(alias=None, updated_at=now)
+            .where(
+                d.c.tenant_id == self._tenant,
+                d.c.alias_hash == self._alias_hash(alias),
+                d.c.device_id != device_id,
+            )
+            .values(alias_hash=None, sealed_alias=None, updated_at=now)
         )
         try:
             with savepoint(self._conn):
@@ -165,34 +228,36 @@ class SqlDevices:
             raise AliasTaken(alias) from exc
 
     def visible_with_alias(self, alias: str, platforms: Sequence[str]) -> list[Device]:
-        query = self._visible().where(d.c.alias == alias)
+        query = self._visible().where(d.c.alias_hash == self._alias_hash(alias))
         if platforms:
             query = query.where(d.c.platform.in_(list(platforms)))
-        return [_device(r) for r in self._conn.execute(query)]
+        return [self._device(r) for r in self._conn.execute(query)]
 
     def visible_tags(self) -> list[str]:
         visible = self._visible().subquery()
         rows = self._conn.execute(
-            select(dt.c.tag)
+            select(dt.c.sealed_tag)
             .join(visible, and_(visible.c.device_id == dt.c.device_id))
             .where(dt.c.tenant_id == self._tenant)
-            .distinct()
-            .order_by(dt.c.tag)
         )
-        return [r.tag for r in rows]
+        # Sealed under each device's key: opened and de-duplicated here, not in SQL.
+        return sorted(
+            {tag for r in rows if (tag := self._keys.open_text(r.sealed_tag)) is not None}
+        )
 
     def count_tagged(self, tags: Sequence[str], platforms: Sequence[str]) -> dict[str, int]:
         visible = self._visible()
         if platforms:
             visible = visible.where(d.c.platform.in_(list(platforms)))
         sub = visible.subquery()
+        by_hash = {self._tag_hash(tag): tag for tag in tags}
         rows = self._conn.execute(
-            select(dt.c.tag, func.count())
+            select(dt.c.tag_hash, func.count())
             .join(sub, sub.c.device_id == dt.c.device_id)
-            .where(dt.c.tenant_id == self._tenant, dt.c.tag.in_(list(tags)))
-            .group_by(dt.c.tag)
+            .where(dt.c.tenant_id == self._tenant, dt.c.tag_hash.in_(list(by_hash)))
+            .group_by(dt.c.tag_hash)
         )
-        found = {r[0]: int(r[1]) for r in rows}
+        found = {by_hash[r[0]]: int(r[1]) for r in rows}
         return {tag: found.get(tag, 0) for tag in tags}
 
     def visible_device_ids_with_tag(self, tag: str, platforms: Sequence[str]) -> list[int]:
@@ -203,7 +268,7 @@ class SqlDevices:
         rows = self._conn.execute(
             select(dt.c.device_id)
             .join(sub, sub.c.device_id == dt.c.device_id)
-            .where(dt.c.tenant_id == self._tenant, dt.c.tag == tag)
+            .where(dt.c.tenant_id == self._tenant, dt.c.tag_hash == self._tag_hash(tag))
         )
         return [r.device_id for r in rows]
 
@@ -213,34 +278,42 @@ class SqlDevices:
         result = self._conn.execute(
             delete(dt).where(
                 dt.c.tenant_id == self._tenant,
-                dt.c.tag == tag,
+                dt.c.tag_hash == self._tag_hash(tag),
                 dt.c.device_id.in_(list(device_ids)),
             )
         )
         return int(result.rowcount)
 
     def retire(self, device_id: int, *, now: int) -> int:
-        """Hide a device for good and free its alias and registration id; 1 if it had an alias."""
+        """Hide a device for good and free its alias and registration id; 1 if it had an
+        alias."""
         row = self._conn.execute(
-            select(d.c.alias).where(d.c.tenant_id == self._tenant, d.c.device_id == device_id)
+            select(d.c.alias_hash).where(d.c.tenant_id == self._tenant, d.c.device_id == device_id)
         ).first()
         self.update_fields(device_id, now=now, state=DeviceState.DELETING.value, alias=None)
-        return int(row is not None and row.alias is not None)
+        return int(row is not None and row.alias_hash is not None)
+
+    def shred(self, device_id: int) -> int:
+        """Destroy the device's key: no copy of its sealed values can be opened any more."""
+        return self._keys.destroy_held_by(device_id)
 
     def retire_owned_by(self, profile_id: int, *, now: int) -> int:
-        """Retire every device a profile owns; returns how many aliases were released."""
+        """Retire every device a profile owns (its purge destroys their keys); returns how
+        many aliases were released."""
         owned = and_(
             d.c.tenant_id == self._tenant,
             d.c.profile_id == profile_id,
             d.c.state == DeviceState.ACTIVE.value,
         )
         aliases = self._conn.execute(
-            select(func.count()).select_from(d).where(owned, d.c.alias.is_not(None))
+            select(func.count()).select_from(d).where(owned, d.c.alias_hash.is_not(None))
         ).scalar_one()
         self._conn.execute(
             update(d)
             .where(owned)
-            .values(state=DeviceState.DELETING.value, alias=None, updated_at=now)
+            .values(
+                state=DeviceState.DELETING.value, alias_hash=None, sealed_alias=None, updated_at=now
+            )
         )
         return int(aliases)
 
@@ -253,4 +326,4 @@ class SqlDevices:
                 d.c.state == DeviceState.ACTIVE.value,
             )
         )
-        return [_device(r) for r in rows]
+        return [self._device(r) for r in rows]

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 
 from obliviate.storage.engine import WRITE_FLAG, writer_lock
 from obliviate.storage.savepoints import savepoint
+from obliviate.storage.sealing import Vault
 from obliviate.storage.uow import SharedTransactionUnitOfWork
 
 T = TypeVar("T")
@@ -54,9 +55,15 @@ class _Outcome:
 
 class GroupCommitter:
     def __init__(
-        self, engine: Engine, *, max_group: int = MAX_GROUP, key_id: str | None = None
+        self,
+        engine: Engine,
+        *,
+        vault: Vault,
+        max_group: int = MAX_GROUP,
+        key_id: str | None = None,
     ) -> None:
         self._engine = engine
+        self._vault = vault
         # The deployment key's id, recorded beside each suppression (see SqlUnitOfWorkFactory).
         self._key_id = key_id
         self._lock = writer_lock(engine)
@@ -125,7 +132,9 @@ class GroupCommitter:
                     conn.info[WRITE_FLAG] = True
                     conn.begin()
                     for item in group:
-                        uow = SharedTransactionUnitOfWork(conn, item.tenant_id, key_id=self._key_id)
+                        uow = SharedTransactionUnitOfWork(
+                            conn, item.tenant_id, vault=self._vault, key_id=self._key_id
+                        )
                         try:
                             with savepoint(conn):
                                 result = item.work(uow)

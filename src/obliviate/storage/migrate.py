@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, text
 
+from obliviate.security import DeploymentKeys
 from obliviate.storage.engine import WRITE_FLAG, is_postgres
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -23,7 +24,9 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return config
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine, *, keys: DeploymentKeys | None = None) -> None:
+    """Upgrade to the latest schema. ``keys``: the deployment's keys, which a migration that
+    seals stored values needs (it refuses to run on data without them)."""
     with engine.connect() as conn:
         conn.info[WRITE_FLAG] = True
         with conn.begin():
@@ -31,4 +34,5 @@ def migrate(engine: Engine) -> None:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
             config = alembic_config()
             config.attributes["connection"] = conn
+            config.attributes["deployment_keys"] = keys
             command.upgrade(config, "head")

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -59,18 +60,19 @@ profiles = Table(
     Column("tenant_id", String(32), primary_key=True),
     Column("profile_id", BigInteger, primary_key=True, autoincrement=False),
     Column("state", String(16), nullable=False),
-    Column("attributes", JSON, nullable=False),
+    # Sealed (storage/sealing.py): the JSON object of attributes.
+    Column("attributes", LargeBinary, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("deleted_at", BigInteger, nullable=True),
     Column("revivable_until", BigInteger, nullable=True),
     Column("deletion_request", JSON, nullable=True),
-    # The canonical form of the ``email`` attribute: an email deletion, suppression or export
-    # covers profiles holding it here as well as as an identifier. Not unique: several
+    # The lookup hash of the canonical ``email`` attribute: an email deletion, suppression or
+    # export covers profiles holding it here as well as as an identifier. Not unique: several
     # Gainsight users may share one email.
-    Column("email", String(512), nullable=True),
+    Column("email_hash", String(64), nullable=True),
     Index("ix_profiles_expiry", "state", "revivable_until"),
-    Index("ix_profiles_email", "tenant_id", "email"),
+    Index("ix_profiles_email_hash", "tenant_id", "email_hash"),
 )
 
 identifiers = Table(
@@ -78,7 +80,9 @@ identifiers = Table(
     metadata,
     Column("tenant_id", String(32), primary_key=True),
     Column("id_type", String(64), primary_key=True),
-    Column("value", String(512), primary_key=True),
+    # The lookup hash of the canonical value; the value itself only sealed.
+    Column("value_hash", String(64), primary_key=True),
+    Column("sealed_value", LargeBinary, nullable=False),
     Column("profile_id", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_identifiers_profile", "tenant_id", "profile_id"),
@@ -92,8 +96,8 @@ events = Table(
     Column("profile_id", BigInteger, nullable=False),
     Column("name", String(255), nullable=False),
     Column("occurred_at", BigInteger, nullable=False),
-    Column("properties", JSON, nullable=False),
-    Column("context", JSON, nullable=False),
+    # Sealed: the JSON array [properties, context].
+    Column("sealed_body", LargeBinary, nullable=False),
     Index("ix_events_profile_time", "tenant_id", "profile_id", "occurred_at", "event_id"),
 )
 
@@ -136,6 +140,8 @@ receipts = Table(
     Column("completed_at", BigInteger, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # When the person's bytes were made unreadable on disk (hashed into the receipt when set).
+    Column("erased_at", BigInteger, nullable=True),
     Index("ix_receipts_job", "tenant_id", "job_id", unique=True),
 )
 
@@ -144,13 +150,14 @@ devices = Table(
     metadata,
     Column("tenant_id", String(32), primary_key=True),
     Column("device_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("registration_id", String(128), nullable=False),
+    Column("registration_hash", String(64), nullable=False),
     Column("state", String(16), nullable=False),
     Column("platform", String(16), nullable=True),
-    Column("timezone", String(64), nullable=True),
-    Column("info", JSON, nullable=False),
+    # Sealed: the JSON object {registration_id, timezone, info}.
+    Column("sealed_details", LargeBinary, nullable=False),
     # Unique where set: an alias names at most one device. Released (NULL) on deletion.
-    Column("alias", String(160), nullable=True),
+    Column("alias_hash", String(64), nullable=True),
+    Column("sealed_alias", LargeBinary, nullable=True),
     Column("profile_id", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
@@ -158,12 +165,12 @@ devices = Table(
     Index(
         "uq_devices_live_registration",
         "tenant_id",
-        "registration_id",
+        "registration_hash",
         unique=True,
         sqlite_where=text("state = 'active'"),
         postgresql_where=text("state = 'active'"),
     ),
-    Index("uq_devices_alias", "tenant_id", "alias", unique=True),
+    Index("uq_devices_alias_hash", "tenant_id", "alias_hash", unique=True),
     Index("ix_devices_owner", "tenant_id", "profile_id"),
 )
 
@@ -172,8 +179,24 @@ device_tags = Table(
     metadata,
     Column("tenant_id", String(32), primary_key=True),
     Column("device_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("tag", String(160), primary_key=True),
-    Index("ix_device_tags_tag", "tenant_id", "tag"),
+    Column("tag_hash", String(64), primary_key=True),
+    Column("sealed_tag", LargeBinary, nullable=False),
+    Index("ix_device_tags_tag_hash", "tenant_id", "tag_hash"),
+)
+
+# One key per profile and per device (key_id is that profile's or device's id), wrapped under
+# the vault key. ``holder_id`` is who the key dies with: the device itself, or, after a
+# merge, the surviving profile. The only table a purge must clean physically
+# (storage/erasure.py): every other copy of a person's values is sealed under a key here.
+erasure_keys = Table(
+    "erasure_keys",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("key_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("holder_id", BigInteger, nullable=False),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_erasure_keys_holder", "tenant_id", "holder_id"),
 )
 
 merges = Table(

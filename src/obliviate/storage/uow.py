@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from obliviate.domain.forgetting import ForgetEntry
 from obliviate.storage import savepoints
 from obliviate.storage.control_repository import (
     SqlGuard,
@@ -26,6 +27,7 @@ from obliviate.storage.repositories import (
     SqlProfiles,
     SqlReceipts,
 )
+from obliviate.storage.sealing import Keyring, Vault
 
 
 class _Repositories:
@@ -42,10 +44,23 @@ class _Repositories:
     guard: SqlGuard
     job_views: SqlJobViews
 
-    def _bind(self, conn: Connection, tenant_id: str, key_id: str | None) -> None:
-        self.profiles = SqlProfiles(conn, tenant_id)
-        self.events = SqlEvents(conn, tenant_id)
-        self.devices = SqlDevices(conn, tenant_id)
+    _forgotten: list[ForgetEntry]
+    tenant_id: str
+
+    def forget(self, entry: ForgetEntry) -> None:
+        self._forgotten.append(entry)
+
+    def take_forgotten(self) -> list[ForgetEntry]:
+        taken, self._forgotten = self._forgotten, []
+        return taken
+
+    def _bind(self, conn: Connection, tenant_id: str, key_id: str | None, vault: Vault) -> None:
+        self._forgotten = []
+        self.tenant_id = tenant_id
+        keys = Keyring(conn, tenant_id, vault)
+        self.profiles = SqlProfiles(conn, tenant_id, keys)
+        self.events = SqlEvents(conn, tenant_id, keys)
+        self.devices = SqlDevices(conn, tenant_id, keys)
         self.person_rows = SqlPersonRows(conn, tenant_id)
         self.jobs = SqlJobs(conn, tenant_id)
         self.receipts = SqlReceipts(conn, tenant_id)
@@ -57,9 +72,16 @@ class _Repositories:
 
 class SqlUnitOfWork(_Repositories):
     def __init__(
-        self, engine: Engine, tenant_id: str, *, write: bool = True, key_id: str | None = None
+        self,
+        engine: Engine,
+        tenant_id: str,
+        *,
+        vault: Vault,
+        write: bool = True,
+        key_id: str | None = None,
     ) -> None:
         self._engine = engine
+        self._vault = vault
         self._tenant_id = tenant_id
         self._key_id = key_id
         self._write = write
@@ -82,7 +104,7 @@ class SqlUnitOfWork(_Repositories):
         conn.info[WRITE_FLAG] = self._write
         conn.begin()
         self._conn = conn
-        self._bind(conn, self._tenant_id, self._key_id)
+        self._bind(conn, self._tenant_id, self._key_id, self._vault)
 
     def __exit__(
         self,
@@ -119,9 +141,11 @@ class SqlUnitOfWork(_Repositories):
 class _OnConnection(_Repositories):
     """Repositories on a connection that someone else opened and will close."""
 
-    def __init__(self, conn: Connection, tenant_id: str, *, key_id: str | None = None) -> None:
+    def __init__(
+        self, conn: Connection, tenant_id: str, *, vault: Vault, key_id: str | None = None
+    ) -> None:
         self._conn = conn
-        self._bind(conn, tenant_id, key_id)
+        self._bind(conn, tenant_id, key_id, vault)
 
     def savepoint(self) -> AbstractContextManager[Any]:
         return savepoints.savepoint(self._conn)
@@ -151,12 +175,15 @@ class SqlUnitOfWorkFactory:
     """Units of work on one engine. ``key_id`` names the deployment key that the hashes given
     to the repositories are made with (recorded beside each suppression)."""
 
-    def __init__(self, engine: Engine, *, key_id: str | None = None) -> None:
+    def __init__(self, engine: Engine, *, vault: Vault, key_id: str | None = None) -> None:
         self.engine = engine
+        self.vault = vault
         self.key_id = key_id
 
     def __call__(self, tenant_id: str, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, tenant_id, write=write, key_id=self.key_id)
+        return SqlUnitOfWork(
+            self.engine, tenant_id, vault=self.vault, write=write, key_id=self.key_id
+        )
 
 
 class PointReadUnitOfWork(_OnConnection):
@@ -189,8 +216,9 @@ class SqlitePointReads:
     long transaction begun once; every read runs its own ``BEGIN`` ... ``ROLLBACK`` on the
     DBAPI connection, so each sees a fresh snapshot and none holds the WAL between reads."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, vault: Vault) -> None:
         self._engine = engine
+        self._vault = vault
         self._local = threading.local()
         self._opened: list[Connection] = []
         self._guard = threading.Lock()
@@ -207,7 +235,7 @@ class SqlitePointReads:
             self._local.conn = conn
             with self._guard:
                 self._opened.append(conn)
-        return PointReadUnitOfWork(conn, tenant_id)
+        return PointReadUnitOfWork(conn, tenant_id, vault=self._vault)
 
     def close(self) -> None:
         with self._guard:

@@ -171,15 +171,8 @@ class Store:
             return uow.person_rows.count("profile", profile_id)
 
     def owned_devices(self, profile_id: int) -> list[str]:
-        with self.c.engine.connect() as conn:
-            rows = conn.execute(
-                select(t.devices.c.registration_id)
-                .where(
-                    t.devices.c.tenant_id == self.tenant_id, t.devices.c.profile_id == profile_id
-                )
-                .order_by(t.devices.c.registration_id)
-            )
-            return [r.registration_id for r in rows]
+        with self.c.uow_factory(self.tenant_id, write=False) as uow:
+            return sorted(d.registration_id for d in uow.devices.owned_live(profile_id))
 
     def merges(self) -> list[tuple[int, int, dict[str, int]]]:
         """(survivor, merged, moved) of every recorded merge, oldest first."""

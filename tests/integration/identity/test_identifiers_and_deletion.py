@@ -163,6 +163,8 @@ def test_hard_delete_hides_at_once_and_the_purge_leaves_no_row_in_any_target(
     assert receipt["surface"] == "insider"
     assert receipt["counts"] == {
         "aliases": 0,
+        # Its own key, the merged profile's and the device's: destroyed as the delete began.
+        "keys": 3,
         "tags": 2,
         "devices": 1,
         "events": 13,

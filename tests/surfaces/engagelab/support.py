@@ -165,7 +165,10 @@ def device_rows(container: Container, tenant_id: str, rid: str) -> dict[str, int
     """Rows left of every device ever registered under ``rid``: devices and their tags."""
     d, dt = t.devices, t.device_tags
     with container.engine.connect() as conn:
-        ids = select(d.c.device_id).where(d.c.tenant_id == tenant_id, d.c.registration_id == rid)
+        rid_hash = container.vault.lookup_hash("registration_id", rid)
+        ids = select(d.c.device_id).where(
+            d.c.tenant_id == tenant_id, d.c.registration_hash == rid_hash
+        )
         devices = conn.execute(
             select(func.count()).select_from(d).where(d.c.device_id.in_(ids))
         ).scalar_one()

@@ -333,7 +333,12 @@ def test_deleting_an_owned_device_through_engagelab_leaves_its_owner(
     assert got.json() == owner
     [receipt] = receipts_of(container, tenant_id_of(container, tenant))
     assert receipt["reason"] == "device_delete"
-    assert receipt["counts"] == {"aliases": 1, "tags": len(OWNED_TAGS), "devices": 1}
+    assert receipt["counts"] == {
+        "aliases": 1,
+        "keys": 1,
+        "tags": len(OWNED_TAGS),
+        "devices": 1,
+    }
 
 
 def test_after_the_window_ends_the_id_registers_again_fresh_even_before_the_sweep(

@@ -159,7 +159,7 @@ def test_purge_job_completes_and_writes_one_device_delete_receipt(
     assert receipt["job_id"] == job["job_id"]
     assert receipt["reason"] == "device_delete"
     assert receipt["surface"] == "engagelab"
-    assert receipt["counts"] == {"aliases": 1, "tags": 2, "devices": 1}
+    assert receipt["counts"] == {"aliases": 1, "keys": 1, "tags": 2, "devices": 1}
     # Receipts keep a keyed hash of the subject, never the registration id itself.
     assert doomed not in repr(receipt)
     assert doomed not in repr(job["payload"])
@@ -174,7 +174,7 @@ def test_purge_of_a_device_without_alias_or_tags_counts_only_the_device(
     delete_device(client, tenant, "bare1")
     worker.drain()
     [receipt] = receipts_of(container, tenant_id_of(container, tenant))
-    assert receipt["counts"] == {"aliases": 0, "tags": 0, "devices": 1}
+    assert receipt["counts"] == {"aliases": 0, "keys": 1, "tags": 0, "devices": 1}
 
 
 def test_purging_the_old_device_leaves_a_new_registration_of_the_same_id_alone(
@@ -187,7 +187,7 @@ def test_purging_the_old_device_leaves_a_new_registration_of_the_same_id_alone(
     assert device_rows(container, tenant_id, doomed) == {"devices": 1, "device_tags": 1}
     assert get_device(client, tenant, doomed) == {"tags": ["fresh"], "alias": "owner1"}
     [receipt] = receipts_of(container, tenant_id)
-    assert receipt["counts"] == {"aliases": 1, "tags": 2, "devices": 1}
+    assert receipt["counts"] == {"aliases": 1, "keys": 1, "tags": 2, "devices": 1}
 
 
 def test_each_deleted_device_gets_its_own_job_and_receipt(

@@ -33,6 +33,8 @@ UID = "rev-1"
 NO_ROWS = {"events": 0, "identifiers": 0, "profiles": 0}
 RECEIPT_COUNTS = {
     "aliases": 0,
+    # The profile's key, destroyed as its purge began.
+    "keys": 1,
     "tags": 0,
     "devices": 0,
     "events": 3,

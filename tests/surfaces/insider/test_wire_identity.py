@@ -250,6 +250,7 @@ def test_deleting_a_user_hides_it_at_once_and_the_purge_writes_a_receipt(
     assert receipts[0]["reason"] == "hard_delete"
     assert receipts[0]["counts"] == {
         "aliases": 0,
+        "keys": 1,
         "tags": 0,
         "devices": 0,
         "events": 1,

@@ -41,6 +41,8 @@ from tests.surfaces.native.support import (
 HISTORY_COUNTS = {
     "aliases": 1,
     "devices": 2,
+    # The profile's key and its two devices'.
+    "keys": 3,
     "events": 3,
     "identifiers": 2,
     "merges": 0,

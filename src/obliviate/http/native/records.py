@@ -31,6 +31,8 @@ class SuppressionNotFound(NotFoundError):
 def _receipt_json(row: dict[str, Any]) -> dict[str, Any]:
     body = {k: v for k, v in row.items() if k != "tenant_id"}
     body["job_id"] = str(body["job_id"])
+    erased_at = body.get("erased_at")
+    body["erasure"] = {"state": "pending" if erased_at is None else "done", "at": erased_at}
     return body
 
 
@@ -109,7 +111,7 @@ class RecordsApi:
         ident = _subject(request.path_params["type"], request.path_params["value"])
         removed = await self.rt.write(
             caller.tenant.tenant_id,
-            lambda uow, now: unsuppress(uow, ident=ident, hasher=self.rt.hasher),
+            lambda uow, now: unsuppress(uow, ident=ident, hasher=self.rt.hasher, now=now),
         )
         if not removed:
             raise SuppressionNotFound("no such suppression")

@@ -90,9 +90,20 @@ class DeletionOut(BaseModel):
     revivable_until: int | None = None
 
 
+class ErasureOut(BaseModel):
+    # "pending" until a pass has made the purged bytes unreadable on disk, then "done".
+    state: str
+    at: int | None
+
+
 class JobOut(BaseModel):
     id: str
+    # "batch" (a native batch), "profile" or "device" (the purge of one subject).
+    kind: str
     state: str
+    # Null for a soft-deletion batch, which erases nothing.
+    erasure: ErasureOut | None
+    receipt_id: str | None = None
     mode: str
     suppress: bool
     subjects: list[dict[str, Any]]
@@ -119,6 +130,8 @@ class ReceiptOut(BaseModel):
     completed_at: int
     prev_hash: str
     hash: str
+    erased_at: int | None
+    erasure: ErasureOut
 
 
 class Problem(BaseModel):
