@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from report import Row
+from report import BEFORE_ROWS, Row, before_name
 
 if TYPE_CHECKING:
     from scenarios import Plan
@@ -72,21 +72,23 @@ def evaluate(rows: list[Row], facts: dict[str, float], plan: Plan) -> list[Goal]
     rate = facts.get("purge_rows_per_s")
     out.append(
         Goal(
-            "3. purge of event rows, SQLite",
+            "3. purge + erasure of event rows, SQLite",
             "not measured" if rate is None else f"{rate:,.0f} rows/s",
             ">= 250,000 rows/s",
             None if rate is None else rate >= 250_000,
         )
     )
+    out.append(_erasure_goal("3. erasure passes in that purge, SQLite", facts, ""))
     pg_rate = facts.get("pg_purge_rows_per_s")
     out.append(
         Goal(
-            "3. purge of event rows, PostgreSQL (2 workers)",
+            "3. purge + erasure of event rows, PostgreSQL (2 workers)",
             "not measured" if pg_rate is None else f"{pg_rate:,.0f} rows/s",
             "reported",
             None,
         )
     )
+    out.append(_erasure_goal("3. erasure passes in that purge, PostgreSQL", facts, "pg_"))
     for kind in ("get user", "soft delete"):
         large = next(
             (r for r in rows if r.scenario.startswith(f"scale {kind}") and r.ratio is not None),
@@ -116,6 +118,53 @@ def evaluate(rows: list[Row], facts: dict[str, float], plan: Plan) -> list[Goal]
                     None,
                 )
             )
+    if plan.before_rev is not None:
+        out += _before_goals(rows, plan.before_rev)
+    return out
+
+
+def _erasure_goal(goal: str, facts: dict[str, float], prefix: str) -> Goal:
+    """The erasure passes' share of a purge + erasure figure (``<prefix>erasure_*`` facts)."""
+    passes = facts.get(f"{prefix}erasure_passes")
+    total = facts.get(f"{prefix}purge_seconds")
+    if passes is None or total is None:
+        return Goal(goal, "not measured", "reported", None)
+    seconds = facts[f"{prefix}erasure_seconds"]
+    share = f" ({seconds / total:.0%} of it)" if total > 0 else ""
+    busy = int(facts[f"{prefix}erasure_busy_passes"])
+    return Goal(
+        goal,
+        f"{int(passes)} passes, {seconds:.2f} s{share}; mean "
+        f"{facts[f'{prefix}erasure_ms_mean']:.1f} ms, max {facts[f'{prefix}erasure_ms_max']:.1f} "
+        f"ms" + (f"; {busy} busy, retried" if busy else ""),
+        "reported",
+        None,
+    )
+
+
+# Sealed storage (per-person keys): its GET may cost at most 15% of the old code's rate.
+BEFORE_GET_MINIMUM = 0.85
+
+
+def _before_goals(rows: list[Row], rev: str) -> list[Goal]:
+    out = []
+    for name in BEFORE_ROWS:
+        now, then = _row(rows, name), _row(rows, before_name(name, rev))
+        goal = f"sealed storage: {name.removeprefix('gainsight ')}, now / before {rev}"
+        get = name == "gainsight get user"
+        target = f">= {BEFORE_GET_MINIMUM:.2f}" if get else "reported"
+        if now is None or then is None or then.rps == 0:
+            out.append(Goal(goal, "not measured", target, None))
+            continue
+        ratio = now.rps / then.rps
+        out.append(
+            Goal(
+                goal,
+                f"{ratio:.3f} ({now.rps:,.0f} / {then.rps:,.0f} req/s)",
+                target,
+                ratio >= BEFORE_GET_MINIMUM if get else None,
+            )
+        )
     return out
 
 

@@ -4,7 +4,9 @@ People with a long history (``events_per_person`` events each, written straight 
 database) and people with none are hard-deleted one request at a time, alternately, on one
 connection, on a server with no worker. The request only hides the person and queues the
 purge; a worker process started afterwards then removes the event rows in bounded batches,
-and its rate is the rows removed over the time from its start to the last job's end.
+and its rate is the rows removed over the time from its start to the last job's end. A purge
+job ends only after its erasure pass (src/obliviate/storage/erasure.py), so that rate is of
+purge + erasure; the worker times each pass (erasure_timing.py), which gives the passes' share.
 """
 
 from __future__ import annotations
@@ -77,11 +79,12 @@ def split(result: LoadResult) -> tuple[LoadResult, LoadResult]:
 
 def purge_figures(db_path: Path, people: int, *, since_ms: int) -> tuple[int, float]:
     """Event rows the heavy people's purge jobs removed, and the seconds from ``since_ms``
-    (the worker's start) to the last of those jobs finishing."""
+    (the worker's start) to the last of those jobs finishing: purge and erasure pass, as a
+    job completes only once its pass has run (each must say ``erasure.state`` done)."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
     try:
         rows = conn.execute(
-            "SELECT created_at, finished_at, result FROM jobs WHERE kind = 'purge_profile' "
+            "SELECT state, finished_at, result FROM jobs WHERE kind = 'purge_profile' "
             "AND CAST(json_extract(payload, '$.subject_id') AS INTEGER) BETWEEN ? AND ?",
             (HEAVY_FIRST_ID, HEAVY_FIRST_ID + people - 1),
         ).fetchall()
@@ -89,6 +92,14 @@ def purge_figures(db_path: Path, people: int, *, since_ms: int) -> tuple[int, fl
         conn.close()
     if len(rows) != people or any(r[1] is None for r in rows):
         raise RuntimeError(f"{len(rows)} heavy purge jobs found, not all finished")
-    purged = sum(int(json.loads(r[2]).get("counts", {}).get("events", 0)) for r in rows)
+    results = [json.loads(r[2]) for r in rows]
+    unerased = sum(
+        1
+        for r, result in zip(rows, results, strict=True)
+        if r[0] != "completed" or (result.get("erasure") or {}).get("state") != "done"
+    )
+    if unerased:
+        raise RuntimeError(f"{unerased} heavy purge jobs ended without a completed erasure")
+    purged = sum(int(result.get("counts", {}).get("events", 0)) for result in results)
     span_ms = max(r[1] for r in rows) - since_ms
     return purged, span_ms / 1000

@@ -22,8 +22,10 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from erasure_timing import read_passes
 from loadgen import LoadResult, RequestSource, build_request, run_load
 from report import Row
+from sealed import UUID, Sealer
 from servers import HOST, Server, obliviate_env, start_serve, start_worker
 from sources import creating, cycling, once_each
 
@@ -87,9 +89,12 @@ def _drop_database(url: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
 
 
+SECRET_ENV = "OBLIVIATE_SECRET_KEY"
+
+
 def _env(url: str, data_dir: Path) -> dict[str, str]:
     """Every process shares one secret key (set here, so none writes a key file of its own)."""
-    return obliviate_env(url, data_dir, {"OBLIVIATE_SECRET_KEY": secrets.token_hex(32)})
+    return obliviate_env(url, data_dir, {SECRET_ENV: secrets.token_hex(32)})
 
 
 def _merge(results: Sequence[LoadResult]) -> LoadResult:
@@ -195,35 +200,55 @@ HEAVY_EVENTS = 100_000
 HEAVY_FIRST_ID = 1_000_000_000
 
 
-def _write_heavy_people(url: str) -> tuple[list[str], int]:
-    """HEAVY_PEOPLE people with HEAVY_EVENTS events each, written with COPY; their uuids."""
+def _write_heavy_people(url: str, secret: bytes) -> tuple[list[str], int]:
+    """HEAVY_PEOPLE people with HEAVY_EVENTS events each, written with COPY, each with a key
+    of their own and their values sealed under it, as the server writes them (sealed.py);
+    their uuids."""
+    # Imported here, not at the top: scenarios imports this module.
+    from bulk import ATTRIBUTES, EVENT_BODY
+
     uuids = [f"pg-heavy-{n:04d}" for n in range(HEAVY_PEOPLE)]
     now = int(time.time() * 1000)
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT tenant_id FROM tenants WHERE name = 'demo'").fetchone()
         assert row is not None
         tenant = str(row[0])
+        seal = Sealer(url, secret, tenant)
+        email_hash = seal.email_hash(ATTRIBUTES)
+        ids = [HEAVY_FIRST_ID + n for n in range(HEAVY_PEOPLE)]
+        wrapped = [seal.new_key(pid) for pid in ids]
+        people = [seal.person(pid, w) for pid, w in zip(ids, wrapped, strict=True)]
         cur = conn.cursor()
         with cur.copy(
-            "COPY profiles (tenant_id, profile_id, state, attributes, created_at, updated_at) "
+            "COPY erasure_keys (tenant_id, key_id, holder_id, wrapped, created_at) FROM STDIN"
+        ) as copy:
+            for pid, w in zip(ids, wrapped, strict=True):
+                copy.write_row((tenant, pid, pid, w, now))
+        with cur.copy(
+            "COPY profiles (tenant_id, profile_id, state, attributes, created_at, updated_at, "
+            "email_hash) FROM STDIN"
+        ) as copy:
+            for pid, person in zip(ids, people, strict=True):
+                copy.write_row(
+                    (tenant, pid, "active", person.seal_json(ATTRIBUTES), now, now, email_hash)
+                )
+        with cur.copy(
+            "COPY identifiers (tenant_id, id_type, value_hash, sealed_value, profile_id, "
+            "created_at) FROM STDIN"
+        ) as copy:
+            for pid, person, uuid in zip(ids, people, uuids, strict=True):
+                copy.write_row(
+                    (tenant, UUID, seal.lookup_hash(UUID, uuid), person.seal_text(uuid), pid, now)
+                )
+        with cur.copy(
+            "COPY events (tenant_id, event_id, profile_id, name, occurred_at, sealed_body) "
             "FROM STDIN"
         ) as copy:
-            for n in range(HEAVY_PEOPLE):
-                copy.write_row((tenant, HEAVY_FIRST_ID + n, "active", "{}", now, now))
-        with cur.copy(
-            "COPY identifiers (tenant_id, id_type, value, profile_id, created_at) FROM STDIN"
-        ) as copy:
-            for n, uuid in enumerate(uuids):
-                copy.write_row((tenant, "uuid", uuid, HEAVY_FIRST_ID + n, now))
-        with cur.copy(
-            "COPY events (tenant_id, event_id, profile_id, name, occurred_at, properties, "
-            "context) FROM STDIN"
-        ) as copy:
             event_id = HEAVY_FIRST_ID
-            for n in range(HEAVY_PEOPLE):
+            for pid, person in zip(ids, people, strict=True):
                 for k in range(HEAVY_EVENTS):
                     copy.write_row(
-                        (tenant, event_id, HEAVY_FIRST_ID + n, "bench_event", now - k, "{}", "{}")
+                        (tenant, event_id, pid, "bench_event", now - k, person.seal(EVENT_BODY))
                     )
                     event_id += 1
     return uuids, HEAVY_PEOPLE * HEAVY_EVENTS
@@ -231,16 +256,21 @@ def _write_heavy_people(url: str) -> tuple[list[str], int]:
 
 def _purge_figures(url: str) -> tuple[int, float]:
     """Event rows the heavy people's purges removed, and seconds from the first of those jobs
-    being queued to the last finishing (from the jobs' own timestamps)."""
+    being queued to the last finishing (from the jobs' own timestamps): purge and erasure
+    pass, as a job completes only once its pass has run (each must say ``erasure`` done)."""
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT created_at, finished_at, (result->'counts'->>'events')::bigint FROM jobs "
+            "SELECT created_at, finished_at, (result->'counts'->>'events')::bigint, state, "
+            "result->'erasure'->>'state' FROM jobs "
             "WHERE kind = 'purge_profile' AND (payload->>'subject_id')::bigint "
             "BETWEEN %s AND %s",
             (HEAVY_FIRST_ID, HEAVY_FIRST_ID + HEAVY_PEOPLE - 1),
         ).fetchall()
     if len(rows) != HEAVY_PEOPLE or any(r[1] is None for r in rows):
         raise RuntimeError(f"{len(rows)} heavy purge jobs found on PostgreSQL, not all finished")
+    unerased = sum(1 for r in rows if r[3] != "completed" or r[4] != "done")
+    if unerased:
+        raise RuntimeError(f"{unerased} heavy purge jobs ended without a completed erasure")
     purged = sum(int(r[2] or 0) for r in rows)
     return purged, (max(r[1] for r in rows) - min(r[0] for r in rows)) / 1000
 
@@ -313,8 +343,10 @@ async def postgres_rows(
             procs.append(server)
             servers.append(server)
         workers = []
+        # Each worker times its erasure passes (erasure_timing.py) into a file of its own.
+        erasure_logs = [folder / f"pg-worker-{i}-erasure-passes.txt" for i in range(WORKERS)]
         for i in range(WORKERS):
-            worker = start_worker(env, folder, f"pg-worker-{i}")
+            worker = start_worker(env, folder, f"pg-worker-{i}", erasure_log=erasure_logs[i])
             procs.append(worker)
             workers.append(worker)
         for server in servers[1:]:
@@ -431,7 +463,9 @@ async def postgres_rows(
             say(f"  {left} purge jobs still queued or running; skipping the purge rate")
             return rows
         say(f"PostgreSQL: purge of {HEAVY_PEOPLE} people with {HEAVY_EVENTS:,} events each ...")
-        heavy, written = await asyncio.to_thread(_write_heavy_people, url)
+        heavy, written = await asyncio.to_thread(_write_heavy_people, url, env[SECRET_ENV].encode())
+        # The passes of these purges only (the queue was empty): from the deletes on.
+        heavy_from_ms = int(time.time() * 1000)
         deletes = [hard(hosts[0], uuid) for uuid in heavy]
         result = await run_load(HOST, servers[0].port, once_each(deletes), connections=1)
         if result.non_2xx or result.errors:
@@ -442,10 +476,20 @@ async def postgres_rows(
         if purged != written:
             raise RuntimeError(f"the purges removed {purged} event rows of {written}")
         rate = purged / seconds if seconds > 0 else 0.0
-        say(f"  purge: {purged:,} event rows in {seconds:.2f} s ({rate:,.0f} rows/s)")
+        passes = read_passes(erasure_logs, since_ms=heavy_from_ms)
+        say(
+            f"  purge + erasure: {purged:,} event rows in {seconds:.2f} s ({rate:,.0f} rows/s); "
+            f"{passes.done} erasure passes took {passes.seconds:.2f} s (both workers)"
+        )
         if facts is not None:
             facts["pg_purge_event_rows"] = purged
+            facts["pg_purge_seconds"] = seconds
             facts["pg_purge_rows_per_s"] = rate
+            facts["pg_erasure_passes"] = passes.done
+            facts["pg_erasure_busy_passes"] = passes.busy
+            facts["pg_erasure_seconds"] = passes.seconds
+            facts["pg_erasure_ms_mean"] = passes.mean_ms
+            facts["pg_erasure_ms_max"] = passes.max_ms
         return rows
     finally:
         for proc in reversed(procs):

@@ -18,6 +18,23 @@ from loadgen import LoadResult
 from servers import BENCH_DIR, STACK
 
 PACKAGES = ("obliviate", "uvicorn", "starlette", "sqlalchemy", "uvloop", "httptools")
+# The rows --before REV also runs on the old code, each as "<row> (before REV)".
+BEFORE_ROWS = ("gainsight get user", "gainsight soft delete", "gainsight hard delete")
+
+
+def before_name(scenario: str, rev: str | None) -> str:
+    return f"{scenario} (before {rev})"
+
+
+def before_ratios(rows: list[Row], rev: str) -> dict[str, float]:
+    """Current row -> its requests/s over its "(before REV)" row's, for the rows both have."""
+    by_name = {r.scenario: r for r in rows}
+    out: dict[str, float] = {}
+    for name in BEFORE_ROWS:
+        now, then = by_name.get(name), by_name.get(before_name(name, rev))
+        if now is not None and then is not None and then.rps > 0:
+            out[name] = now.rps / then.rps
+    return out
 
 
 @dataclass(frozen=True)
@@ -134,14 +151,14 @@ def _git_revision() -> str:
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
-            cwd=BENCH_DIR,
+            cwd=BENCH_DIR.parent,
             capture_output=True,
             text=True,
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--", "src"],
-            cwd=BENCH_DIR,
+            cwd=BENCH_DIR.parent,
             capture_output=True,
             text=True,
             check=True,
@@ -168,6 +185,7 @@ def environment(
     preload: int,
     preload_devices: int,
     preload_insider: dict[str, int],
+    before: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
@@ -180,7 +198,10 @@ def environment(
         "git": _git_revision(),
         "versions": versions,
         "server_stack": STACK,
-        "database": "SQLite (fresh temp file, WAL, synchronous=FULL), in-process worker on",
+        "database": (
+            "SQLite (fresh temp file, WAL, synchronous=FULL), in-process worker on, "
+            "OBLIVIATE_ERASURE_DELAY=0"
+        ),
         "client": (
             f"Python asyncio streams on uvloop, {connections} keep-alive HTTP/1.1 connections, "
             "requests back to back, on the same machine as the servers"
@@ -194,7 +215,7 @@ def environment(
         "preloaded_devices_for_delete_scenario": preload_devices,
         "preloaded_insider_users": preload_insider,
         "argv": sys.argv,
-    }
+    } | ({} if before is None else {"before": before})
 
 
 def _fmt_ratio(ratio: float | None) -> str:
@@ -223,11 +244,26 @@ def print_table(env: dict[str, Any], rows: list[Row]) -> None:
         f"         column is the comparable figure\n"
         f"run    : {env['duration_s']:g} s per scenario; ratio = requests/s over the row named "
         f"under 'to' (bare ASGI GET or POST for the surface rows);\n"
-        f"         users/s = users accepted per second (Insider upsert rows, from the answers)\n"
+        f"         users/s = users accepted per second (Insider upsert rows, from the answers)"
     )
+    before = env.get("before")
+    compared: dict[str, float] = {}
+    if before is not None:
+        compared = before_ratios(rows, before["rev"])
+        print(
+            f"before : {before['rev']} = {before['commit'][:12]}, in a temporary git worktree; "
+            f"its server runs the same interpreter\n"
+            f"         with PYTHONPATH=<worktree>/src (obliviate from {before['obliviate']});\n"
+            f"         now/before = requests/s of the row over its '(before "
+            f"{before['rev']})' row"
+        )
+    print()
     headers = ["scenario", "requests/s", "users/s", "p50 ms", "p99 ms", "non-2xx", "ratio", "to"]
-    cells = [
-        [
+    if before is not None:
+        headers.insert(-1, "now/before")
+    cells = []
+    for r in rows:
+        cell = [
             r.scenario + ("" if r.valid else " (INVALID)"),
             _fmt_rate(r.rps),
             "-" if r.users_per_s is None else _fmt_rate(r.users_per_s),
@@ -237,8 +273,9 @@ def print_table(env: dict[str, Any], rows: list[Row]) -> None:
             _fmt_ratio(r.ratio),
             "-" if r.baseline is None else r.baseline,
         ]
-        for r in rows
-    ]
+        if before is not None:
+            cell.insert(-1, f"{compared[r.scenario]:.3f}" if r.scenario in compared else "-")
+        cells.append(cell)
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
 
     def line(values: list[str]) -> str:
@@ -284,12 +321,16 @@ def write_json(
     *,
     facts: dict[str, float] | None = None,
     goals: list[dict[str, Any]] | None = None,
+    before: dict[str, float] | None = None,
 ) -> None:
+    """``before`` (--before only): each current row's requests/s over its old code's row."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {
+    data: dict[str, Any] = {
         "environment": env,
         "rows": [asdict(r) | {"valid": r.valid} for r in rows],
         "facts": facts or {},
         "goals": goals or [],
     }
+    if before is not None:
+        data["now_over_before"] = before
     path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import orjson
 
+import before as old
 import goals
 import history
 import postgres as pg
 import scale
+from erasure_timing import read_passes
 from insider import (
     exact_body_check,
     insider_identity_delete,
@@ -32,7 +34,15 @@ from insider import (
     upsert_check,
 )
 from loadgen import LoadResult, RequestSource, ResponseHook, build_request, run_load
-from report import BodyCheck, Row, environment, print_table, write_json
+from report import (
+    BodyCheck,
+    Row,
+    before_name,
+    before_ratios,
+    environment,
+    print_table,
+    write_json,
+)
 from servers import (
     DB_FILE,
     HOST,
@@ -40,6 +50,7 @@ from servers import (
     sqlite_env,
     start_bare,
     start_obliviate,
+    start_serve,
     start_worker,
 )
 from sources import chunks, constant, creating, creating_many, cycling, once_each
@@ -92,6 +103,8 @@ class Plan:
     scale_events_per_profile: int = 20
     # Issue 6, goal 5 (None: skipped).
     postgres_url: str | None = None
+    # --before: the git revision whose code the "(before REV)" rows run (None: no such rows).
+    before_rev: str | None = None
 
 
 def user_body(identify_id: str) -> bytes:
@@ -167,6 +180,8 @@ class Bench:
         *,
         starlette: Server,
         no_group_commit: Server,
+        before: Server | None = None,
+        before_db: Path | None = None,
     ) -> None:
         self.plan = plan
         self.bare = bare
@@ -174,6 +189,9 @@ class Bench:
         self.db_path = db_path
         self.starlette = starlette
         self.no_group_commit = no_group_commit
+        # --before: the server running the old code, and its database.
+        self.before = before
+        self.before_db = before_db
         self.bare_host = f"{HOST}:{bare.port}"
         self.obl_host = f"{HOST}:{obliviate.port}"
         self.rows: list[Row] = []
@@ -307,13 +325,15 @@ class Bench:
         say(f"  {total} {what} in {time.perf_counter() - started:.1f} s")
         return pools
 
-    async def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> None:
-        """Wait until the worker has run every queued purge (bounded by ``timeout``)."""
+    async def settle(self, timeout: float = SETTLE_TIMEOUT_S, db_path: Path | None = None) -> None:
+        """Wait until the worker has run every queued purge (bounded by ``timeout``), on the
+        main server's database or on ``db_path``."""
+        db = db_path or self.db_path
         started = time.perf_counter()
-        left = active_jobs(self.db_path)
+        left = active_jobs(db)
         while left and time.perf_counter() - started < timeout:
             await asyncio.sleep(0.2)
-            left = active_jobs(self.db_path)
+            left = active_jobs(db)
         waited = time.perf_counter() - started
         if left:
             say(f"  {left} purge jobs still pending after {waited:.1f} s; measuring anyway")
@@ -341,6 +361,8 @@ class Bench:
             lambda i: user_create(nogc_host, i),
             server=self.no_group_commit,
         )
+        if self.before is not None:
+            await self.preload_before(soft_ids + hard_ids)
         rng.shuffle(nogc_ids)
         nogc_soft = [
             build_request("DELETE", f"/v1/users/{i}", nogc_host, headers=DELETE_HEADERS)
@@ -358,19 +380,25 @@ class Bench:
         bare_post = build_request("POST", "/item", self.bare_host, body=user_body("bench-x"))
         get_ids = soft_ids + hard_ids
         rng.shuffle(get_ids)
-        gets = [build_request("GET", f"/v1/users/{i}", self.obl_host, headers=key) for i in get_ids]
         rng.shuffle(soft_ids)
         rng.shuffle(hard_ids)
-        soft = [
-            build_request("DELETE", f"/v1/users/{i}", self.obl_host, headers=confirm)
-            for i in soft_ids
-        ]
-        hard = [
-            build_request(
-                "DELETE", f"/v1/users/{i}?hardDelete=true", self.obl_host, headers=confirm
+
+        def user_requests(h: str) -> tuple[list[bytes], list[bytes], list[bytes]]:
+            """The get, soft delete and hard delete requests to the server at ``h``."""
+            return (
+                [build_request("GET", f"/v1/users/{i}", h, headers=key) for i in get_ids],
+                [build_request("DELETE", f"/v1/users/{i}", h, headers=confirm) for i in soft_ids],
+                [
+                    build_request("DELETE", f"/v1/users/{i}?hardDelete=true", h, headers=confirm)
+                    for i in hard_ids
+                ],
             )
-            for i in hard_ids
-        ]
+
+        gets, soft, hard = user_requests(self.obl_host)
+        # --before: the same requests (same ids, same order) to the old code's server.
+        old_gets, old_soft, old_hard = (
+            ([], [], []) if self.before is None else user_requests(f"{HOST}:{self.before.port}")
+        )
         device_gets = [
             build_request("GET", f"/v4/devices/{i}", host, headers=basic) for i in device_ids
         ]
@@ -391,6 +419,8 @@ class Bench:
             await self.load(self.bare, constant(bare_post), plan.warmup)
             await self.load(self.starlette, constant(star_get), plan.warmup)
             await self.load(self.obliviate, cycling(gets), plan.warmup)
+            if self.before is not None:
+                await self.load(self.before, cycling(old_gets), plan.warmup)
             await self.load(self.obliviate, cycling(device_gets), plan.warmup)
             await self.load(self.obliviate, cycling(profiles), plan.warmup)
 
@@ -428,12 +458,32 @@ class Bench:
             "bare ASGI GET",
             await self.load(self.obliviate, cycling(gets), d),
         )
+        if self.before is not None:
+            self.record(
+                before_name("gainsight get user", plan.before_rev),
+                "GET /v1/users/{id}",
+                "bare ASGI GET",
+                await self.load(self.before, cycling(old_gets), d),
+                note=(
+                    f"(before {plan.before_rev}) rows: the same requests, each right after its "
+                    f"current row, to a second `serve --demo` running {plan.before_rev} (a git "
+                    "worktree on PYTHONPATH) on its own fresh SQLite database, preloaded with "
+                    "the same Gainsight users"
+                ),
+            )
         self.record(
             "gainsight soft delete",
             "DELETE /v1/users/{id}",
             "bare ASGI POST",
             await self.load(self.obliviate, once_each(soft), d),
         )
+        if self.before is not None:
+            self.record(
+                before_name("gainsight soft delete", plan.before_rev),
+                "DELETE /v1/users/{id}",
+                "bare ASGI POST",
+                await self.load(self.before, once_each(old_soft), d),
+            )
         self.record(
             "gainsight soft delete, group commit off",
             "DELETE /v1/users/{id}",
@@ -448,6 +498,16 @@ class Bench:
             await self.load(self.obliviate, once_each(hard), d),
         )
         await self.settle()
+        if self.before is not None:
+            # After the current server's purges have settled, so they do not weigh on it; its
+            # own in-process worker runs its purges meanwhile, as the current one did.
+            self.record(
+                before_name("gainsight hard delete", plan.before_rev),
+                "DELETE /v1/users/{id}?hardDelete=true",
+                "bare ASGI POST",
+                await self.load(self.before, once_each(old_hard), d),
+            )
+            await self.settle(db_path=self.before_db)
         self.record(
             "engagelab device set",
             "POST /v4/devices/{rid}",
@@ -471,6 +531,16 @@ class Bench:
         await self.settle()
         await self.insider_rows(profiles, identity_deletes)
         return self.rows
+
+    async def preload_before(self, ids: list[str]) -> None:
+        """The old code's server gets the same Gainsight users as the main one (not the
+        Insider users or devices, which its rows do not read)."""
+        assert self.before is not None
+        started = time.perf_counter()
+        old_host = f"{HOST}:{self.before.port}"
+        say(f"preloading users (before {self.plan.before_rev}), the same {len(ids)} ...")
+        await self.preload([user_create(old_host, i) for i in ids], server=self.before)
+        say(f"  {len(ids)} users in {time.perf_counter() - started:.1f} s")
 
     async def fill_insider_pools(self) -> tuple[list[str], list[str]]:
         """Users (uuid + email, attributes, one event) for the identity delete row, sized like
@@ -601,6 +671,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"PostgreSQL for the PostgreSQL section (default {pg.DEFAULT_URL})",
     )
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL section")
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        default=None,
+        help=(
+            "also run the Gainsight get, soft and hard delete rows on a server running git "
+            "revision REV (a temporary worktree), in the same run"
+        ),
+    )
     return parser.parse_args(argv)
 
 
@@ -620,6 +699,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         history_people=5 if args.quick else 50,
         scale_large=scale,
         postgres_url=postgres,
+        before_rev=args.before,
     )
 
 
@@ -634,7 +714,8 @@ def _runner() -> asyncio.Runner:
 async def history_section(plan: Plan, workdir: Path, facts: dict[str, float]) -> list[Row]:
     """Goal 3: hard deletes of people with a long history against people with none, on a
     server of its own with no worker (so the requests are measured alone), then the purge of
-    what they queued by one `obliviate worker` process, timed from its start."""
+    what they queued by one `obliviate worker` process, timed from its start until the last
+    job has completed: each completes only after its erasure pass, which that worker times."""
     people, per = plan.history_people, plan.events_per_person
     folder = workdir / "history"
     server = start_obliviate(folder, name="obliviate-history", extra_args=("--no-worker",))
@@ -673,7 +754,8 @@ async def history_section(plan: Plan, workdir: Path, facts: dict[str, float]) ->
         rows += [light_row, heavy_row]
         for row in rows:
             say(f"  {row.progress_line()}")
-        worker = start_worker(sqlite_env(folder), folder)
+        erasure_log = folder / "erasure-passes.txt"
+        worker = start_worker(sqlite_env(folder), folder, erasure_log=erasure_log)
         try:
             worker.wait_worker()
             started = int(time.time() * 1000)
@@ -687,10 +769,20 @@ async def history_section(plan: Plan, workdir: Path, facts: dict[str, float]) ->
         purged, seconds = history.purge_figures(db, people + 1, since_ms=started)
         if purged != written:
             raise RuntimeError(f"the purges removed {purged} event rows of {written}")
+        # Purge + erasure: the jobs end only after their erasure pass.
         facts["purge_event_rows"] = purged
         facts["purge_seconds"] = seconds
         facts["purge_rows_per_s"] = purged / seconds if seconds > 0 else 0.0
-        say(f"  purge: {purged:,} event rows in {seconds:.2f} s by one worker process")
+        passes = read_passes([erasure_log])
+        facts["erasure_passes"] = passes.done
+        facts["erasure_busy_passes"] = passes.busy
+        facts["erasure_seconds"] = passes.seconds
+        facts["erasure_ms_mean"] = passes.mean_ms
+        facts["erasure_ms_max"] = passes.max_ms
+        say(
+            f"  purge + erasure: {purged:,} event rows in {seconds:.2f} s by one worker process; "
+            f"{passes.done} erasure passes took {passes.seconds:.2f} s of it"
+        )
     finally:
         server.stop()
     return rows
@@ -769,13 +861,39 @@ async def scale_section(plan: Plan, workdir: Path, facts: dict[str, float]) -> l
     return rows
 
 
+def start_before(
+    tree: old.Worktree, workdir: Path, env_facts: dict[str, str]
+) -> tuple[Server, Path]:
+    """The old code's `serve --demo` on a fresh database in ``workdir/before``, once its
+    environment is shown to import the worktree's obliviate; the server and its database."""
+    folder = workdir / "before"
+    folder.mkdir(parents=True, exist_ok=True)
+    env = old.old_code_env(sqlite_env(folder), tree)
+    found = old.check_import(env, folder, tree)
+    say(f"before {tree.rev} ({tree.commit[:12]}): obliviate from {found}")
+    env_facts.update(
+        {
+            "rev": tree.rev,
+            "commit": tree.commit,
+            "worktree": str(tree.path),
+            "obliviate": str(found),
+        }
+    )
+    return start_serve("obliviate-before", env, folder), folder / DB_FILE
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = make_plan(args)
     workdir = Path(tempfile.mkdtemp(prefix="obliviate-bench-"))
     servers: list[Server] = []
     extra: list[Row] = []
+    tree: old.Worktree | None = None
+    before_facts: dict[str, str] = {}
     try:
+        if plan.before_rev is not None:
+            say(f"checking out {plan.before_rev} into a git worktree ...")
+            tree = old.add_worktree(plan.before_rev)
         say(f"temp dir {workdir}; starting servers ...")
         bare = start_bare(workdir)
         servers.append(bare)
@@ -787,12 +905,23 @@ def main(argv: list[str] | None = None) -> int:
             workdir / "nogc", name="obliviate-nogc", extra_env={"OBLIVIATE_GROUP_COMMIT": "false"}
         )
         servers.append(nogc)
+        before_server, before_db = None, None
+        if tree is not None:
+            before_server, before_db = start_before(tree, workdir, before_facts)
+            servers.append(before_server)
         for server in (bare, starlette):
             server.wait_ready("/")
-        for server in (obliviate, nogc):
+        for server in (obliviate, nogc, *([before_server] if before_server else [])):
             server.wait_ready("/healthz")
         bench = Bench(
-            plan, bare, obliviate, workdir / DB_FILE, starlette=starlette, no_group_commit=nogc
+            plan,
+            bare,
+            obliviate,
+            workdir / DB_FILE,
+            starlette=starlette,
+            no_group_commit=nogc,
+            before=before_server,
+            before_db=before_db,
         )
         with _runner() as runner:
             rows = runner.run(bench.run())
@@ -819,6 +948,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for server in reversed(servers):
             server.stop()
+        if tree is not None:
+            tree.remove()
         if not args.keep_db:
             shutil.rmtree(workdir, ignore_errors=True)
     env = environment(
@@ -827,11 +958,19 @@ def main(argv: list[str] | None = None) -> int:
         preload=bench.preloaded,
         preload_devices=bench.preloaded_devices,
         preload_insider=bench.preloaded_insider,
+        before=before_facts or None,
     )
     rows = rows + extra
     results = goals.evaluate(rows, bench.facts, plan)
     print_table(env, rows)
     goals.print_goals(results)
-    write_json(args.json, env, rows, facts=bench.facts, goals=[g.as_dict() for g in results])
+    write_json(
+        args.json,
+        env,
+        rows,
+        facts=bench.facts,
+        goals=[g.as_dict() for g in results],
+        before=None if plan.before_rev is None else before_ratios(rows, plan.before_rev),
+    )
     print(f"\nJSON written to {args.json}", file=sys.stderr)
     return 0 if all(row.valid for row in rows) else 1

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from erasure_timing import ERASURE_LOG_ENV
+
 HOST = "127.0.0.1"
 BENCH_DIR = Path(__file__).resolve().parent
 # The server stack, as `obliviate serve` passes it to uvicorn.run.
@@ -25,6 +27,9 @@ UVICORN_FLAGS = [
     "warning",
 ]
 DB_FILE = "obliviate.db"
+# Every purge's erasure pass runs at once (no batching delay), so the purge figures and the
+# settle waits cover it, and a pass costs what it costs for one purge.
+ERASURE_DELAY_S = "0"
 WORKER_READY = "obliviate worker running"
 STACK = "uvicorn loop=uvloop http=httptools access_log=off log_level=warning"
 
@@ -126,6 +131,8 @@ def obliviate_env(
             "OBLIVIATE_ENGAGELAB_RATE_LIMIT": "100000000/second",
             "OBLIVIATE_INSIDER_RATE_LIMIT": "100000000/second",
             "OBLIVIATE_LOG_LEVEL": "WARNING",
+            # Ignored by code from before the erasure pass (a --before server).
+            "OBLIVIATE_ERASURE_DELAY": ERASURE_DELAY_S,
         }
     )
     env.update(extra_env or {})
@@ -142,9 +149,19 @@ def start_serve(name: str, env: dict[str, str], workdir: Path, *extra_args: str)
     return _start(name, args, env, workdir)
 
 
-def start_worker(env: dict[str, str], workdir: Path, name: str = "worker") -> Server:
-    """`obliviate worker` with ``env`` (wait for it with ``wait_worker``)."""
-    return _start(name, [sys.executable, "-m", "obliviate", "worker"], env, workdir, listen=False)
+def start_worker(
+    env: dict[str, str], workdir: Path, name: str = "worker", *, erasure_log: Path | None = None
+) -> Server:
+    """`obliviate worker` with ``env`` (wait for it with ``wait_worker``). With
+    ``erasure_log``, the same worker through erasure_timing.py, which times each erasure pass
+    into that file."""
+    if erasure_log is None:
+        args = [sys.executable, "-m", "obliviate", "worker"]
+    else:
+        env = env | {ERASURE_LOG_ENV: str(erasure_log)}
+        # -P: the bench's own folder stays off sys.path, so none of its modules shadows one.
+        args = [sys.executable, "-P", str(BENCH_DIR / "erasure_timing.py")]
+    return _start(name, args, env, workdir, listen=False)
 
 
 def start_obliviate(

@@ -143,6 +143,7 @@ def create_worker(container: Container) -> Worker:
 
 def create_app(container: Container, *, worker: Worker | None = None) -> Starlette:
     s = container.settings
+    forget_log = FileForgetLog(s.forget_log_path)
     runtime = Runtime(
         uow_factory=container.uow_factory,
         authenticator=Authenticator(
@@ -173,10 +174,13 @@ def create_app(container: Container, *, worker: Worker | None = None) -> Starlet
             if sqlite_path(s.database_url) is not None
             else None
         ),
-        forget_log=FileForgetLog(s.forget_log_path),
+        forget_log=forget_log,
         group_commit=(
             GroupCommitter(
-                container.engine, vault=container.vault, key_id=container.keys.current_id
+                container.engine,
+                vault=container.vault,
+                key_id=container.keys.current_id,
+                forget_log=forget_log,
             )
             if s.group_commit and sqlite_path(s.database_url) is not None
             else None

@@ -320,10 +320,13 @@ def plant(container: Container, tenant_id: str, kind: str, profile_id: int, now:
         "updated_at": now,
     }
     rows["devices"] = [(t.devices, device)]
-    rows["tags"] = [(t.devices, device), (
-        t.device_tags,
-        {"device_id": PLANTED_ID, "tag_hash": "2" * 64, "sealed_tag": b"sealed"},
-    )]
+    rows["tags"] = [
+        (t.devices, device),
+        (
+            t.device_tags,
+            {"device_id": PLANTED_ID, "tag_hash": "2" * 64, "sealed_tag": b"sealed"},
+        ),
+    ]
     with container.engine.begin() as conn:
         for table, values in rows[kind]:
             conn.execute(insert(table).values(tenant_id=tenant_id, **values))
@@ -418,7 +421,10 @@ def test_a_soft_dry_run_of_a_soft_deleted_profile_matches_the_soft_batch_that_fo
 
 @pytest.mark.parametrize(
     ("mode", "removed"),
-    [("hard", {"events": 3, "identifiers": 2, "keys": 1, "profiles": 1}), ("soft", {"profiles": 1})],
+    [
+        ("hard", {"events": 3, "identifiers": 2, "keys": 1, "profiles": 1}),
+        ("soft", {"profiles": 1}),
+    ],
 )
 def test_one_person_named_twice_is_counted_once_by_the_dry_run_and_the_real_run(
     container: Container,

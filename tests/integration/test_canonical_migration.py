@@ -101,9 +101,9 @@ def test_upgrading_indexes_email_attributes_and_rewrites_identifiers_canonically
             for id_type, value in uow.profiles.identifiers_of(pid)
         )
         with_email = [p.profile_id for p in uow.profiles.with_email_attribute(EMAIL_1)]
-        attributes = {pid: uow.profiles.get(pid).attributes for pid in (1, 2, 3, 4)}  # type: ignore[union-attr]
+        profiles = [uow.profiles.get(pid) for pid in (1, 2, 3, 4)]
     assert with_email == [1]
-    assert attributes == {pid: attrs for pid, attrs, _ in rows}
+    assert [p.attributes if p is not None else None for p in profiles] == [a for _, a, _ in rows]
     assert stored == [
         (1, "uuid", "gs-1"),
         (2, "email", "jos\u00e9@example.com"),

@@ -320,5 +320,8 @@ def test_concurrent_first_registrations_of_one_id_make_one_device(
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    assert _rows(container, t.devices, tenant_id=dev.tenant.tenant_id, registration_id=rid) == 1
+    rid_hash = container.vault.lookup_hash("registration_id", rid)
+    assert (
+        _rows(container, t.devices, tenant_id=dev.tenant.tenant_id, registration_hash=rid_hash) == 1
+    )
     assert dev.get(rid).tags == [f"t{i}" for i in range(8)]

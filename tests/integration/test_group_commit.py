@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
+from obliviate.domain.forgetting import ForgetEntry, ForgetKind
 from obliviate.storage import tables as t
 from obliviate.storage.engine import make_engine, read_connection
+from obliviate.storage.forget_log import FileForgetLog, read_entries
 from obliviate.storage.group_commit import GroupCommitter
 from obliviate.storage.migrate import migrate
 from obliviate.storage.sealing import Vault
@@ -78,3 +80,34 @@ def test_a_lone_caller_is_answered_without_waiting_for_company(engine: Engine) -
     finally:
         committer.close()
     assert committer.groups == 1 and _profiles(engine) == 1
+
+
+def test_a_group_logs_the_deletions_of_its_committed_units_and_none_of_a_failed_one(
+    engine: Engine, tmp_path: Path
+) -> None:
+    forget_log = FileForgetLog(tmp_path / "forget.log")
+    committer = GroupCommitter(engine, vault=VAULT, forget_log=forget_log)
+
+    def forget(n: int) -> Callable[[SharedTransactionUnitOfWork], int]:
+        def work(uow: SharedTransactionUnitOfWork) -> int:
+            uow.forget(ForgetEntry(ForgetKind.HARD_DELETE, tenant_id="t1", at=n, profile_ids=(n,)))
+            if n % 3 == 0:
+                raise ValueError("refused after recording")
+            return n
+
+        return work
+
+    async def burst() -> list[int | BaseException]:
+        calls = [committer.submit("t1", forget(n)) for n in range(1, 61)]
+        return list(await asyncio.gather(*calls, return_exceptions=True))
+
+    try:
+        results = asyncio.run(burst())
+    finally:
+        committer.close()
+        forget_log.close()
+    answered = sorted(r for r in results if isinstance(r, int))
+    # Every caller answered has its entry in the log (durable before the answer); a unit
+    # that failed left none.
+    logged = sorted(e.profile_ids[0] for _, e in read_entries(tmp_path / "forget.log"))
+    assert logged == answered == [n for n in range(1, 61) if n % 3]

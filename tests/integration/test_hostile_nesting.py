@@ -25,6 +25,7 @@ from starlette.testclient import TestClient
 from obliviate.bootstrap import Container
 from obliviate.domain.errors import ValidationError
 from obliviate.domain.free_form import MAX_DEPTH, check_free_form
+from obliviate.storage.sealing import Keyring
 from tests.conftest import snapshot
 from tests.factories import gainsight_event, gainsight_user, gs_headers, uid
 from tests.surfaces.gainsight import support as gs
@@ -364,15 +365,21 @@ def test_free_form_json_at_the_limit_is_stored_and_reads_back_equal(
 LEGACY_DEPTH = 300
 
 
-def _plant_json(container: Container, table: str, column: str, key: str, value: str) -> None:
-    """Overwrite one JSON column with raw text, as a row written before this change holds it
-    (no encoder of ours writes 300 levels any more)."""
-    cast = "CAST(:v AS JSON)" if container.engine.dialect.name == "postgresql" else ":v"
-    key_column = {"profiles": "profile_id", "events": "event_id", "devices": "device_id"}[table]
+def _plant_json(
+    container: Container, tenant_id: str, table: str, key: int, owner: int, value: str
+) -> None:
+    """Overwrite one sealed JSON column with raw text sealed under its owner's key, as a row
+    written before this change holds it (no encoder of ours writes 300 levels any more)."""
+    column, key_column = {
+        "profiles": ("attributes", "profile_id"),
+        "events": ("sealed_body", "event_id"),
+        "devices": ("sealed_details", "device_id"),
+    }[table]
     with container.engine.begin() as conn:
+        sealed = Keyring(conn, tenant_id, container.vault).seal(owner, value.encode())
         updated = conn.execute(
-            text(f"UPDATE {table} SET {column} = {cast} WHERE {key_column} = :k"),
-            {"v": value, "k": key},
+            text(f"UPDATE {table} SET {column} = :v WHERE {key_column} = :k"),
+            {"v": sealed, "k": key},
         )
         assert updated.rowcount == 1
 
@@ -388,17 +395,18 @@ def test_a_record_stored_deeper_than_any_encoder_allows_breaks_no_list(
     )
     assert put.status_code == 201, put.text
     deep = nested_json(LEGACY_DEPTH)
-    profile_id = str(gs.profile_id_of(user))
-    _plant_json(container, "profiles", "attributes", profile_id, f'{{"custom":{deep}}}')
+    profile_id = gs.profile_id_of(user)
+    tid = nat.tenant_id_of(container, tenant)
+    _plant_json(container, tid, "profiles", profile_id, profile_id, f'{{"custom":{deep}}}')
     (event_id,) = [
         int(e["eventId"], 16) for e in gs.events_of(client, tenant, subject)["customEvents"]
     ]
-    _plant_json(container, "events", "properties", str(event_id), deep)
-    with container.engine.connect() as conn:
-        device_id = conn.execute(
-            text("SELECT device_id FROM devices WHERE registration_id = :r"), {"r": subject}
-        ).scalar_one()
-    _plant_json(container, "devices", "info", str(device_id), deep)
+    _plant_json(container, tid, "events", event_id, profile_id, f"[{deep},{{}}]")
+    with container.uow_factory(tid, write=False) as uow:
+        device = uow.devices.find_live(subject)
+        assert device is not None
+    details = f'{{"registration_id":"{subject}","timezone":null,"info":{deep}}}'
+    _plant_json(container, tid, "devices", device.device_id, device.device_id, details)
 
     assert_lists_answer(client, tenant)
     expected = nested(LEGACY_DEPTH)

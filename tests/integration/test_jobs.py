@@ -177,7 +177,7 @@ def test_a_worker_that_lost_its_lease_cannot_touch_the_job_its_successor_holds(
     second = queue.claim(container.engine, worker_id="b", now=clock.now_ms(), lease_ms=60_000)
     assert second is not None and second.job_id == first.job_id
 
-    def step(worker_id: str) -> bool:
+    def step(worker_id: str) -> deletions.PurgeProgress:
         with container.uow_factory(tenant_id) as uow:
             done = deletions.purge_step(
                 uow,
@@ -188,13 +188,22 @@ def test_a_worker_that_lost_its_lease_cannot_touch_the_job_its_successor_holds(
                 worker_id=worker_id,
             )
             uow.commit()
-        return done
+        return done.progress
 
-    assert step("a") is True  # the stale holder stops at once...
+    assert step("a") is deletions.PurgeProgress.ENDED  # the stale holder stops at once...
     with container.uow_factory(tenant_id, write=False) as uow:
         assert uow.person_rows.count("profile", profile_id)["events"] == 5
-    while not step("b"):  # ...and the holder finishes, counting every row once
+    # ...and the holder removes every row, counting each once, then waits for its erasure.
+    while step("b") is deletions.PurgeProgress.MORE:
         pass
+    with container.uow_factory(tenant_id) as uow:
+        assert not deletions.finish_erasure(
+            uow, job_id=first.job_id, payload=first.payload, worker_id="a", now=clock.now_ms()
+        )
+        assert deletions.finish_erasure(
+            uow, job_id=first.job_id, payload=first.payload, worker_id="b", now=clock.now_ms()
+        )
+        uow.commit()
     final = _job(container, first.job_id)
     assert final.state == "completed"
     assert final.result["counts"]["events"] == 5
@@ -219,7 +228,7 @@ def test_each_purge_step_extends_the_lease_so_a_long_purge_is_not_taken_over(
             lease_until=clock.now_ms() + 60_000,
         )
         uow.commit()
-    assert done is False
+    assert done.progress is deletions.PurgeProgress.MORE
     # Past the lease the claim gave, but within the one the step wrote: nobody else gets it.
     clock.advance(2)
     assert queue.claim(container.engine, worker_id="b", now=clock.now_ms(), lease_ms=1_000) is None

@@ -77,15 +77,9 @@ class Runtime:
         """Run ``work`` in a write transaction; return once its writes are committed and
         every deletion it acknowledges is in the forget log."""
         if self.group_commit is not None:
+            # The committer appends the group's entries to the forget log with its COMMIT.
             now = self.clock.now_ms
-
-            def share(uow: UnitOfWork) -> tuple[T, list[ForgetEntry]]:
-                return work(uow, now()), uow.take_forgotten()
-
-            result, forgotten = await self.group_commit.submit(tenant_id, share)
-            if forgotten:
-                await to_thread.run_sync(self._append_forgotten, forgotten)
-            return result
+            return await self.group_commit.submit(tenant_id, lambda uow: work(uow, now()))
 
         def run() -> T:
             with self.uow_factory(tenant_id, write=True) as uow:
@@ -97,9 +91,9 @@ class Runtime:
         return await to_thread.run_sync(run)
 
     def _append_forgotten(self, entries: list[ForgetEntry]) -> None:
-        # After the commit: an entry stands for a deletion that is on disk. A crash between the
-        # two leaves a deletion that was never acknowledged out of the log, never the reverse
-        # of an acknowledged one.
+        # After the commit, before the answer: every entry stands for a deletion on disk, and
+        # every acknowledged deletion has its entry. A crash in between leaves out of the log
+        # only a deletion nobody was told of.
         if entries and self.forget_log is not None:
             self.forget_log.append(entries)
 

@@ -309,6 +309,7 @@ def status(uow: UnitOfWork, *, job_id: int) -> dict[str, Any]:
         "kind": "batch",
         "state": job["state"],
         "erasure": _batch_erasure(uow, payload, progress),
+        "receipt_id": None,
         "mode": payload.mode.value,
         "suppress": payload.suppress,
         "subjects": subjects,

@@ -67,21 +67,33 @@ class Eraser:
 
     def _rewrite_key_table(self) -> None:
         notices: list[str] = []
+
+        def note(diagnostic: psycopg.errors.Diagnostic) -> None:
+            notices.append(diagnostic.message_detail or "")
+
         raw = self._engine.raw_connection()
         try:
             dbapi = raw.driver_connection
             assert isinstance(dbapi, psycopg.Connection)
+            # VACUUM runs outside a transaction; the pooled connection is given back as it
+            # was (in transaction mode, without the handler), for the next unit of work.
+            raw.rollback()
             dbapi.autocommit = True
-            dbapi.add_notice_handler(lambda d: notices.append(d.message_detail or ""))
+            dbapi.add_notice_handler(note)
             try:
                 with dbapi.cursor() as cursor:
                     # Never queue the service behind the rewrite's exclusive lock for long: a
                     # transaction holding the table makes the pass busy, to be tried again.
                     cursor.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
-                    cursor.execute("VACUUM (FULL, VERBOSE) erasure_keys")
-                    cursor.execute("RESET lock_timeout")
+                    try:
+                        cursor.execute("VACUUM (FULL, VERBOSE) erasure_keys")
+                    finally:
+                        cursor.execute("RESET lock_timeout")
             except psycopg.errors.LockNotAvailable as exc:
                 raise ErasureBusy("another transaction held the key table") from exc
+            finally:
+                dbapi.remove_notice_handler(note)
+                dbapi.autocommit = False
         finally:
             raw.close()
         # A row deleted after the oldest snapshot still open is copied into the new file, as

@@ -18,11 +18,14 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
+from obliviate.domain.forgetting import ForgetEntry
+from obliviate.services.ports import ForgetLog
 from obliviate.storage.engine import WRITE_FLAG, writer_lock
 from obliviate.storage.savepoints import savepoint
 from obliviate.storage.sealing import Vault
@@ -61,9 +64,14 @@ class GroupCommitter:
         vault: Vault,
         max_group: int = MAX_GROUP,
         key_id: str | None = None,
+        forget_log: ForgetLog | None = None,
     ) -> None:
         self._engine = engine
         self._vault = vault
+        # The group's acknowledged deletions are appended here while its COMMIT is on the
+        # disk: the two fsyncs overlap instead of doubling every caller's wait.
+        self._forget_log = forget_log
+        self._log_writer: ThreadPoolExecutor | None = None
         # The deployment key's id, recorded beside each suppression (see SqlUnitOfWorkFactory).
         self._key_id = key_id
         self._lock = writer_lock(engine)
@@ -91,6 +99,9 @@ class GroupCommitter:
         self._queue.put(None)
         thread.join()
         self._thread = None
+        if self._log_writer is not None:
+            self._log_writer.shutdown(wait=True)
+            self._log_writer = None
 
     def _ensure_started(self) -> None:
         if self._thread is not None:
@@ -124,6 +135,7 @@ class GroupCommitter:
 
     def _commit_group(self, group: list[_Pending]) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
+        forgotten: list[ForgetEntry] = []
         try:
             if self._lock is not None:
                 self._lock.acquire()
@@ -142,7 +154,15 @@ class GroupCommitter:
                             outcomes.append(_Outcome(item.future, error=exc))
                         else:
                             outcomes.append(_Outcome(item.future, result=result))
-                    conn.commit()
+                            forgotten.extend(uow.take_forgotten())
+                    logged = self._log(forgotten)
+                    try:
+                        conn.commit()
+                    finally:
+                        # Written even when the COMMIT failed: the log may name a deletion
+                        # that did not happen (a restore then makes it), never miss one.
+                        if logged is not None:
+                            logged.result()
             finally:
                 if self._lock is not None:
                     self._lock.release()
@@ -154,6 +174,14 @@ class GroupCommitter:
         self.groups += 1
         self.units += len(group)
         return outcomes
+
+    def _log(self, entries: list[ForgetEntry]) -> Future[None] | None:
+        if not entries or self._forget_log is None:
+            return None
+        if self._log_writer is None:
+            # Only the committer thread gets here: no race to make it.
+            self._log_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forget-log")
+        return self._log_writer.submit(self._forget_log.append, entries)
 
     @staticmethod
     def _answer(group: list[_Pending], outcomes: list[_Outcome]) -> None:

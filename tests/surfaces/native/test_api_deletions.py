@@ -51,7 +51,10 @@ HISTORY_COUNTS = {
 }
 JOB_FIELDS = {
     "id",
+    "kind",
     "state",
+    "erasure",
+    "receipt_id",
     "mode",
     "suppress",
     "subjects",
@@ -108,11 +111,13 @@ def test_a_job_holds_only_canonical_values_while_it_runs_and_none_once_it_ends(
 ) -> None:
     subjects = two_people(client, tenant)
     job = accepted_job(submit(client, tenant, subjects))
-    queued = repr(tuple(job_row(container, job["id"])))
-    # The worker resolves subjects by value when it runs, so an unfinished job keeps them, in
-    # canonical form only; the answer never shows them.
-    assert "del-2@example.com" in queued
-    assert "DEL-2@example.com" not in queued
+    row = job_row(container, job["id"])
+    queued = repr(tuple(row))
+    # The worker resolves subjects when it runs, so an unfinished job keeps the lookup hash
+    # of each canonical value (never the value); the answer shows neither.
+    assert container.vault.lookup_hash("email", "del-2@example.com") in queued
+    assert [s["lookup_hash"] is not None for s in row.payload["subjects"]] == [True] * 4
+    assert "del-2@example.com" not in queued and "DEL-2@example.com" not in queued
     for raw in ("del-1", "del-2@example.com", "DEL-2@example.com", "nobody", "+6500000000"):
         assert raw not in repr(job)
     assert run_until_terminal(container, worker, job["id"]) == "completed"
@@ -402,13 +407,20 @@ def test_status_and_cancel_of_an_unknown_job_are_404(
     assert_problem(cancel(client, tenant, job_id), 404)
 
 
-def test_a_purge_job_is_not_a_deletion_job(
+def test_a_purge_job_is_readable_with_its_erasure_but_cannot_be_cancelled(
     client: TestClient, container: Container, tenant: Tenant
 ) -> None:
     create_profile(client, tenant, "single-1")
     deleted = client.delete(f"{API}/profiles/single-1?mode=hard", headers=native_headers(tenant))
     purge_id = deleted.json()["job_id"]
-    assert_problem(client.get(f"{API}/deletions/{purge_id}", headers=native_headers(tenant)), 404)
+    status = job_status(client, tenant, purge_id)
+    assert set(status) == JOB_FIELDS
+    assert (status["kind"], status["state"], status["erasure"]) == (
+        "profile",
+        "queued",
+        {"state": "pending", "at": None},
+    )
+    # The person is already unreachable and their key destroyed: nothing to call back.
     assert_problem(cancel(client, tenant, purge_id), 404)
     assert job_row(container, purge_id).state == "queued"
 

@@ -53,6 +53,8 @@ RECEIPT_FIELDS = {
     "completed_at",
     "prev_hash",
     "hash",
+    "erased_at",
+    "erasure",
 }
 SUPPRESSED_MESSAGE = ["identifier is suppressed and cannot be re-created"]
 
