@@ -106,7 +106,9 @@ def settings_overrides() -> dict[str, Any]:
 def settings(db_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -> Settings:
     values: dict[str, Any] = {
         "database_url": db_url,
-        "secret_key": "test-secret-key",
+        # The key of the system tests' servers too: on the session's PostgreSQL database the
+        # vault is made under the first key that opens it, and every later process needs it.
+        "secret_key": "system-test-key",
         "data_dir": tmp_path,
         "gainsight_rate_limit": "100000/second",
         "worker_poll_interval": 0.02,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -22,6 +23,7 @@ from obliviate.domain.errors import ObliviateError
 from obliviate.http.logging import configure_logging
 from obliviate.services import audit as audit_service
 from obliviate.services import tenants
+from obliviate.storage.erasure import Eraser, ErasureBusy
 from obliviate.storage.migrate import migrate
 
 
@@ -97,6 +99,9 @@ def worker() -> None:
         signal.signal(sig, lambda *_: stop.set())
     click.echo("obliviate worker running", err=True)
     create_worker(container).run(stop)
+    # As the server does on a clean stop: nothing of the WAL outlives the process.
+    with contextlib.suppress(ErasureBusy):
+        Eraser(container.engine).truncate_wal()
 
 
 @main.command()

@@ -89,6 +89,30 @@ def test_upgrading_indexes_email_attributes_and_rewrites_identifiers_canonically
                         created_at=1,
                     )
                 )
+    batch = {
+        "mode": "hard",
+        "suppress": False,
+        "subjects": [{"index": 0, "type": "uuid", "subject_hash": "h", "value": "gs-1"}],
+        "surface": "native",
+        "credential_ref": "c",
+        "requested_at": 1,
+        "window": 60.0,
+    }
+    with old_engine.begin() as conn:
+        conn.execute(
+            insert(t.jobs).values(
+                tenant_id="t1",
+                job_id=9,
+                kind="deletion_batch",
+                payload=batch,
+                state="queued",
+                attempts=0,
+                run_after=1,
+                result={},
+                created_at=1,
+                updated_at=1,
+            )
+        )
     with pytest.raises(DeploymentKeyError):
         # Person rows cannot be sealed without the deployment's keys.
         migrate(old_engine)
@@ -123,6 +147,13 @@ def test_upgrading_indexes_email_attributes_and_rewrites_identifiers_canonically
                 for r in conn.execute(select(t.metadata.tables[name]))
             ]
         )
+        job = conn.execute(select(t.jobs.c.payload).where(t.jobs.c.job_id == 9)).scalar_one()
     for _pid, _id_type, value in stored:
         assert value not in raw
+    # The unfinished batch finds its subject by lookup hash now, and holds no value.
+    [subject] = job["subjects"]
+    assert "value" not in subject and "gs-1" not in repr(job)
+    with uows("t1", write=False) as uow:
+        found = uow.profiles.find_by_lookup_hash("uuid", subject["lookup_hash"])
+    assert found is not None and found.profile_id == 1
     assert "gainsight.user" not in raw.lower()

@@ -266,3 +266,26 @@ def test_suppressions_from_before_keys_were_recorded_are_given_the_first_key(
         assert conn.execute(select(t.suppressions.c.key_id)).scalars().all() == [
             key_id(OLD.encode())
         ]
+
+
+def test_a_rotation_rewraps_the_vault_and_every_sealed_value_still_opens(
+    url: str, tmp_path: Path, opened: list[Container]
+) -> None:
+    first = _open(opened, url, tmp_path, OLD)
+    tenant = new_tenant(first)
+    headers = {"Authorization": f"Bearer {tenant['native']['token']}"}
+    body = {"attributes": {"city": "Lyon"}, "identifiers": {"email": "kept@example.com"}}
+    with TestClient(create_app(first)) as client:
+        assert client.put("/api/v1/profiles/kept", json=body, headers=headers).status_code == 201
+    wrapped_under_old = _deployment_rows(first)["vault"]
+    moved = _open(opened, url, tmp_path, NEW, OLD)
+    rotate(moved.engine, configured(NEW, OLD), now=2)
+    assert _deployment_rows(moved)["vault"] != wrapped_under_old
+    # The vault opens under the new key alone (the suppression-free deployment needs no old
+    # key), and every value sealed before the rotation reads back.
+    alone = _open(opened, url, tmp_path, NEW)
+    with TestClient(create_app(alone)) as client:
+        read = client.get("/api/v1/profiles/kept", headers=headers)
+    assert read.status_code == 200, read.text
+    assert read.json()["attributes"] == {"city": "Lyon"}
+    assert {"type": "email", "value": "kept@example.com"} in read.json()["identifiers"]

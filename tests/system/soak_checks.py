@@ -14,7 +14,7 @@ the database:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, func, select
 from obliviate.domain.deletion import TERMINAL_JOB_STATES
 from obliviate.storage import tables as t
 from obliviate.storage.deletion_targets import TARGETS_BY_SUBJECT
+from tests.support.sealed import DeviceRows, IdentifierOwners, vault_of
 from tests.system.soak_model import (
     ACTIVE,
     HARD,
@@ -65,7 +66,9 @@ def unfinished_jobs(engine: Engine, tenant_id: str) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-def judge(engine: Engine, tenant_id: str, api: Api, ledgers: list[Ledger]) -> Verdict:
+def judge(
+    engine: Engine, env: Mapping[str, str], tenant_id: str, api: Api, ledgers: list[Ledger]
+) -> Verdict:
     verdict = Verdict()
     for ledger in ledgers:
         # Each request was chosen to succeed on what earlier acknowledged requests left behind
@@ -78,14 +81,8 @@ def judge(engine: Engine, tenant_id: str, api: Api, ledgers: list[Ledger]) -> Ve
     with engine.connect() as conn:
         _check_jobs(conn, tenant_id, api, ledgers, verdict)
         _check_targets(conn, tenant_id, verdict)
-        held = {
-            (r.id_type, r.value): r.profile_id
-            for r in conn.execute(
-                select(
-                    t.identifiers.c.id_type, t.identifiers.c.value, t.identifiers.c.profile_id
-                ).where(t.identifiers.c.tenant_id == tenant_id)
-            )
-        }
+        vault = vault_of(conn, env)
+        held = IdentifierOwners(conn, vault, tenant_id)
         states = dict(
             conn.execute(
                 select(t.profiles.c.profile_id, t.profiles.c.state).where(
@@ -93,12 +90,7 @@ def judge(engine: Engine, tenant_id: str, api: Api, ledgers: list[Ledger]) -> Ve
                 )
             ).all()
         )
-        device_rows = Counter(
-            r.registration_id
-            for r in conn.execute(
-                select(t.devices.c.registration_id).where(t.devices.c.tenant_id == tenant_id)
-            )
-        )
+        device_rows = DeviceRows(conn, vault, tenant_id)
     for ledger in ledgers:
         owners = {p.uuid: p for p in ledger.people}
         for person in ledger.people:
@@ -193,7 +185,7 @@ def _check_targets(conn: Connection, tenant_id: str, verdict: Verdict) -> None:
 def _check_person(
     person: Person,
     api: Api,
-    held: dict[tuple[str, str], int],
+    held: IdentifierOwners,
     states: dict[int, str],
     verdict: Verdict,
 ) -> None:
@@ -254,7 +246,7 @@ def _check_device(
     device: Device,
     expected: str | None,
     api: Api,
-    device_rows: Counter[str],
+    device_rows: DeviceRows,
     verdict: Verdict,
 ) -> None:
     if expected is None:

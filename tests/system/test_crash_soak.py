@@ -247,7 +247,7 @@ def test_acknowledged_work_survives_kill_9_of_servers_and_workers(
         def api(surface: str, method: str, path: str, body: Any) -> tuple[int, Any]:
             return server.request(method, path, body, headers[surface])
 
-        verdict = judge(engine, tenant_id, api, ledgers)
+        verdict = judge(engine, env, tenant_id, api, ledgers)
     finally:
         for client in clients:
             if client.poll() is None:

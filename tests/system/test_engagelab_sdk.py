@@ -22,7 +22,9 @@ from engagelab import (  # type: ignore[import-untyped]
 from sqlalchemy import create_engine, func, select
 
 from obliviate.storage import tables as t
+from obliviate.storage.sealing import Vault
 from tests.factories import uid
+from tests.support import sealed
 from tests.system.proc import Server, wait_for
 
 pytestmark = pytest.mark.system
@@ -78,6 +80,15 @@ def assert_api_error(error: pytest.ExceptionInfo[Any], status: int, code: int) -
     assert error.value.status_code == status
     assert error.value.error.code == code
     assert error.value.error.message
+
+
+def vault_in(env: dict[str, str]) -> Vault:
+    engine = create_engine(env["OBLIVIATE_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            return sealed.vault_of(conn, env)
+    finally:
+        engine.dispose()
 
 
 def count_rows(env: dict[str, str], query: Any) -> int:
@@ -150,10 +161,18 @@ def test_a_device_deleted_through_the_sdk_is_purged_with_one_receipt(
     already = count_rows(env, receipts)
     sdk.device.set(rid, DeviceSetParam(tags=DeviceSetTags(add=[tag]), alias=label("alias")))
     sdk.device.delete(rid)
-    left = select(func.count()).select_from(t.devices).where(t.devices.c.registration_id == rid)
+    vault = vault_in(env)
+    rid_hash = vault.lookup_hash("registration_id", rid)
+    left = (
+        select(func.count()).select_from(t.devices).where(t.devices.c.registration_hash == rid_hash)
+    )
     wait_for(lambda: count_rows(env, left) == 0, "the server's worker to purge the device")
     wait_for(lambda: count_rows(env, receipts) == already + 1, "the device_delete receipt")
-    tag_rows = select(func.count()).select_from(t.device_tags).where(t.device_tags.c.tag == tag)
+    tag_rows = (
+        select(func.count())
+        .select_from(t.device_tags)
+        .where(t.device_tags.c.tag_hash == vault.lookup_hash("tag", tag))
+    )
     assert count_rows(env, tag_rows) == 0
     sdk.device.set(rid, DeviceSetParam())
     assert sdk.device.get(rid).tags == []

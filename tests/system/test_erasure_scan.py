@@ -32,23 +32,25 @@ from psycopg.rows import TupleRow
 from sqlalchemy.engine import make_url
 
 from tests.support.databases import fresh_postgres
+from tests.system.byte_scan import (
+    Needle,
+    describe,
+    found,
+    key_needles,
+    marker_needles,
+    scan,
+    sqlite_files,
+)
 from tests.system.markers import (
     Api,
     Credentials,
     Deletion,
-    Needle,
     Person,
     Role,
     Surface,
     delete,
-    describe,
-    found,
     is_gone,
-    key_needles,
-    marker_needles,
     plant_everyone,
-    scan,
-    sqlite_files,
     values_missing_from_reads,
 )
 from tests.system.proc import Server, create_tenant, wait_for

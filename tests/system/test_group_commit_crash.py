@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, select
 
 from obliviate.storage import tables as t
 from tests.factories import gainsight_user, uid
+from tests.support import sealed
 from tests.system.proc import Server, wait_for
 
 pytestmark = pytest.mark.system
@@ -73,15 +74,18 @@ def test_every_acknowledged_soft_delete_survives_kill_9_mid_burst(tmp_path: Path
     engine = create_engine(env["OBLIVIATE_DATABASE_URL"])
     try:
         with engine.connect() as conn:
-            states = dict(
+            by_hash = dict(
                 conn.execute(
-                    select(t.identifiers.c.value, t.profiles.c.state).join(
+                    select(t.identifiers.c.value_hash, t.profiles.c.state).join(
                         t.profiles,
                         (t.profiles.c.tenant_id == t.identifiers.c.tenant_id)
                         & (t.profiles.c.profile_id == t.identifiers.c.profile_id),
                     )
                 ).all()
             )
+            vault = sealed.vault_of(conn, env)
+            uuids = {vault.lookup_hash("uuid", u): u for u in acknowledged}
+            states = {uuids.get(h, h): state for h, state in by_hash.items()}
     finally:
         engine.dispose()
     assert len(states) == PEOPLE

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, select
 
 from obliviate.storage import tables as t
 from obliviate.storage.engine import normalise_url
+from tests.support import sealed
 from tests.system.proc import Server, create_tenant, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.postgres]
@@ -93,13 +94,7 @@ def test_concurrent_writers_on_two_servers_leave_a_serial_state(
                         )
                     )
                 }
-                idents = list(
-                    conn.execute(
-                        select(t.identifiers.c.value, t.identifiers.c.profile_id).where(
-                            t.identifiers.c.tenant_id == tenant_id
-                        )
-                    )
-                )
+                idents = sealed.identifiers(conn, sealed.vault_of(conn, env), tenant_id)
                 states = [
                     r.state
                     for r in conn.execute(
@@ -112,7 +107,7 @@ def test_concurrent_writers_on_two_servers_leave_a_serial_state(
         # Purged profiles are gone whole; the rest are active or soft-deleted.
         assert set(profiles.values()) <= {"active", "soft_deleted"}
         owners = {}
-        for value, profile_id in idents:
+        for _id_type, value, profile_id in idents:
             assert profile_id in profiles, f"orphan identifier {value}"
             owners[value] = profile_id
         assert len(owners) == len(idents)

@@ -259,6 +259,15 @@ def vault_on(conn: Connection, keys: DeploymentKeys, *, now: int) -> Vault:
     return Vault(vault_key)
 
 
+def read_vault(conn: Connection, keys: DeploymentKeys) -> Vault:
+    """The vault as it stands, writing nothing (``DeploymentKeyError`` if it is absent or no
+    key opens it): for reading a database another process owns."""
+    stored = _stored(conn, VAULT)
+    if stored is None:
+        raise DeploymentKeyError("this database has no vault yet")
+    return Vault(_unwrap_vault(keys, stored)[0])
+
+
 def load_vault(engine: Engine, keys: DeploymentKeys, *, now: int) -> Vault:
     with _write(engine) as conn:
         return vault_on(conn, keys, now=now)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from obliviate.storage.prepared import execute_sql
 
 WRITE_FLAG = "obliviate_write"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def normalise_url(url: str) -> str:
@@ -82,7 +83,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk (WAL fsync) before it returns, so a 2xx survives power loss.
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         # Freed content is overwritten with zeros, in the main file and in the WAL frames
         # that carry it, instead of lingering in free pages: asked for, never left to how
         # the library happens to be built.

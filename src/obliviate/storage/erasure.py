@@ -24,7 +24,12 @@ import re
 import psycopg
 from sqlalchemy import Engine
 
-from obliviate.storage.engine import is_postgres, sqlite_path, writer_lock
+from obliviate.storage.engine import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    is_postgres,
+    sqlite_path,
+    writer_lock,
+)
 
 
 class ErasureBusy(Exception):
@@ -55,8 +60,14 @@ class Eraser:
             raw = self._engine.raw_connection()
             try:
                 cursor = raw.cursor()
-                busy, _log, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                cursor.close()
+                # Briefly: the pass holds this process's writer lock, so it must not sit in
+                # SQLite's busy handler behind readers; busy now is tried again later.
+                cursor.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+                try:
+                    busy, _log, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                finally:
+                    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                    cursor.close()
             finally:
                 raw.close()
         finally:
@@ -106,4 +117,5 @@ class Eraser:
 
 
 LOCK_TIMEOUT_MS = 2000
+CHECKPOINT_WAIT_MS = 250
 _NOT_REMOVABLE = re.compile(r"(\d+) dead row versions cannot be removed yet")

@@ -129,19 +129,53 @@ def _create_tables() -> None:
     op.create_index("ix_device_tags_tag_hash", "device_tags", ["tenant_id", "tag_hash"])
 
 
+def _unfinished_batches(conn: Connection) -> list[dict[str, Any]]:
+    """Batch jobs still holding subject values (they held them until they ended)."""
+    rows = conn.execute(
+        sa.text("SELECT tenant_id, job_id, payload FROM jobs WHERE kind = 'deletion_batch'")
+    )
+    found = []
+    for r in rows:
+        payload = _json(r.payload) or {}
+        if any(s.get("value") is not None for s in payload.get("subjects", [])):
+            found.append({"tenant_id": r.tenant_id, "job_id": r.job_id, "payload": payload})
+    return found
+
+
 def upgrade() -> None:
     conn = op.get_bind()
     old = {name: _rows(conn, name) for name in _PERSON_TABLES}
+    batches = _unfinished_batches(conn)
     for name in _PERSON_TABLES:
         op.drop_table(name)
     _create_tables()
     with op.batch_alter_table("receipts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("erased_at", sa.BigInteger(), nullable=True))
-    if any(old.values()):
-        _seal(conn, old)
+    if any(old.values()) or batches:
+        vault = _seal(conn, old)
+        _hash_batch_values(conn, batches, vault)
 
 
-def _seal(conn: Connection, old: dict[str, list[dict[str, Any]]]) -> None:
+def _hash_batch_values(conn: Connection, batches: list[dict[str, Any]], vault: Any) -> None:
+    """An unfinished batch finds its subjects by lookup hash now, never by value."""
+    jobs = sa.table(
+        "jobs", sa.column("tenant_id"), sa.column("job_id"), sa.column("payload", sa.JSON)
+    )
+    for batch in batches:
+        payload = batch["payload"]
+        for subject in payload["subjects"]:
+            value = subject.pop("value", None)
+            subject["lookup_hash"] = (
+                None if value is None else vault.lookup_hash(subject["type"], value)
+            )
+        conn.execute(
+            sa.update(jobs)
+            .where(jobs.c.tenant_id == batch["tenant_id"], jobs.c.job_id == batch["job_id"])
+            .values(payload=payload)
+        )
+
+
+def _seal(conn: Connection, old: dict[str, list[dict[str, Any]]]) -> Any:
     # Imported here: the storage modules are only needed when there is data to seal.
     from obliviate.storage import tables as t
     from obliviate.storage.deployment_keys import (
@@ -265,6 +299,14 @@ def _seal(conn: Connection, old: dict[str, list[dict[str, Any]]]) -> None:
     ]
     for chunk in _chunks(tags):
         conn.execute(sa.insert(t.device_tags), chunk)
+    # People whose purge had begun keep no key: their rows are only waiting to go.
+    for r in old["profiles"]:
+        if r["state"] == "purging":
+            ring(r["tenant_id"]).destroy_held_by(r["profile_id"])
+    for r in old["devices"]:
+        if r["state"] != "active":
+            ring(r["tenant_id"]).destroy_held_by(r["device_id"])
+    return vault
 
 
 def downgrade() -> None:
