@@ -93,8 +93,10 @@ class Server(Proc):
                 raw = resp.read()
                 status = resp.status
         except urllib.error.HTTPError as err:
-            raw = err.read()
-            status = err.code
+            # An error answer holds its connection open too: closed here, not left to the GC.
+            with err:
+                raw = err.read()
+                status = err.code
         return status, json.loads(raw) if raw else None
 
 

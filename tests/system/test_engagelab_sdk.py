@@ -167,7 +167,11 @@ def test_a_device_deleted_through_the_sdk_is_purged_with_one_receipt(
         select(func.count()).select_from(t.devices).where(t.devices.c.registration_hash == rid_hash)
     )
     wait_for(lambda: count_rows(env, left) == 0, "the server's worker to purge the device")
-    wait_for(lambda: count_rows(env, receipts) == already + 1, "the device_delete receipt")
+    # Written once the erasure pass ran, which waits out any transaction that could still
+    # see the device's key (the server log names each wait).
+    wait_for(
+        lambda: count_rows(env, receipts) == already + 1, "the device_delete receipt", timeout=90
+    )
     tag_rows = (
         select(func.count())
         .select_from(t.device_tags)

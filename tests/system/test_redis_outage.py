@@ -101,7 +101,8 @@ def call(
         with urllib.request.urlopen(req, timeout=10) as resp:
             status, raw, got = resp.status, resp.read(), resp.headers
     except urllib.error.HTTPError as err:
-        status, raw, got = err.code, err.read(), err.headers
+        with err:
+            status, raw, got = err.code, err.read(), err.headers
     return Answer(
         status, {k.lower(): v for k, v in got.items()}, orjson.loads(raw) if raw else None
     )

@@ -88,6 +88,8 @@ def build_app(rt: Runtime, engine: Engine) -> Starlette:
             await to_thread.run_sync(rt.group_commit.close)
         if isinstance(rt.point_reads, SqlitePointReads):
             rt.point_reads.close()
+        if rt.forget_log is not None:
+            rt.forget_log.close()
         # Nothing of the WAL outlives the process: a clean stop leaves it empty.
         with contextlib.suppress(ErasureBusy):
             await to_thread.run_sync(Eraser(engine).truncate_wal)

@@ -176,7 +176,9 @@ class Worker:
             waiting = queue.purged_awaiting_erasure(self._engine)
             try:
                 self._eraser.erase()
-            except ErasureBusy:
+            except ErasureBusy as busy:
+                # Why, for whoever watches the erasure lag grow (no person data in it).
+                log.warning("erasure pass busy", extra={"job_id": job.job_id, "reason": str(busy)})
                 retry = now + max(50, round(self._config.poll_interval * 1000))
                 queue.defer(self._engine, job, worker_id=self.worker_id, until=retry, now=now)
                 return

@@ -241,6 +241,8 @@ class ForgetLog(Protocol):
         """Append and make durable (fsync) before returning."""
         ...
 
+    def close(self) -> None: ...
+
 
 UnitOfWorkFactory = Callable[..., UnitOfWork]
 """``factory(tenant_id, write=True)`` opens a unit of work bound to that tenant."""

@@ -185,8 +185,9 @@ class FileForgetLog:
         self.path = path
         if not path.exists():
             _create(path)
-        # Readable too: an append looks at the last byte for a torn line.
-        self._fd = os.open(path, os.O_RDWR | os.O_APPEND)
+        # Opened at the first append (most processes never delete anything); readable too:
+        # an append looks at the last byte for a torn line.
+        self._fd = -1
         self._lock = threading.Lock()
         # Appends written and appends known durable, counted so that one fsync covers every
         # write before it: concurrent requests share fsyncs instead of queueing for one each.
@@ -203,6 +204,8 @@ class FileForgetLog:
         with self._lock:
             # flock: appenders in other processes (server, worker, CLI) take turns with this
             # one, so the look at the tail below cannot race their writes.
+            if self._fd < 0:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:
                 # A process killed mid-append (or a failed write here) left a torn line: end
@@ -224,7 +227,7 @@ class FileForgetLog:
             self._synced = upto
 
     def size(self) -> int:
-        return os.fstat(self._fd).st_size
+        return os.stat(self.path).st_size
 
     def position(self) -> LogPosition:
         return LogPosition(self.log_id, self.size())
