@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from obliviate.bootstrap import Container
-from obliviate.domain.deletion import DELETION_BATCH
+from obliviate.domain.deletion import DELETION_BATCH, PURGE_PROFILE
 from obliviate.domain.errors import IdempotencyMismatch, MassDeletionRefused
 from obliviate.domain.events import NewEvent
 from obliviate.domain.identifiers import Identifier, identifier
@@ -160,7 +160,7 @@ def purge_jobs(container: Container, caller: Caller) -> list[Any]:
             conn.execute(
                 select(t.jobs).where(
                     t.jobs.c.tenant_id == caller.tenant.tenant_id,
-                    t.jobs.c.kind == deletions.PURGE_PROFILE,
+                    t.jobs.c.kind == PURGE_PROFILE,
                 )
             )
         )

@@ -21,6 +21,44 @@ TERMINAL_JOB_STATES = frozenset(
 )
 
 
+# The jobs that remove one subject's rows; each ends only once its erasure pass has run.
+PURGE_PROFILE = "purge_profile"
+PURGE_DEVICE = "purge_device"
+PURGE_KINDS = (PURGE_PROFILE, PURGE_DEVICE)
+
+
+class ErasureState(StrEnum):
+    # The rows may be gone, but a pass has yet to make their bytes unreadable on disk.
+    PENDING = "pending"
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """Where a deletion's physical erasure stands, as jobs and receipts show it."""
+
+    state: ErasureState = ErasureState.PENDING
+    at: int | None = None
+
+    @classmethod
+    def done(cls, at: int) -> Erasure:
+        return cls(ErasureState.DONE, at)
+
+    @classmethod
+    def of_job(cls, result: dict[str, Any]) -> Erasure:
+        raw = result.get("erasure")
+        if not isinstance(raw, dict) or raw.get("state") != ErasureState.DONE:
+            return cls()
+        return cls.done(int(raw["at"]))
+
+    @classmethod
+    def of_receipt(cls, erased_at: int | None) -> Erasure:
+        return cls() if erased_at is None else cls.done(erased_at)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"state": self.state.value, "at": self.at}
+
+
 class PurgeReason(StrEnum):
     HARD_DELETE = "hard_delete"
     REVIVAL_WINDOW_ENDED = "revival_window_ended"

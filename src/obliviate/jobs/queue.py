@@ -12,7 +12,13 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select, update
 
-from obliviate.domain.deletion import DELETION_BATCH, BatchPayload, JobState, backoff_seconds
+from obliviate.domain.deletion import (
+    DELETION_BATCH,
+    PURGE_KINDS,
+    BatchPayload,
+    JobState,
+    backoff_seconds,
+)
 from obliviate.domain.profiles import ProfileState
 from obliviate.storage import tables as t
 from obliviate.storage.engine import WRITE_FLAG, read_connection
@@ -152,10 +158,6 @@ def tenants_with_expired_profiles(engine: Engine, *, now: int, limit: int = 100)
             .limit(limit)
         )
         return [str(r.tenant_id) for r in rows]
-
-
-# The jobs that remove a person's rows; each ends only once its erasure pass has run.
-PURGE_KINDS = ("purge_profile", "purge_device")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.exc import StatementError
 
-from obliviate.domain.deletion import DELETION_BATCH
+from obliviate.domain.deletion import DELETION_BATCH, PURGE_DEVICE, PURGE_PROFILE
 from obliviate.jobs import queue
-from obliviate.services import batches, deletions, devices
+from obliviate.services import batches, deletions
 from obliviate.services.ports import Clock, SubjectHasher, UnitOfWorkFactory
 from obliviate.storage.erasure import Eraser, ErasureBusy
 
@@ -66,8 +66,8 @@ class Worker:
         self._config = config
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self._handlers: dict[str, Callable[[queue.ClaimedJob], None]] = {
-            deletions.PURGE_PROFILE: self._purge,
-            devices.PURGE_DEVICE: self._purge,
+            PURGE_PROFILE: self._purge,
+            PURGE_DEVICE: self._purge,
             DELETION_BATCH: self._batch,
         }
         self._next_sweep = 0.0

@@ -24,12 +24,16 @@ import orjson
 from obliviate.domain.deletion import (
     DELETION_BATCH,
     MAX_DELETION_ROUNDS,
+    PURGE_DEVICE,
+    PURGE_PROFILE,
     TERMINAL_JOB_STATES,
     BatchPayload,
     BatchProgress,
     BatchStep,
     BatchSubject,
     DeletionMode,
+    Erasure,
+    ErasureState,
     JobState,
     Outcome,
     SubjectOutcome,
@@ -45,14 +49,11 @@ from obliviate.domain.profiles import Profile, ProfileState
 from obliviate.domain.tenants import Caller, Surface, Tenant
 from obliviate.services import forget_entries
 from obliviate.services.deletions import (
-    PURGE_PROFILE,
     begin_purge_of,
-    erasure_of,
     people_in,
     preview_deletion,
     soft_delete_found,
 )
-from obliviate.services.devices import PURGE_DEVICE
 from obliviate.services.guard import admit_deletions
 from obliviate.services.ports import SubjectHasher, UnitOfWork
 from obliviate.services.suppression import suppress_profile
@@ -258,7 +259,7 @@ def _purge_status(job_id: int, job: dict[str, Any]) -> dict[str, Any]:
         "id": str(job_id),
         "kind": _PURGE_KINDS[job["kind"]],
         "state": job["state"],
-        "erasure": erasure_of(result),
+        "erasure": Erasure.of_job(result).to_json(),
         "receipt_id": result.get("receipt_id"),
         "mode": DeletionMode.HARD.value,
         "suppress": False,
@@ -282,12 +283,11 @@ def _batch_erasure(
         return None
     children = progress.child_jobs()
     states = uow.job_views.states(children) if children else {}
-    erasures = [erasure_of(states[c]["result"] or {}) for c in children if c in states]
-    if any(e["state"] != "done" for e in erasures) or not progress.outcomes:
-        return {"state": "pending", "at": None}
-    if len(progress.outcomes) < len(payload.subjects):
-        return {"state": "pending", "at": None}
-    return {"state": "done", "at": max((int(e["at"]) for e in erasures), default=None)}
+    erasures = [Erasure.of_job(states[c]["result"] or {}) for c in children if c in states]
+    unfinished = len(progress.outcomes) < len(payload.subjects) or not progress.outcomes
+    if unfinished or any(e.at is None for e in erasures):
+        return Erasure().to_json()
+    return Erasure(ErasureState.DONE, max((e.at for e in erasures if e.at), default=None)).to_json()
 
 
 def status(uow: UnitOfWork, *, job_id: int) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
-from obliviate.domain.deletion import JobState, PurgeReason
+from obliviate.domain.deletion import PURGE_PROFILE, Erasure, JobState, PurgeReason
 from obliviate.domain.errors import ProfileNotFound
 from obliviate.domain.forgetting import ForgetEntry, ForgetKind
 from obliviate.domain.identifiers import IdentifierType, uuid_value
@@ -19,7 +19,6 @@ from obliviate.services.receipts import append_receipt
 from obliviate.services.suppression import suppress_profile
 from obliviate.storage.deletion_targets import TARGETS_BY_SUBJECT
 
-PURGE_PROFILE = "purge_profile"
 UUID = IdentifierType.UUID.value
 
 
@@ -158,19 +157,19 @@ def begin_purge(
         replace(profile, state=ProfileState.PURGING, updated_at=now, revivable_until=None)
     )
     folded = uow.profiles.merged_into(profile.profile_id)
-    owned = [d.device_id for d in uow.devices.owned_live(profile.profile_id)]
-    # The keys go first: from this commit on, no copy of the person's values can be opened,
-    # whatever the purge of the rows still has to do.
-    keys = uow.profiles.shred(profile.profile_id, owned)
     identifiers = uow.profiles.release_identifiers(profile.profile_id)
-    aliases = uow.devices.retire_owned_by(profile.profile_id, now=now)
+    retired = uow.devices.retire_owned_by(profile.profile_id, now=now)
+    owned, aliases = retired.device_ids, retired.aliases
+    # The keys go before any row: from this commit on, no copy of the person's values can be
+    # opened, whatever the purge of the rows still has to do.
+    keys = uow.profiles.shred(profile.profile_id, owned)
     uow.forget(
         ForgetEntry(
             ForgetKind.HARD_DELETE,
             tenant_id=uow.tenant_id,
             at=now,
             profile_ids=(profile.profile_id, *folded),
-            device_ids=tuple(owned),
+            device_ids=owned,
         )
     )
     return uow.jobs.enqueue(
@@ -203,12 +202,6 @@ class PurgeStep:
     progress: PurgeProgress
     # When the last rows went (ERASE only).
     purged_at: int | None = None
-
-
-def erasure_of(result: dict[str, Any]) -> dict[str, Any]:
-    """A job's ``erasure`` record: ``{"state": "pending"|"done", "at": epoch ms or None}``."""
-    erasure = result.get("erasure")
-    return dict(erasure) if isinstance(erasure, dict) else {"state": "pending", "at": None}
 
 
 def purge_step(
@@ -257,14 +250,14 @@ def purge_step(
                 "counts": counts,
                 "leftover": left,
                 "reason": reason,
-                "erasure": {"state": "pending", "at": None},
+                "erasure": Erasure().to_json(),
             },
             now=now,
         )
         return PurgeStep(PurgeProgress.ENDED)
     uow.jobs.set_result(
         job_id,
-        {"counts": counts, "purged_at": now, "erasure": {"state": "pending", "at": None}},
+        {"counts": counts, "purged_at": now, "erasure": Erasure().to_json()},
         now=now,
         lease_until=lease_until,
     )
@@ -299,7 +292,7 @@ def finish_erasure(
         result={
             "counts": counts,
             "receipt_id": receipt_id,
-            "erasure": {"state": "done", "at": now},
+            "erasure": Erasure.done(now).to_json(),
         },
         now=now,
     )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from obliviate.domain.deletion import PURGE_DEVICE
 from obliviate.domain.devices import (
     REGISTRATION_ID,
     Device,
@@ -25,8 +26,6 @@ from obliviate.services.deletions import begin_expiry_purge
 from obliviate.services.guard import admit_deletions
 from obliviate.services.ports import AliasTaken, SubjectHasher, UnitOfWork
 from obliviate.services.suppression import refuse_suppressed
-
-PURGE_DEVICE = "purge_device"
 
 
 @dataclass(frozen=True, slots=True)

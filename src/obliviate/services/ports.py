@@ -24,6 +24,12 @@ class IdentifierTaken(Exception):
         self.value = value
 
 
+@dataclass(frozen=True, slots=True)
+class RetiredDevices:
+    device_ids: tuple[int, ...]
+    aliases: int
+
+
 class AliasTaken(Exception):
     """Storage refused an alias bound concurrently to another device."""
 
@@ -126,7 +132,7 @@ class Devices(Protocol):
     def remove_tag_from(self, tag: str, device_ids: Sequence[int]) -> int: ...
     def retire(self, device_id: int, *, now: int) -> int: ...
     def shred(self, device_id: int) -> int: ...
-    def retire_owned_by(self, profile_id: int, *, now: int) -> int: ...
+    def retire_owned_by(self, profile_id: int, *, now: int) -> RetiredDevices: ...
     def owned_live(self, profile_id: int) -> list[Device]: ...
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from obliviate.domain.devices import Device, DeviceState
 from obliviate.domain.profiles import ProfileState
-from obliviate.services.ports import AliasTaken
+from obliviate.services.ports import AliasTaken, RetiredDevices
 from obliviate.storage import tables as t
 from obliviate.storage.ids import new_id
 from obliviate.storage.savepoints import savepoint
@@ -297,17 +297,15 @@ class SqlDevices:
         """Destroy the device's key: no copy of its sealed values can be opened any more."""
         return self._keys.destroy_held_by(device_id)
 
-    def retire_owned_by(self, profile_id: int, *, now: int) -> int:
-        """Retire every device a profile owns (its purge destroys their keys); returns how
-        many aliases were released."""
+    def retire_owned_by(self, profile_id: int, *, now: int) -> RetiredDevices:
+        """Retire every live device a profile owns: which ones, and how many aliases that
+        released (one read of ids, nothing opened)."""
         owned = and_(
             d.c.tenant_id == self._tenant,
             d.c.profile_id == profile_id,
             d.c.state == DeviceState.ACTIVE.value,
         )
-        aliases = self._conn.execute(
-            select(func.count()).select_from(d).where(owned, d.c.alias_hash.is_not(None))
-        ).scalar_one()
+        rows = self._conn.execute(select(d.c.device_id, d.c.alias_hash).where(owned)).all()
         self._conn.execute(
             update(d)
             .where(owned)
@@ -315,7 +313,10 @@ class SqlDevices:
                 state=DeviceState.DELETING.value, alias_hash=None, sealed_alias=None, updated_at=now
             )
         )
-        return int(aliases)
+        return RetiredDevices(
+            device_ids=tuple(int(r.device_id) for r in rows),
+            aliases=sum(1 for r in rows if r.alias_hash is not None),
+        )
 
     def owned_live(self, profile_id: int) -> list[Device]:
         """The live devices a profile owns, visible or not (its deletion takes them too)."""

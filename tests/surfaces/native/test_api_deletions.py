@@ -11,9 +11,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
-from obliviate.domain.deletion import DELETION_BATCH
+from obliviate.domain.deletion import DELETION_BATCH, PURGE_PROFILE
 from obliviate.jobs.worker import Worker
-from obliviate.services.deletions import PURGE_PROFILE
 from tests.conftest import snapshot
 from tests.surfaces.native.support import (
     API,

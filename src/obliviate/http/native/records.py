@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from obliviate.domain.deletion import Erasure
 from obliviate.domain.devices import REGISTRATION_ID, validate_registration_id
 from obliviate.domain.errors import NotFoundError
 from obliviate.domain.identifiers import Identifier, identifier
@@ -31,8 +32,7 @@ class SuppressionNotFound(NotFoundError):
 def _receipt_json(row: dict[str, Any]) -> dict[str, Any]:
     body = {k: v for k, v in row.items() if k != "tenant_id"}
     body["job_id"] = str(body["job_id"])
-    erased_at = body.get("erased_at")
-    body["erasure"] = {"state": "pending" if erased_at is None else "done", "at": erased_at}
+    body["erasure"] = Erasure.of_receipt(body.get("erased_at")).to_json()
     return body
 
 
