@@ -5,9 +5,11 @@ ObliviateError
 ├── ValidationError              input breaks a rule; carries the offending field
 │   └── MergeLimitExceeded       an upsert would fold too many people into one profile
 ├── NotFoundError
-│   └── ProfileNotFound          no visible profile for that identifier
+│   ├── ProfileNotFound          no visible profile for that identifier
+│   └── AccountNotFound          no account (an organisation users belong to) with that id
 ├── ConflictError
-│   └── DuplicateProfile         an active profile already holds the identifier
+│   ├── DuplicateProfile         an active profile already holds the identifier
+│   └── DuplicateAccount         an account with that id exists
 ├── RateLimited                  over the surface's limit; carries retry_after seconds
 └── DependencyUnavailable        a service it needs (Redis) is unreachable; carries its
                                  name and retry_after seconds (answered 503)
@@ -44,8 +46,20 @@ class ProfileNotFound(NotFoundError):
         self.value = value
 
 
+class AccountNotFound(NotFoundError):
+    def __init__(self, account_id: str) -> None:
+        super().__init__("no account with this id")
+        self.account_id = account_id
+
+
 class ConflictError(ObliviateError):
     pass
+
+
+class DuplicateAccount(ConflictError):
+    def __init__(self, account_id: str) -> None:
+        super().__init__("an account with this id exists")
+        self.account_id = account_id
 
 
 class DuplicateProfile(ConflictError):

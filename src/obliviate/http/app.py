@@ -25,6 +25,7 @@ from obliviate.http.insider.routes import routes as insider_routes
 from obliviate.http.logging import AccessLogMiddleware
 from obliviate.http.native.routes import routes as native_routes
 from obliviate.http.runtime import Runtime
+from obliviate.http.unrouted import unrouted
 from obliviate.jobs import queue
 from obliviate.storage.engine import read_connection
 from obliviate.storage.erasure import Eraser, ErasureBusy
@@ -96,6 +97,7 @@ def build_app(rt: Runtime, engine: Engine) -> Starlette:
 
     app = Starlette(
         lifespan=lifespan,
+        exception_handlers={404: unrouted, 405: unrouted},
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),

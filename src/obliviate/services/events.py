@@ -48,6 +48,7 @@ def list_events(
     name: str | None,
     after: tuple[int, int] | None,
     limit: int,
+    descending: bool = False,
 ) -> EventPage:
     profile_id: int | None = None
     if uuid is not None:
@@ -56,7 +57,13 @@ def list_events(
             return EventPage([], 0)
         profile_id = profile.profile_id
     found = uow.events.list_visible(
-        profile_id=profile_id, start=start, end=end, name=name, after=after, limit=limit
+        profile_id=profile_id,
+        start=start,
+        end=end,
+        name=name,
+        after=after,
+        limit=limit,
+        descending=descending,
     )
     uuids = uow.profiles.uuids_of(sorted({e.profile_id for e in found}))
     total = uow.events.count_visible(profile_id=profile_id, start=start, end=end, name=name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -157,6 +158,23 @@ def list_profiles(
     uuids = uow.profiles.uuids_of([p.profile_id for p in found])
     views = [ProfileView(p, uuids.get(p.profile_id, "")) for p in found]
     return ProfilePage(views, uow.profiles.count_active(flt))
+
+
+def scan_profiles(
+    uow: UnitOfWork, *, tenant: Tenant, flt: ProfileFilter, chunk: int = 500
+) -> Iterator[ProfileView]:
+    """Every active profile the filter selects, in creation order, a chunk at a time: for
+    queries storage cannot answer by index (attributes are sealed, so only the profile's own
+    process can read them)."""
+    after: int | None = None
+    while True:
+        found = uow.profiles.list_active(flt, after=after, limit=chunk, descending=False)
+        uuids = uow.profiles.uuids_of([p.profile_id for p in found])
+        for profile in found:
+            yield ProfileView(profile, uuids.get(profile.profile_id, ""))
+        if len(found) < chunk:
+            return
+        after = found[-1].profile_id
 
 
 def restore_profile(

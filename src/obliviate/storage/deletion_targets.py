@@ -85,4 +85,6 @@ TABLES_WITHOUT_PERSON_DATA: dict[str, str] = {
     "idempotency_keys": "replayed answers: job ids and counts, no identifiers",
     "deletion_tally": "deletions per tenant, kind and minute",
     "deployment": "the secret key's fingerprint",
+    "accounts": "organisations (a company, a workspace): ids, names and firmographics; a "
+    "user's membership is the user's own sealed accountId attribute, gone with the user",
 }

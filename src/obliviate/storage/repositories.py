@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnClause
 
+from obliviate.domain.accounts import account_of_attributes
 from obliviate.domain.events import NewEvent, StoredEvent
 from obliviate.domain.identifiers import IdentifierType, stored_email_of_attributes
 from obliviate.domain.profiles import Profile, ProfileState
@@ -34,6 +35,9 @@ from obliviate.storage.savepoints import savepoint
 from obliviate.storage.sealing import Keyring
 
 EMAIL = IdentifierType.EMAIL.value
+# The kind an account id is hashed under to link a profile to its account (no identifier type
+# has this name, so the two kinds of hash never coincide).
+ACCOUNT_LINK = "account"
 
 
 def json_text(value: Any) -> str:
@@ -112,6 +116,26 @@ _SAVE_PROFILE = Prepared(
         revivable_until=bindparam("new_revivable_until"),
         deletion_request=bindparam("new_deletion_request"),
         email_hash=bindparam("new_email_hash"),
+        account_hash=bindparam("new_account_hash"),
+    )
+)
+_ACTIVE_OF_ACCOUNT = Prepared(
+    select(t.profiles, t.erasure_keys.c.wrapped)
+    .outerjoin(t.erasure_keys, _WITH_KEY)
+    .where(
+        t.profiles.c.tenant_id == bindparam("tenant"),
+        t.profiles.c.account_hash == bindparam("account_hash"),
+        t.profiles.c.state == bindparam("active"),
+    )
+    .order_by(t.profiles.c.profile_id)
+)
+_COUNT_OF_ACCOUNT = Prepared(
+    select(func.count())
+    .select_from(t.profiles)
+    .where(
+        t.profiles.c.tenant_id == bindparam("tenant"),
+        t.profiles.c.account_hash == bindparam("account_hash"),
+        t.profiles.c.state == bindparam("active"),
     )
 )
 _BY_EMAIL_ATTRIBUTE = Prepared(
@@ -185,6 +209,32 @@ class SqlProfiles:
         email = stored_email_of_attributes(attributes)
         return None if email is None else self._hash(EMAIL, email)
 
+    def _account_hash(self, attributes: dict[str, Any]) -> str | None:
+        account = account_of_attributes(attributes)
+        return None if account is None else self._hash(ACCOUNT_LINK, account)
+
+    def active_of_account(self, account_id: str) -> list[Profile]:
+        rows = _ACTIVE_OF_ACCOUNT.rows(
+            self._conn,
+            {
+                "tenant": self._tenant,
+                "account_hash": self._hash(ACCOUNT_LINK, account_id),
+                "active": ProfileState.ACTIVE.value,
+            },
+        )
+        return [_profile(r, self._keys) for r in rows]
+
+    def count_of_account(self, account_id: str) -> int:
+        row = _COUNT_OF_ACCOUNT.first(
+            self._conn,
+            {
+                "tenant": self._tenant,
+                "account_hash": self._hash(ACCOUNT_LINK, account_id),
+                "active": ProfileState.ACTIVE.value,
+            },
+        )
+        return 0 if row is None else int(row[0])
+
     def find_by_identifier(
         self, id_type: str, value: str, *, for_update: bool = False
     ) -> Profile | None:
@@ -215,6 +265,7 @@ class SqlProfiles:
                 "state": ProfileState.ACTIVE.value,
                 "attributes": self._keys.seal_json(profile_id, attributes),
                 "email_hash": self._email_hash(attributes),
+                "account_hash": self._account_hash(attributes),
                 "created_at": now,
                 "updated_at": now,
             },
@@ -251,6 +302,7 @@ class SqlProfiles:
                 "new_revivable_until": profile.revivable_until,
                 "new_deletion_request": profile.deletion_request,
                 "new_email_hash": self._email_hash(profile.attributes),
+                "new_account_hash": self._account_hash(profile.attributes),
             },
         )
 
@@ -541,11 +593,14 @@ class SqlEvents:
         name: str | None,
         after: tuple[int, int] | None,
         limit: int,
+        descending: bool = False,
     ) -> list[StoredEvent]:
         query = self._visible_query(profile_id, start, end, name)
+        key = tuple_(t.events.c.occurred_at, t.events.c.event_id)
         if after is not None:
-            query = query.where(tuple_(t.events.c.occurred_at, t.events.c.event_id) > after)
-        query = query.order_by(t.events.c.occurred_at, t.events.c.event_id).limit(limit)
+            query = query.where(key < after if descending else key > after)
+        order = (t.events.c.occurred_at, t.events.c.event_id)
+        query = query.order_by(*(c.desc() if descending else c for c in order)).limit(limit)
         return [_event(r, self._keys) for r in self._conn.execute(query)]
 
     def count_visible(

@@ -71,8 +71,24 @@ profiles = Table(
     # export covers profiles holding it here as well as as an identifier. Not unique: several
     # Gainsight users may share one email.
     Column("email_hash", String(64), nullable=True),
+    # The lookup hash of the ``accountId`` attribute: an account's users are counted and found
+    # here, so the link lives, and dies, with the user's own row.
+    Column("account_hash", String(64), nullable=True),
     Index("ix_profiles_expiry", "state", "revivable_until"),
     Index("ix_profiles_email_hash", "tenant_id", "email_hash"),
+    Index("ix_profiles_account_hash", "tenant_id", "account_hash"),
+)
+
+# Organisations a tenant's users belong to (Gainsight PX accounts). No person data: see
+# domain/accounts.py and storage/deletion_targets.py.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("account_id", String(512), primary_key=True),
+    Column("attributes", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
 )
 
 identifiers = Table(

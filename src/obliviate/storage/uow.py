@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine
 
 from obliviate.domain.forgetting import ForgetEntry
 from obliviate.storage import savepoints
+from obliviate.storage.account_repository import SqlAccounts
 from obliviate.storage.control_repository import (
     SqlGuard,
     SqlIdempotency,
@@ -34,6 +35,7 @@ class _Repositories:
     """The repositories of a unit of work, all on one connection and bound to one tenant."""
 
     profiles: SqlProfiles
+    accounts: SqlAccounts
     events: SqlEvents
     devices: SqlDevices
     person_rows: SqlPersonRows
@@ -59,6 +61,7 @@ class _Repositories:
         self.tenant_id = tenant_id
         keys = Keyring(conn, tenant_id, vault)
         self.profiles = SqlProfiles(conn, tenant_id, keys)
+        self.accounts = SqlAccounts(conn, tenant_id)
         self.events = SqlEvents(conn, tenant_id, keys)
         self.devices = SqlDevices(conn, tenant_id, keys)
         self.person_rows = SqlPersonRows(conn, tenant_id)

@@ -7,10 +7,13 @@ from http import HTTPStatus
 from starlette.responses import Response
 
 from obliviate.domain.errors import (
+    AccountNotFound,
     AuthenticationError,
     DependencyUnavailable,
+    DuplicateAccount,
     DuplicateProfile,
     MassDeletionRefused,
+    NotFoundError,
     ObliviateError,
     ProfileNotFound,
     RateLimited,
@@ -65,6 +68,14 @@ def to_response(exc: Exception) -> Response:
         return error_response(400, f"Invalid value for '{exc.field}': {exc.message}")
     if isinstance(exc, ProfileNotFound):
         return error_response(404, not_found_message(exc.value))
+    if isinstance(exc, AccountNotFound):
+        return error_response(404, f"Account was not found for parameters {{id={exc.account_id}}}")
+    if isinstance(exc, NotFoundError):
+        return error_response(404, str(exc))
+    if isinstance(exc, DuplicateAccount):
+        return error_response(
+            400, f"Account with id {exc.account_id} already exists, possible duplicate"
+        )
     if isinstance(exc, DuplicateProfile):
         return error_response(
             400, f"User with identifyId {exc.value} already exists, possible duplicate"

@@ -14,10 +14,20 @@ from obliviate.domain.events import INT64_MAX, INT64_MIN
 from obliviate.domain.tenants import Caller
 from obliviate.http.apidoc import document_route
 from obliviate.http.body import read_capped, read_json
+from obliviate.http.gainsight import query
 from obliviate.http.gainsight import translate as tr
+from obliviate.http.gainsight.accounts import AccountsApi
+from obliviate.http.gainsight.catalog import CONTENT_LISTS, CatalogApi
 from obliviate.http.gainsight.errors import to_response
+from obliviate.http.gainsight.fields import (
+    USER_FIELDS,
+    event_query,
+    event_sort_descending,
+    split_identify_id,
+)
 from obliviate.http.gainsight.openapi import PATH as OPENAPI_PATH
 from obliviate.http.gainsight.openapi import openapi_document
+from obliviate.http.gainsight.query import SortKey
 from obliviate.http.gainsight.schemas import CustomEventIn, IdentifyIdBody, UserIn
 from obliviate.http.json import json_response
 from obliviate.http.logging import log_subject
@@ -102,40 +112,55 @@ class GainsightApi:
         return json_response(tr.user_to_wire(view))
 
     async def list_users(self, request: Request, caller: Caller) -> Response:
-        params = request.query_params
-        scroll = tr.query_value(params, "scrollId")
-        size = tr.page_size(tr.query_value(params, "pageSize"))
-        if scroll is not None:
-            state = tr.decode_cursor(scroll)
+        state = tr.list_state(request.query_params)
+        flt = query.parse_filters(state["q"], USER_FIELDS)
+        sort = query.parse_sort(state["o"], USER_FIELDS) or (SortKey("createDate", False),)
+        limit = int(state["n"])
+        by_index, rest = split_identify_id(flt)
+        tenant = caller.tenant
+        if not rest and len(sort) == 1 and sort[0].path == "createDate":
+            # Creation order is id order: storage pages it by index.
+            descending = sort[0].descending
+            after = state["k"]
+            if not (after is None or (isinstance(after, int) and not isinstance(after, bool))):
+                raise ValidationError("scrollId", "is not a scroll id this server issued")
+            page = await self.rt.read(
+                tenant.tenant_id,
+                lambda uow: profiles.list_profiles(
+                    uow,
+                    tenant=tenant,
+                    flt=by_index,
+                    after=after,
+                    limit=limit,
+                    descending=descending,
+                ),
+            )
+            found = [tr.user_to_wire(v) for v in page.profiles]
+            total = page.total
+            if page.profiles:
+                state["k"] = page.profiles[-1].profile.profile_id
         else:
-            sort = tr.query_value(params, "sort") or "createDate"
-            if sort.lstrip("+-") != "createDate":
-                raise ValidationError("sort", "only createDate or -createDate is supported")
-            state = {"f": tr.query_value(params, "filter"), "d": sort.startswith("-"), "a": None}
-        state["n"] = size or state.get("n") or tr.DEFAULT_PAGE_SIZE
-        flt = tr.user_filter(state.get("f"))
-        limit, after, descending = int(state["n"]), state.get("a"), bool(state.get("d"))
-        if not (1 <= limit <= tr.MAX_PAGE_SIZE and (after is None or isinstance(after, int))):
-            raise ValidationError("scrollId", "is not a scroll id this server issued")
-        page = await self.rt.read(
-            caller.tenant.tenant_id,
-            lambda uow: profiles.list_profiles(
-                uow,
-                tenant=caller.tenant,
-                flt=flt,
-                after=after,
-                limit=limit,
-                descending=descending,
-            ),
-        )
-        if page.profiles:
-            state["a"] = page.profiles[-1].profile.profile_id
+            # Attributes are sealed: the rest of the filter and the sort run here.
+            place = tr.scroll_position(state["k"], sort, tie=int)
+
+            def select(uow: Any) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+                views = profiles.scan_profiles(uow, tenant=tenant, flt=by_index)
+                wires = ((v.profile.profile_id, tr.user_to_wire(v)) for v in views)
+                return query.page_of(
+                    (w for w in wires if query.matches(w[1], rest)),
+                    place=lambda w: query.position(w[1], sort, w[0]),
+                    sort=sort,
+                    after=place,
+                    limit=limit,
+                )
+
+            chosen, total = await self.rt.read(tenant.tenant_id, select)
+            found = [wire for _, wire in chosen]
+            if chosen:
+                last_id, last = chosen[-1]
+                state["k"] = tr.scroll_key(query.position(last, sort, last_id))
         return json_response(
-            {
-                "users": [tr.user_to_wire(v) for v in page.profiles],
-                "totalHits": page.total,
-                "scrollId": tr.encode_cursor(state),
-            }
+            {"users": found, "totalHits": total, "scrollId": tr.encode_cursor(state)}
         )
 
     async def _delete(self, request: Request, caller: Caller, uuid: str) -> Response:
@@ -199,13 +224,15 @@ class GainsightApi:
             state = tr.decode_cursor(scroll)
         else:
             state = {
-                "f": tr.query_value(params, "filter"),
+                "q": tr.query_values(params, "filter"),
+                "o": tr.query_value(params, "sort"),
                 "s": _epoch_ms(params, "dateRangeStart"),
                 "e": _epoch_ms(params, "dateRangeEnd"),
                 "a": None,
             }
         state["n"] = size or state.get("n") or tr.DEFAULT_PAGE_SIZE
-        clauses = tr.parse_filter(state.get("f"), frozenset({"identifyId", "eventName"}))
+        wanted = event_query(state.get("q") or [], start=state.get("s"), end=state.get("e"))
+        descending = event_sort_descending(state.get("o"))
         after = state.get("a")
         if after is not None and not (
             isinstance(after, list) and len(after) == 2 and all(isinstance(x, int) for x in after)
@@ -216,12 +243,13 @@ class GainsightApi:
             lambda uow: events.list_events(
                 uow,
                 tenant=caller.tenant,
-                uuid=clauses.get("identifyId"),
-                name=clauses.get("eventName"),
-                start=state.get("s"),
-                end=state.get("e"),
+                uuid=wanted.identify_id,
+                name=wanted.event_name,
+                start=wanted.start,
+                end=wanted.end,
                 after=None if after is None else (after[0], after[1]),
                 limit=int(state["n"]),
+                descending=descending,
             ),
         )
         if page.events:
@@ -254,8 +282,21 @@ def routes(rt: Runtime) -> list[Route]:
     e = surface_endpoint(
         rt, surface=SURFACE, authenticate=api.authenticate, to_response=to_response
     )
+    accounts = AccountsApi(rt)
+    catalog = CatalogApi(rt)
     return [
         document_route(OPENAPI_PATH, openapi_document()),
+        Route("/v1/accounts", e(accounts.create), methods=["POST"]),
+        Route("/v1/accounts", e(accounts.list), methods=["GET"]),
+        Route("/v1/accounts/update", e(accounts.update_by_body), methods=["PUT"]),
+        Route("/v1/accounts/{account_id:path}", e(accounts.update), methods=["PUT"]),
+        Route("/v1/accounts/{account_id:path}", e(accounts.get), methods=["GET"]),
+        Route("/v1/accounts/{account_id:path}", e(accounts.delete), methods=["DELETE"]),
+        Route("/v1/admin/model/{model}/attributes", e(catalog.attributes), methods=["GET"]),
+        *(
+            Route(spec.path, e(catalog.content_list(spec)), methods=["GET"])
+            for spec in CONTENT_LISTS
+        ),
         Route("/v1/users", e(api.create_user), methods=["POST"]),
         Route("/v1/users", e(api.list_users), methods=["GET"]),
         Route("/v1/users/update", e(api.update_user_by_body), methods=["PUT"]),

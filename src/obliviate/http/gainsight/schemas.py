@@ -53,6 +53,33 @@ class UserIn(_Strict):
     sfdcContactId: str | None = None
 
 
+class AccountIn(_Strict):
+    """An account as clients send it; read-only fields (``numberOfUsers``, ``createDate``,
+    ``lastModifiedDate``) are accepted and ignored."""
+
+    id: str | None = Field(default=None, min_length=1, max_length=512)
+    name: str | None = None
+    trackedSubscriptionId: str | None = None
+    sfdcId: str | None = None
+    lastSeenDate: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
+    dunsNumber: str | None = None
+    industry: str | None = None
+    numberOfEmployees: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
+    sicCode: str | None = None
+    website: str | None = None
+    naicsCode: str | None = None
+    plan: str | None = None
+    location: Location | None = None
+    propertyKeys: list[str] | None = None
+    customAttributes: dict[str, Any] | None = None
+    parentGroupId: str | None = None
+    renewalDate: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
+    healthScore: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
+    gsId: str | None = None
+    nps: float | None = Field(default=None, allow_inf_nan=False)
+    csm: str | None = None
+
+
 class CustomEventIn(_Strict):
     eventName: str = Field(min_length=1, max_length=255)
     identifyId: str = Field(min_length=1, max_length=512)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -11,9 +12,9 @@ import pydantic
 
 from obliviate.domain.errors import ValidationError
 from obliviate.domain.events import INT64_MAX, INT64_MIN, NewEvent
+from obliviate.http.gainsight.query import Position, SortKey, valid_normal
 from obliviate.http.gainsight.schemas import CustomEventIn, UserIn
 from obliviate.services.events import EventView
-from obliviate.services.ports import ProfileFilter
 from obliviate.services.profiles import ProfileView
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -36,10 +37,6 @@ STRING_FIELDS = (
     "sfdcContactId",
 )
 NUMBER_FIELDS = ("signUpDate", "firstVisitDate", "score")
-# Filterable user fields: identifyId is an identifier, the rest are attributes.
-_FILTER_ATTRIBUTES = frozenset(
-    {"email", "firstName", "lastName", "accountId", "type", "role", "title"}
-)
 
 
 def parse_model(model: type[M], data: Any) -> M:
@@ -140,6 +137,48 @@ def query_value(params: Any, name: str) -> str | None:
     return value if value else None
 
 
+def query_values(params: Any, name: str) -> list[str]:
+    """A repeatable parameter's non-empty values."""
+    return [value for value in params.getlist(name) if value]
+
+
+def list_state(params: Any) -> dict[str, Any]:
+    """What a list call asks for: its filters (``q``), sort (``o``), page size (``n``) and
+    where the previous page ended (``k``), from the query or from the scroll id that carries
+    them, so that later pages may send the scroll id alone."""
+    scroll = query_value(params, "scrollId")
+    size = page_size(query_value(params, "pageSize"))
+    if scroll is not None:
+        state = decode_cursor(scroll)
+    else:
+        state = {"q": query_values(params, "filter"), "o": query_value(params, "sort")}
+    state.setdefault("q", [])
+    state.setdefault("o", None)
+    state.setdefault("k", None)
+    state["n"] = size or state.get("n") or DEFAULT_PAGE_SIZE
+    return state
+
+
+def scroll_key(place: Position) -> list[Any]:
+    return [*place.values, place.tie]
+
+
+def scroll_position(raw: Any, sort: Sequence[SortKey], *, tie: type) -> Position | None:
+    """The position a scroll id carries, checked against the sort it was issued for."""
+    if raw is None:
+        return None
+    if (
+        isinstance(raw, list)
+        and len(raw) == len(sort) + 1
+        and all(valid_normal(item) for item in raw[:-1])
+        and isinstance(raw[-1], tie)
+        and not isinstance(raw[-1], bool)
+        and (not isinstance(raw[-1], int) or _int64(raw[-1]))
+    ):
+        return Position(tuple(raw[:-1]), raw[-1])
+    raise ValidationError("scrollId", "is not a scroll id this server issued")
+
+
 def page_size(raw: str | None) -> int | None:
     if raw is None:
         return None
@@ -150,25 +189,6 @@ def page_size(raw: str | None) -> int | None:
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise ValidationError("pageSize", f"must be between 1 and {MAX_PAGE_SIZE}")
     return size
-
-
-def parse_filter(raw: str | None, allowed: frozenset[str]) -> dict[str, str]:
-    """``a==x;b==y`` into ``{"a": "x", "b": "y"}``."""
-    clauses: dict[str, str] = {}
-    if raw is None:
-        return clauses
-    for clause in raw.split(";"):
-        name, sep, value = clause.partition("==")
-        if not sep or not name or name not in allowed:
-            raise ValidationError("filter", f"unsupported filter clause {clause!r}")
-        clauses[name] = value
-    return clauses
-
-
-def user_filter(raw: str | None) -> ProfileFilter:
-    clauses = parse_filter(raw, _FILTER_ATTRIBUTES | {"identifyId"})
-    ids = (("uuid", clauses.pop("identifyId")),) if "identifyId" in clauses else ()
-    return ProfileFilter(identifiers=ids, attributes=tuple(sorted(clauses.items())))
 
 
 def encode_cursor(state: dict[str, Any]) -> str:
@@ -197,6 +217,11 @@ def _cursor_fields_valid(state: dict[str, Any]) -> bool:
     after_parts = after if isinstance(after, list) and len(after) == 2 else [after]
     return (
         (state.get("f") is None or isinstance(state["f"], str))
+        and (state.get("o") is None or isinstance(state["o"], str))
+        and (
+            state.get("q") is None
+            or (isinstance(state["q"], list) and all(isinstance(q, str) for q in state["q"]))
+        )
         and all(state.get(key) is None or _int64(state[key]) for key in ("s", "e"))
         and (state.get("n") is None or (_int64(state["n"]) and 1 <= state["n"] <= MAX_PAGE_SIZE))
         and (after is None or all(_int64(part) for part in after_parts))
