@@ -19,6 +19,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
+from obliviate.http.gainsight.catalog import CONTENT_LISTS, EVENT_HISTORIES
 from obliviate.jobs.worker import Worker
 from obliviate.storage import tables as t
 from tests.conftest import snapshot
@@ -26,6 +27,7 @@ from tests.conftest import snapshot
 UUID, EMAIL, PHONE = "iso-user-a", "iso-a@example.com", "+6591234567"
 DEVICE, TAG, ALIAS = "iso-device-a", "isotag", "isoalias"
 SECRET_EVENT = "iso_event_secret"
+ACCOUNT, ACCOUNT_SECRET, CUSTOM_SECRET = "iso-account-a", "isoAccountSecret", "isoCustomSecret"
 UNCHECKED = {
     "/healthz",
     "/readyz",
@@ -94,6 +96,28 @@ def _matrix(a: TenantA) -> dict[str, Probe]:
         "GET /v1/events/custom": Probe(
             "gainsight", f"/v1/events/custom?filter=identifyId=={UUID}", ok
         ),
+        "POST /v1/accounts": Probe(
+            "gainsight",
+            "/v1/accounts",
+            frozenset({201}),
+            {"id": ACCOUNT, "name": "b", "propertyKeys": ["k"]},
+        ),
+        "GET /v1/accounts": Probe("gainsight", "/v1/accounts", ok),
+        "PUT /v1/accounts/update": Probe(
+            "gainsight", "/v1/accounts/update", nf, {"id": ACCOUNT, "name": "x"}
+        ),
+        "PUT /v1/accounts/{account_id:path}": Probe(
+            "gainsight", f"/v1/accounts/{ACCOUNT}", nf, {"name": "x"}
+        ),
+        "GET /v1/accounts/{account_id:path}": Probe("gainsight", f"/v1/accounts/{ACCOUNT}", nf),
+        "DELETE /v1/accounts/{account_id:path}": Probe("gainsight", f"/v1/accounts/{ACCOUNT}", nf),
+        "GET /v1/admin/model/{model}/attributes": Probe(
+            "gainsight", "/v1/admin/model/user/attributes", ok
+        ),
+        **{
+            f"GET {spec.path}": Probe("gainsight", spec.path, ok)
+            for spec in (*CONTENT_LISTS, *EVENT_HISTORIES)
+        },
         "POST /v4/devices/status": Probe(
             "engagelab", "/v4/devices/status", ok, {"registration_ids": [DEVICE]}
         ),
@@ -203,6 +227,23 @@ def _seed_a(client: TestClient, tenant: dict[str, Any], worker: Worker) -> Tenan
             ]
         },
     )
+    call(
+        "gainsight",
+        "POST",
+        "/v1/accounts",
+        {
+            "id": ACCOUNT,
+            "name": "A",
+            "propertyKeys": ["k"],
+            "customAttributes": {ACCOUNT_SECRET: 1},
+        },
+    )
+    call(
+        "gainsight",
+        "PUT",
+        f"/v1/users/{UUID}",
+        {"accountId": ACCOUNT, "customAttributes": {CUSTOM_SECRET: "v"}},
+    )
     call("engagelab", "POST", f"/v4/devices/{DEVICE}", {"tags": {"add": [TAG]}, "alias": ALIAS})
     call("native", "PUT", f"/api/v1/profiles/{UUID}/devices/{DEVICE}")
     call("native", "PUT", "/api/v1/profiles/iso-gone", {})
@@ -269,7 +310,8 @@ def test_another_tenant_cannot_reach_this_tenants_data(
     assert response.status_code in probe.allowed, response.text
     assert _rows_of(container, a.tenant_id) == before
     sent = str(probe.json) + probe.path
-    for secret in (SECRET_EVENT, "a-secret", a.profile_hex, PHONE, a.receipt_id, EMAIL, TAG):
+    secrets = (SECRET_EVENT, "a-secret", a.profile_hex, PHONE, a.receipt_id, EMAIL, TAG)
+    for secret in (*secrets, ACCOUNT, ACCOUNT_SECRET, CUSTOM_SECRET):
         if secret not in sent:
             assert secret not in response.text, f"{route} leaked {secret!r}"
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
@@ -23,6 +24,7 @@ from tests.surfaces.gainsight.support import (
 
 Tenant = dict[str, Any]
 VICTIM = "victim-1"
+VICTIM_ACCOUNT = "victim-account"
 CAP = 2000
 
 
@@ -39,6 +41,10 @@ class Endpoint:
     body: dict[str, Any] | None
     # Bodies of the right shape whose values have the wrong JSON type.
     wrong_types: tuple[dict[str, Any], ...]
+    # The route as the app's table names it.
+    route: str = ""
+    # What another tenant's key gets: the victim is not found there.
+    not_found: dict[str, Any] | None = None
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -81,7 +87,72 @@ ENDPOINTS: dict[str, Endpoint] = {
             gainsight_event(VICTIM, attributes=["not", "an", "object"]),
         ),
     ),
+    "POST accounts": Endpoint(
+        "POST",
+        "/v1/accounts",
+        {"id": "new-account", "name": "New", "propertyKeys": ["AP-1"]},
+        (
+            {"id": 5, "name": "New", "propertyKeys": ["AP-1"]},
+            {"id": "new-account", "name": "New", "propertyKeys": "AP-1"},
+            {"id": "new-account", "name": "New", "propertyKeys": ["AP-1"], "nps": "high"},
+        ),
+        route="POST /v1/accounts",
+    ),
+    "PUT accounts/{id}": Endpoint(
+        "PUT",
+        f"/v1/accounts/{VICTIM_ACCOUNT}",
+        {"plan": "Changed"},
+        ({"plan": 5}, {"numberOfEmployees": "many"}, {"customAttributes": ["x"]}),
+        route="PUT /v1/accounts/{account_id:path}",
+        not_found=gainsight_error(
+            "NOT_FOUND", f"Account was not found for parameters {{id={VICTIM_ACCOUNT}}}"
+        ),
+    ),
+    "PUT accounts/update": Endpoint(
+        "PUT",
+        "/v1/accounts/update",
+        {"id": VICTIM_ACCOUNT, "plan": "Changed"},
+        ({"id": 5, "plan": "Changed"}, {"id": VICTIM_ACCOUNT, "renewalDate": "soon"}),
+        route="PUT /v1/accounts/update",
+        not_found=gainsight_error(
+            "NOT_FOUND", f"Account was not found for parameters {{id={VICTIM_ACCOUNT}}}"
+        ),
+    ),
+    "DELETE accounts/{id}": Endpoint(
+        "DELETE",
+        f"/v1/accounts/{VICTIM_ACCOUNT}",
+        None,
+        (),
+        route="DELETE /v1/accounts/{account_id:path}",
+        not_found=gainsight_error(
+            "NOT_FOUND", f"Account was not found for parameters {{id={VICTIM_ACCOUNT}}}"
+        ),
+    ),
 }
+ROUTES_OF_USERS = {
+    "POST users": "POST /v1/users",
+    "PUT users/{id}": "PUT /v1/users/{identify_id:path}",
+    "PUT users/update": "PUT /v1/users/update",
+    "DELETE users/{id}": "DELETE /v1/users/{identify_id:path}",
+    "DELETE users/delete": "DELETE /v1/users/delete",
+    "POST events/custom": "POST /v1/events/custom",
+}
+
+
+def _route_of(name: str) -> str:
+    return ENDPOINTS[name].route or ROUTES_OF_USERS[name]
+
+
+def test_every_mutating_gainsight_route_is_in_the_matrix(client: TestClient) -> None:
+    served = {
+        f"{method} {route.path}"
+        for route in client.app.routes  # type: ignore[attr-defined]
+        if isinstance(route, Route) and route.path.startswith("/v1/")
+        for method in route.methods or ()
+        if method not in ("GET", "HEAD")
+    }
+    assert served == {_route_of(name) for name in ENDPOINTS}
+
 
 # DELETE /v1/users/{id} reads no body: its malformed, mistyped input is the hardDelete flag.
 DELETE_BY_PATH_BAD_FLAGS = {
@@ -109,6 +180,9 @@ def build_case(name: str, kind: str, tenant: Tenant, other_tenant: Tenant) -> Ca
     endpoint = ENDPOINTS[name]
     key = tenant["gainsight"]["api_key"]
     content = None if endpoint.body is None else _json(endpoint.body)
+    if kind in DELETE_BY_PATH_BAD_FLAGS and endpoint.body is None and endpoint.route:
+        # DELETE /v1/accounts/{id} takes no parameters: its bad input is another key only.
+        raise AssertionError(f"no {kind} case for {name}")
     if kind in DELETE_BY_PATH_BAD_FLAGS and endpoint.body is None:
         path = f"/v1/users/{VICTIM}?hardDelete={DELETE_BY_PATH_BAD_FLAGS[kind]}"
         return Case(endpoint.method, path, None, key, 400, "BAD_REQUEST")
@@ -134,6 +208,8 @@ def build_case(name: str, kind: str, tenant: Tenant, other_tenant: Tenant) -> Ca
 
 def _kinds(name: str) -> list[str]:
     endpoint = ENDPOINTS[name]
+    if endpoint.body is None and endpoint.route:
+        return ["missing-key", "wrong-key", "other-tenants-key", "oversized-body"]
     wrong = [f"wrong-type-{n}" for n in range(len(endpoint.wrong_types) or 1)]
     return [
         "malformed-json",
@@ -151,7 +227,15 @@ CASES = [(name, kind) for name in ENDPOINTS for kind in _kinds(name)]
 
 @pytest.fixture
 def victim(client: TestClient, tenant: Tenant) -> dict[str, Any]:
-    user = create_user(client, tenant, VICTIM, customAttributes={"plan": "gold"})
+    account = client.post(
+        "/v1/accounts",
+        json={"id": VICTIM_ACCOUNT, "name": "Victim Co", "propertyKeys": ["AP-1"]},
+        headers=gs_headers(tenant),
+    )
+    assert account.status_code == 201, account.text
+    user = create_user(
+        client, tenant, VICTIM, customAttributes={"plan": "gold"}, accountId=VICTIM_ACCOUNT
+    )
     add_event(client, tenant, VICTIM, "signed-up")
     return user
 
@@ -173,8 +257,8 @@ def test_bad_request_answers_its_envelope_and_changes_nothing(
         headers["X-APTRINSIC-API-KEY"] = case.key
     response = client.request(case.method, case.path, content=case.content, headers=headers)
     # Nothing changed is the stronger promise, so it is checked first.
-    if endpoint == "POST users" and kind == "other-tenants-key":
-        # Creating "newcomer-1" in tenant B is legitimate; tenant A must not feel it.
+    if endpoint in ("POST users", "POST accounts") and kind == "other-tenants-key":
+        # Creating a user or account in tenant B is legitimate; tenant A must not feel it.
         assert response.status_code == 201, response.text
         tenant_a = tenant_id_of(container, tenant)
         assert rows_of_tenant(snapshot(container), tenant_a) == rows_of_tenant(before, tenant_a)
@@ -184,6 +268,6 @@ def test_bad_request_answers_its_envelope_and_changes_nothing(
     if case.expected_code == 401:
         assert response.json() == gainsight_error("UNAUTHORIZED", "Unauthorized or bad API Key")
     if case.expected_code == 404:
-        assert response.json() == gainsight_not_found(VICTIM)
+        assert response.json() == (ENDPOINTS[endpoint].not_found or gainsight_not_found(VICTIM))
     got = client.get(f"/v1/users/{VICTIM}", headers=gs_headers(tenant))
     assert got.json() == victim

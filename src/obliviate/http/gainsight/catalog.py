@@ -1,5 +1,8 @@
-"""Gainsight PX's model metadata (``/v1/admin/model/{type}/attributes``) and its content lists
-(features, segments, articles, knowledge-centre bots), which Obliviate holds none of."""
+"""Gainsight PX's model metadata (``/v1/admin/model/{type}/attributes``), its content lists
+(features, segments, engagements, articles, knowledge-centre bots) and the event histories
+other than custom events (page views, sessions, survey responses, ...). Obliviate records
+none of the latter two: their lists answer empty, in the shape and with the checks of the
+vendor's, so that a client syncing every stream finishes."""
 
 from __future__ import annotations
 
@@ -13,11 +16,12 @@ from starlette.responses import Response
 from obliviate.domain.errors import NotFoundError, ValidationError
 from obliviate.domain.tenants import Caller
 from obliviate.http.gainsight import accounts as account_wire
+from obliviate.http.gainsight import query
 from obliviate.http.gainsight import translate as tr
 from obliviate.http.gainsight.fields import USER_FIELDS
-from obliviate.http.gainsight.query import FieldKind
+from obliviate.http.gainsight.query import FieldKind, Fields
 from obliviate.http.json import json_response
-from obliviate.http.runtime import Runtime
+from obliviate.http.runtime import Handler, Runtime
 from obliviate.services import attribute_catalog
 from obliviate.services.attribute_catalog import CustomAttribute, ValueKind
 
@@ -48,15 +52,63 @@ class ContentList:
     path: str
     key: str
     max_page_size: int
-    default_page_size: int
+    # What its ``filter`` may name (None: it takes no filter).
+    fields: Fields | None = None
 
 
 CONTENT_LISTS = (
-    ContentList("/v1/feature", "features", 200, 200),
-    ContentList("/v1/segment", "segments", 200, 200),
-    ContentList("/v1/articles", "articleExternalViewList", 500, 200),
-    ContentList("/v1/kcbot", "kcList", 500, 200),
+    ContentList("/v1/feature", "features", 200),
+    ContentList("/v1/segment", "segments", 200),
+    ContentList(
+        "/v1/engagement",
+        "engagements",
+        500,
+        Fields(
+            kinds={
+                "date": FieldKind.DATE,
+                **dict.fromkeys(("id", "name", "type", "state"), FieldKind.TEXT),
+            }
+        ),
+    ),
+    ContentList("/v1/articles", "articleExternalViewList", 500),
+    ContentList("/v1/kcbot", "kcList", 500),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class EventHistory:
+    """A scrolled event history Obliviate keeps none of: its wire key and filter fields."""
+
+    path: str
+    key: str
+    filters: tuple[str, ...]
+
+
+_COMMON = ("identifyId", "accountId")
+EVENT_HISTORIES = (
+    EventHistory(
+        "/v1/events/pageView", "results", (*_COMMON, "path", "queryString", "pageTitle", "host")
+    ),
+    EventHistory("/v1/events/session", "sessionInitializedEvents", _COMMON),
+    EventHistory("/v1/events/identify", "identifyEvents", ("identifyId", "email")),
+    EventHistory("/v1/events/lead", "results", ("identifyId", "email")),
+    EventHistory("/v1/events/feature_match", "featureMatchEvents", (*_COMMON, "featureId")),
+    # The vendor answers segment matches under the feature-match key too.
+    EventHistory("/v1/events/segment_match", "featureMatchEvents", (*_COMMON, "segmentId")),
+    EventHistory(
+        "/v1/events/engagementView",
+        "results",
+        (*_COMMON, "contentType", "carouselState", "guideState", "surveyState"),
+    ),
+    EventHistory("/v1/events/formSubmit", "results", _COMMON),
+    EventHistory(
+        "/v1/events/email",
+        "results",
+        ("identifyId", "email", "engagementId", "emailTrackType", "executionDate"),
+    ),
+    EventHistory("/v1/survey/responses", "results", (*_COMMON, "contentType")),
+)
+_HISTORY_SORT = Fields(kinds={"date": FieldKind.DATE, "accountId": FieldKind.TEXT})
 
 
 def _label(api_name: str) -> str:
@@ -125,14 +177,38 @@ class CatalogApi:
         )
         return json_response([*_standard(model), *_custom(model, found)])
 
-    def content_list(self, spec: ContentList) -> Any:
+    def content_list(self, spec: ContentList) -> Handler:
         async def answer(request: Request, caller: Caller) -> Response:
             params = request.query_params
             number = _whole(tr.query_value(params, "pageNumber"), "pageNumber", 0) or 0
             size = _whole(tr.query_value(params, "pageSize"), "pageSize", 1)
             if size is not None and size > spec.max_page_size:
                 raise ValidationError("pageSize", f"must be between 1 and {spec.max_page_size}")
+            filters = tr.query_values(params, "filter")
+            if filters and spec.fields is None:
+                raise ValidationError("filter", "this list takes no filter")
+            if spec.fields is not None:
+                query.parse_filters(filters, spec.fields)
             return json_response({spec.key: [], "pageNumber": number, "isLastPage": True})
+
+        return answer
+
+    def event_history(self, spec: EventHistory) -> Handler:
+        fields = Fields(
+            kinds={"date": FieldKind.DATE, **dict.fromkeys(spec.filters, FieldKind.TEXT)}
+        )
+
+        async def answer(request: Request, caller: Caller) -> Response:
+            state = tr.list_state(request.query_params)
+            query.parse_filters(state["q"], fields)
+            query.parse_sort(state["o"], _HISTORY_SORT)
+            for name in ("dateRangeStart", "dateRangeEnd"):
+                raw = tr.query_value(request.query_params, name)
+                if raw is not None:
+                    query.parse_time(raw, what=name)
+            return json_response(
+                {spec.key: [], "totalHits": 0, "scrollId": tr.encode_cursor(state)}
+            )
 
         return answer
 

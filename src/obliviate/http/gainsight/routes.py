@@ -17,7 +17,7 @@ from obliviate.http.body import read_capped, read_json
 from obliviate.http.gainsight import query
 from obliviate.http.gainsight import translate as tr
 from obliviate.http.gainsight.accounts import AccountsApi
-from obliviate.http.gainsight.catalog import CONTENT_LISTS, CatalogApi
+from obliviate.http.gainsight.catalog import CONTENT_LISTS, EVENT_HISTORIES, CatalogApi
 from obliviate.http.gainsight.errors import to_response
 from obliviate.http.gainsight.fields import (
     USER_FIELDS,
@@ -296,6 +296,10 @@ def routes(rt: Runtime) -> list[Route]:
         *(
             Route(spec.path, e(catalog.content_list(spec)), methods=["GET"])
             for spec in CONTENT_LISTS
+        ),
+        *(
+            Route(spec.path, e(catalog.event_history(spec)), methods=["GET"])
+            for spec in EVENT_HISTORIES
         ),
         Route("/v1/users", e(api.create_user), methods=["POST"]),
         Route("/v1/users", e(api.list_users), methods=["GET"]),
