@@ -58,6 +58,8 @@ KNOWN_PATH_PARAMS = {
     "alias": ALIAS,
     "type": "uuid",
     "value": UUID,
+    "account_id": "fuzz-account",
+    "model": "user",
 }
 
 
@@ -131,6 +133,12 @@ def _seed(live: Live) -> None:
     call("PUT", f"/api/v1/profiles/{UUID}", {"identifiers": {"email": EMAIL}}, native)
     events = {"events": [{"name": "fuzz_event", "properties": {"k": "v"}}]}
     assert call("POST", f"/api/v1/profiles/{UUID}/events", events, native)[0] == 201
+    gainsight = {**live.headers["gainsight"], "Content-Type": "application/json"}
+    account = {"id": "fuzz-account", "name": "Fuzz Co", "propertyKeys": ["AP-FUZZ"]}
+    # 400 when it is still there from the last operation: either way it exists now.
+    assert call("POST", "/v1/accounts", account, gainsight)[0] in (201, 400)
+    linked = {"accountId": "fuzz-account", "customAttributes": {"plan": "pro"}}
+    assert call("PUT", f"/v1/users/{UUID}", linked, gainsight)[0] == 204
     device = {"tags": {"add": [TAG]}, "alias": ALIAS}
     status, body = call("POST", f"/v4/devices/{RID}", device, engagelab)
     assert status == 200, body
