@@ -154,9 +154,7 @@ def test_put_is_a_partial_update_answered_204_with_no_body(
     assert after["lastModifiedDate"] >= after["createDate"]
 
 
-def test_put_update_takes_the_account_id_from_the_body(
-    client: TestClient, tenant: Tenant
-) -> None:
+def test_put_update_takes_the_account_id_from_the_body(client: TestClient, tenant: Tenant) -> None:
     create_account(client, tenant, "needs/escaping")
     response = client.put(
         "/v1/accounts/update",
