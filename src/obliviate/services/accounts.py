@@ -84,12 +84,13 @@ def delete_account(
 
 
 def scan_accounts(uow: UnitOfWork) -> Iterator[AccountView]:
-    """Every account of the tenant in id order, a chunk at a time."""
+    """Every account of the tenant in id order with its users counted, a chunk at a time."""
     after: str | None = None
     while True:
         chunk = uow.accounts.page(after=after, limit=_SCAN_CHUNK)
+        counts = uow.profiles.count_of_accounts([a.account_id for a in chunk])
         for account in chunk:
-            yield AccountView(account, uow.profiles.count_of_account(account.account_id))
+            yield AccountView(account, counts[account.account_id])
         if len(chunk) < _SCAN_CHUNK:
             return
         after = chunk[-1].account_id

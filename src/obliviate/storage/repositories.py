@@ -224,6 +224,25 @@ class SqlProfiles:
         )
         return [_profile(r, self._keys) for r in rows]
 
+    def count_of_accounts(self, account_ids: Sequence[str]) -> dict[str, int]:
+        """Active users per account, in one query."""
+        by_hash = {self._hash(ACCOUNT_LINK, a): a for a in account_ids}
+        counts = dict.fromkeys(account_ids, 0)
+        if not by_hash:
+            return counts
+        rows = self._conn.execute(
+            select(t.profiles.c.account_hash, func.count())
+            .where(
+                t.profiles.c.tenant_id == self._tenant,
+                t.profiles.c.state == ProfileState.ACTIVE.value,
+                t.profiles.c.account_hash.in_(list(by_hash)),
+            )
+            .group_by(t.profiles.c.account_hash)
+        )
+        for account_hash, count in rows:
+            counts[by_hash[account_hash]] = int(count)
+        return counts
+
     def count_of_account(self, account_id: str) -> int:
         row = _COUNT_OF_ACCOUNT.first(
             self._conn,

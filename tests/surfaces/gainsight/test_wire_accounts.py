@@ -329,3 +329,32 @@ def test_a_scroll_id_whose_position_does_not_fit_its_sort_is_refused(
     response = client.get(f"/v1/accounts?scrollId={forged}", headers=gs_headers(tenant))
     assert_error(response, 400, "BAD_REQUEST")
     assert "scrollId" in response.json()["externalapierror"]["message"]
+
+
+def test_rudderstacks_group_call_finds_creates_updates_and_links_an_account(
+    client: TestClient, tenant: Tenant
+) -> None:
+    """The destination looks the account up, creates it on a NOT_FOUND envelope, updates it
+    on a 200, and then sets the user's accountId: each step on the status it branches on."""
+    create_user(client, tenant, "rs-user")
+    headers = gs_headers(tenant)
+    lookup = client.get("/v1/accounts/rs-group", headers=headers)
+    assert lookup.status_code == 404
+    assert lookup.json()["externalapierror"]["status"] == "NOT_FOUND"
+    created = client.post(
+        "/v1/accounts",
+        json={"id": "rs-group", "name": "RS", "propertyKeys": ["AP-1"], "industry": "Tea"},
+        headers=headers,
+    )
+    assert created.status_code == 201
+    assert client.get("/v1/accounts/rs-group", headers=headers).status_code == 200
+    updated = client.put(
+        "/v1/accounts/rs-group", json={"name": "RS", "industry": "Coffee"}, headers=headers
+    )
+    assert (updated.status_code, updated.content) == (204, b"")
+    linked = client.put("/v1/users/rs-user", json={"accountId": "rs-group"}, headers=headers)
+    assert linked.status_code == 204
+    account = get_account(client, tenant, "rs-group")
+    assert (account["industry"], account["numberOfUsers"]) == ("Coffee", 1)
+    user = client.get("/v1/users/rs-user", headers=headers).json()
+    assert user["accountId"] == "rs-group"
