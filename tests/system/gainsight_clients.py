@@ -24,7 +24,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,8 +151,9 @@ class Run:
 
 
 def run_client(
-    venv: Path, package: ClientPackage, args: list[str], env: dict[str, str], cwd: Path
+    venv: Path, package: ClientPackage, args: list[str], env: dict[str, str], cwd: Path, label: str
 ) -> Run:
+    """Run a client in ``cwd``, to its end; its output kept there as ``label.stdout/.stderr``."""
     command = [str(venv_python(venv)), str(venv / "bin" / package.script), *args]
     done = subprocess.run(
         command,
@@ -164,6 +164,8 @@ def run_client(
         timeout=CLIENT_TIMEOUT_S,
         check=False,
     )
+    (cwd / f"{label}.stdout").write_text(done.stdout)
+    (cwd / f"{label}.stderr").write_text(done.stderr)
     return Run(command, done.returncode, done.stdout, done.stderr)
 
 
@@ -177,13 +179,11 @@ def client_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def airbyte_env(base_url: str) -> dict[str, str]:
-    return client_env(
-        {"PYTHONPATH": str(REDIRECT_DIR), "OBLIVIATE_BASE_URL": base_url.rstrip("/")}
-    )
+    return client_env({"PYTHONPATH": str(REDIRECT_DIR), "OBLIVIATE_BASE_URL": base_url.rstrip("/")})
 
 
 def airbyte_records(run: Run) -> dict[str, list[dict[str, Any]]]:
-    """Airbyte RECORD messages' data by stream: ``{"type": "RECORD", "record": {"stream", "data"}}``."""
+    """Airbyte RECORD messages' data by stream: ``{"type": "RECORD", "record": {stream, data}}``."""
     out: dict[str, list[dict[str, Any]]] = {}
     for message in run.of_type("RECORD"):
         out.setdefault(str(message["record"]["stream"]), []).append(message["record"]["data"])
@@ -196,10 +196,6 @@ def singer_records(run: Run) -> dict[str, list[dict[str, Any]]]:
     for message in run.of_type("RECORD"):
         out.setdefault(str(message["stream"]), []).append(message["record"])
     return out
-
-
-def counts(by_stream: dict[str, list[dict[str, Any]]]) -> Counter[str]:
-    return Counter({stream: len(rows) for stream, rows in by_stream.items()})
 
 
 def this_python() -> str:
