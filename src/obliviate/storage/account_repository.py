@@ -13,7 +13,7 @@ from obliviate.storage.savepoints import savepoint
 
 
 def _account(row: Any) -> Account:
-    return Account(row.account_id, dict(row.attributes), row.created_at, row.updated_at)
+    return Account(row.account_id, dict(row.details), row.created_at, row.updated_at)
 
 
 class SqlAccounts:
@@ -36,7 +36,7 @@ class SqlAccounts:
                     insert(t.accounts).values(
                         tenant_id=self._tenant,
                         account_id=account.account_id,
-                        attributes=account.attributes,
+                        details=account.attributes,
                         created_at=account.created_at,
                         updated_at=account.updated_at,
                     )
@@ -52,7 +52,7 @@ class SqlAccounts:
                 t.accounts.c.tenant_id == self._tenant,
                 t.accounts.c.account_id == account.account_id,
             )
-            .values(attributes=account.attributes, updated_at=account.updated_at)
+            .values(details=account.attributes, updated_at=account.updated_at)
         )
 
     def delete(self, account_id: str) -> bool:

@@ -86,7 +86,8 @@ accounts = Table(
     metadata,
     Column("tenant_id", String(32), primary_key=True),
     Column("account_id", String(512), primary_key=True),
-    Column("attributes", JSON, nullable=False),
+    # What describes the organisation (name, firmographics, custom attributes).
+    Column("details", JSON, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )

@@ -25,7 +25,7 @@ def upgrade() -> None:
         "accounts",
         sa.Column("tenant_id", sa.String(32), nullable=False),
         sa.Column("account_id", sa.String(512), nullable=False),
-        sa.Column("attributes", sa.JSON(), nullable=False),
+        sa.Column("details", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "account_id", name=op.f("pk_accounts")),
