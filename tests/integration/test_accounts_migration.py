@@ -58,20 +58,20 @@ def test_upgrading_links_profiles_to_the_account_their_attributes_name(engine: E
         migrate(engine)
     migrate(engine, keys=KEYS)
     with uows("t1", write=False) as uow:
-        assert uow.profiles.count_of_account("acme") == 2
+        assert uow.profiles.count_of_accounts(["acme"])["acme"] == 2
         assert sorted(
             p.attributes.get("email", "") for p in uow.profiles.active_of_account("acme")
         ) == [
             "",
             "a@x.com",
         ]
-        assert uow.profiles.count_of_account("") == 0
+        assert uow.profiles.count_of_accounts([""])[""] == 0
     with uows("t2", write=False) as uow:
-        assert uow.profiles.count_of_account("acme") == 1
+        assert uow.profiles.count_of_accounts(["acme"])["acme"] == 1
 
 
 def test_an_empty_database_upgrades_without_keys(engine: Engine) -> None:
     migrate(engine)
     uows = SqlUnitOfWorkFactory(engine, vault=load_vault(engine, KEYS, now=1))
     with uows("t1", write=False) as uow:
-        assert uow.profiles.count_of_account("acme") == 0
+        assert uow.profiles.count_of_accounts(["acme"])["acme"] == 0

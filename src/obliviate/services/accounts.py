@@ -30,6 +30,10 @@ class AccountDeleted:
     users: int
 
 
+def _users(uow: UnitOfWork, account_id: str) -> int:
+    return uow.profiles.count_of_accounts([account_id])[account_id]
+
+
 def create_account(
     uow: UnitOfWork, *, account_id: str, attributes: dict[str, Any], now: int
 ) -> AccountView:
@@ -37,7 +41,7 @@ def create_account(
     account = Account(account_id, attributes, created_at=now, updated_at=now)
     if not uow.accounts.insert(account):
         raise DuplicateAccount(account_id)
-    return AccountView(account, uow.profiles.count_of_account(account_id))
+    return AccountView(account, _users(uow, account_id))
 
 
 def update_account(
@@ -51,14 +55,14 @@ def update_account(
     check_free_form(attributes, field="account")
     account = replace(current, attributes=attributes, updated_at=now)
     uow.accounts.save(account)
-    return AccountView(account, uow.profiles.count_of_account(account_id))
+    return AccountView(account, _users(uow, account_id))
 
 
 def get_account(uow: UnitOfWork, *, account_id: str) -> AccountView:
     account = uow.accounts.get(account_id)
     if account is None:
         raise AccountNotFound(account_id)
-    return AccountView(account, uow.profiles.count_of_account(account_id))
+    return AccountView(account, _users(uow, account_id))
 
 
 def delete_account(

@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -239,6 +240,20 @@ def _unwrap_vault(keys: DeploymentKeys, stored: str) -> tuple[bytes, bytes]:
         "no secret key this process holds opens the database's vault: start it with the key "
         "the vault was made under (in OBLIVIATE_PREVIOUS_SECRET_KEYS during a rotation)"
     )
+
+
+def vault_for_migration(conn: Connection, keys: DeploymentKeys | None, *, needs: str) -> Vault:
+    """The vault for a migration that reads or seals person values; ``needs`` says what for,
+    in the error a migration run without the deployment's keys gets."""
+    if keys is None:
+        raise DeploymentKeyError(
+            f"this database holds {needs}: migrate it with its secret key "
+            "(obliviate migrate or obliviate serve, with OBLIVIATE_SECRET_KEY set as usual)"
+        )
+    now = int(time.time() * 1000)
+    keys = _in_force(keys, _stored(conn, CURRENT))
+    _check(conn, keys, now)
+    return vault_on(conn, keys, now=now)
 
 
 def vault_on(conn: Connection, keys: DeploymentKeys, *, now: int) -> Vault:

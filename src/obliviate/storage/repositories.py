@@ -129,15 +129,6 @@ _ACTIVE_OF_ACCOUNT = Prepared(
     )
     .order_by(t.profiles.c.profile_id)
 )
-_COUNT_OF_ACCOUNT = Prepared(
-    select(func.count())
-    .select_from(t.profiles)
-    .where(
-        t.profiles.c.tenant_id == bindparam("tenant"),
-        t.profiles.c.account_hash == bindparam("account_hash"),
-        t.profiles.c.state == bindparam("active"),
-    )
-)
 _BY_EMAIL_ATTRIBUTE = Prepared(
     select(t.profiles, t.erasure_keys.c.wrapped)
     .outerjoin(t.erasure_keys, _WITH_KEY)
@@ -242,17 +233,6 @@ class SqlProfiles:
         for account_hash, count in rows:
             counts[by_hash[account_hash]] = int(count)
         return counts
-
-    def count_of_account(self, account_id: str) -> int:
-        row = _COUNT_OF_ACCOUNT.first(
-            self._conn,
-            {
-                "tenant": self._tenant,
-                "account_hash": self._hash(ACCOUNT_LINK, account_id),
-                "active": ProfileState.ACTIVE.value,
-            },
-        )
-        return 0 if row is None else int(row[0])
 
     def find_by_identifier(
         self, id_type: str, value: str, *, for_update: bool = False

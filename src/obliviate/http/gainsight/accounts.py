@@ -46,7 +46,6 @@ FIELDS = Fields(
     },
     open_objects=frozenset({"customAttributes", "location"}),
 )
-DELETED = {"body": {}, "statusCode": "200", "statusCodeValue": 200}
 
 
 def account_to_wire(view: AccountView) -> dict[str, Any]:
@@ -143,7 +142,7 @@ class AccountsApi:
                 uow, caller=caller, account_id=account_id, now=now, confirmed=confirmed
             ),
         )
-        return json_response(DELETED)
+        return json_response(tr.DELETED)
 
     async def list(self, request: Request, caller: Caller) -> Response:
         state = tr.list_state(request.query_params)

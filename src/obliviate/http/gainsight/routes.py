@@ -36,7 +36,6 @@ from obliviate.services import deletions, events, profiles
 
 SURFACE = "gainsight"
 API_KEY_HEADER = "x-aptrinsic-api-key"
-DELETED = {"body": {}, "statusCode": "200", "statusCodeValue": 200}
 
 
 class GainsightApi:
@@ -188,7 +187,7 @@ class GainsightApi:
                     uow, caller=caller, uuid=uuid, now=now, confirmed=confirmed
                 ),
             )
-        return json_response(DELETED)
+        return json_response(tr.DELETED)
 
     async def delete_user(self, request: Request, caller: Caller) -> Response:
         # The body is unused here, but the cap holds on every endpoint: an oversized request
@@ -218,21 +217,13 @@ class GainsightApi:
 
     async def list_events(self, request: Request, caller: Caller) -> Response:
         params = request.query_params
-        scroll = tr.query_value(params, "scrollId")
-        size = tr.page_size(tr.query_value(params, "pageSize"))
-        if scroll is not None:
-            state = tr.decode_cursor(scroll)
-        else:
-            state = {
-                "q": tr.query_values(params, "filter"),
-                "o": tr.query_value(params, "sort"),
-                "s": _epoch_ms(params, "dateRangeStart"),
-                "e": _epoch_ms(params, "dateRangeEnd"),
-                "a": None,
-            }
-        state["n"] = size or state.get("n") or tr.DEFAULT_PAGE_SIZE
-        wanted = event_query(state.get("q") or [], start=state.get("s"), end=state.get("e"))
-        descending = event_sort_descending(state.get("o"))
+        state = tr.list_state(params)
+        if tr.query_value(params, "scrollId") is None:
+            # The explicit range travels in the scroll id with the filter.
+            state["s"] = _epoch_ms(params, "dateRangeStart")
+            state["e"] = _epoch_ms(params, "dateRangeEnd")
+        wanted = event_query(state["q"], start=state.get("s"), end=state.get("e"))
+        descending = event_sort_descending(state["o"])
         after = state.get("a")
         if after is not None and not (
             isinstance(after, list) and len(after) == 2 and all(isinstance(x, int) for x in after)

@@ -19,6 +19,8 @@ from obliviate.services.profiles import ProfileView
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
+# What a delete answers (Spring's ResponseEntity, as the vendor serialises it).
+DELETED = {"body": {}, "statusCode": "200", "statusCodeValue": 200}
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 25
 

@@ -178,26 +178,13 @@ def _hash_batch_values(conn: Connection, batches: list[dict[str, Any]], vault: A
 def _seal(conn: Connection, old: dict[str, list[dict[str, Any]]]) -> Any:
     # Imported here: the storage modules are only needed when there is data to seal.
     from obliviate.storage import tables as t
-    from obliviate.storage.deployment_keys import (
-        CURRENT,
-        DeploymentKeyError,
-        _check,
-        _in_force,
-        _stored,
-        vault_on,
-    )
+    from obliviate.storage.deployment_keys import vault_for_migration
     from obliviate.storage.sealing import Keyring
 
-    keys = context.config.attributes.get("deployment_keys")
-    if keys is None:
-        raise DeploymentKeyError(
-            "this database holds person data to seal: migrate it with its secret key "
-            "(obliviate migrate or obliviate serve, with OBLIVIATE_SECRET_KEY set as usual)"
-        )
+    vault = vault_for_migration(
+        conn, context.config.attributes.get("deployment_keys"), needs="person data to seal"
+    )
     now = int(time.time() * 1000)
-    keys = _in_force(keys, _stored(conn, CURRENT))
-    _check(conn, keys, now)
-    vault = vault_on(conn, keys, now=now)
     rings: dict[str, Keyring] = {}
 
     def ring(tenant_id: str) -> Keyring:

@@ -8,7 +8,6 @@ The profiles that already name an account in their (sealed) attributes get its l
 which needs the deployment keys, as 0006 did; a database without profiles needs none.
 """
 
-import time
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -43,27 +42,15 @@ def _link_existing_profiles() -> None:
     # Imported here: the storage modules are only needed when there is data to read.
     from obliviate.domain.accounts import account_of_attributes
     from obliviate.storage import tables as t
-    from obliviate.storage.deployment_keys import (
-        CURRENT,
-        DeploymentKeyError,
-        _check,
-        _in_force,
-        _stored,
-        vault_on,
-    )
+    from obliviate.storage.deployment_keys import vault_for_migration
     from obliviate.storage.repositories import ACCOUNT_LINK
     from obliviate.storage.sealing import Keyring
 
-    keys = context.config.attributes.get("deployment_keys")
-    if keys is None:
-        raise DeploymentKeyError(
-            "this database holds profiles to link to their accounts: migrate it with its "
-            "secret key (obliviate migrate or obliviate serve, with OBLIVIATE_SECRET_KEY set)"
-        )
-    now = int(time.time() * 1000)
-    keys = _in_force(keys, _stored(conn, CURRENT))
-    _check(conn, keys, now)
-    vault = vault_on(conn, keys, now=now)
+    vault = vault_for_migration(
+        conn,
+        context.config.attributes.get("deployment_keys"),
+        needs="profiles to link to their accounts",
+    )
     rings: dict[str, Keyring] = {}
     rows = conn.execute(
         sa.select(t.profiles.c.tenant_id, t.profiles.c.profile_id, t.profiles.c.attributes)
