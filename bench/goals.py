@@ -1,14 +1,15 @@
-"""Issue 6's goals, each checked against the rows and figures of the same run."""
+"""The benchmark's goals, each checked against the rows and figures of the same run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from report import BEFORE_ROWS, Row, before_name
 
 if TYPE_CHECKING:
-    from scenarios import Plan
+    from plan import Plan
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,20 @@ def _ratio_goal(goal: str, row: Row | None, minimum: float) -> Goal:
     return Goal(
         goal, f"{row.ratio:.4f} of {row.baseline}", f">= {minimum:.2f}", row.ratio >= minimum
     )
+
+
+def _figure_goal(
+    goal: str,
+    value: float | None,
+    shown: str,
+    target: str,
+    met: Callable[[float], bool] | None = None,
+) -> Goal:
+    """A goal on one figure of the run: ``shown`` formats it, ``met`` judges it (None: the
+    figure is only reported)."""
+    if value is None:
+        return Goal(goal, "not measured", target, None)
+    return Goal(goal, shown.format(value), target, None if met is None else met(value))
 
 
 def evaluate(rows: list[Row], facts: dict[str, float], plan: Plan) -> list[Goal]:
@@ -69,23 +84,22 @@ def evaluate(rows: list[Row], facts: dict[str, float], plan: Plan) -> list[Goal]
         )
     else:
         out.append(Goal("3. hard delete p99, history / none", "not measured", "<= 1.50", None))
-    rate = facts.get("purge_rows_per_s")
     out.append(
-        Goal(
+        _figure_goal(
             "3. purge + erasure of event rows, SQLite",
-            "not measured" if rate is None else f"{rate:,.0f} rows/s",
+            facts.get("purge_rows_per_s"),
+            "{:,.0f} rows/s",
             ">= 250,000 rows/s",
-            None if rate is None else rate >= 250_000,
+            lambda rate: rate >= 250_000,
         )
     )
     out.append(_erasure_goal("3. erasure passes in that purge, SQLite", facts, ""))
-    pg_rate = facts.get("pg_purge_rows_per_s")
     out.append(
-        Goal(
+        _figure_goal(
             "3. purge + erasure of event rows, PostgreSQL (2 workers)",
-            "not measured" if pg_rate is None else f"{pg_rate:,.0f} rows/s",
+            facts.get("pg_purge_rows_per_s"),
+            "{:,.0f} rows/s",
             "reported",
-            None,
         )
     )
     out.append(_erasure_goal("3. erasure passes in that purge, PostgreSQL", facts, "pg_"))
@@ -99,13 +113,13 @@ def evaluate(rows: list[Row], facts: dict[str, float], plan: Plan) -> list[Goal]
                 f"4. {kind} at {plan.scale_large:,} profiles / {plan.scale_small:,}", large, 0.8
             )
         )
-    rss = facts.get("scale_rss_mb_peak")
     out.append(
-        Goal(
+        _figure_goal(
             "4. server RSS during the scale run",
-            "not measured" if rss is None else f"{rss:.0f} MB",
+            facts.get("scale_rss_mb_peak"),
+            "{:.0f} MB",
             "< 250 MB",
-            None if rss is None else rss < 250,
+            lambda rss: rss < 250,
         )
     )
     for r in rows:

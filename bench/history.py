@@ -1,4 +1,4 @@
-"""Goal 3 of issue 6: a person's history does not slow their deletion.
+"""Goal 3: a person's history does not slow their deletion.
 
 People with a long history (``events_per_person`` events each, written straight into the
 database) and people with none are hard-deleted one request at a time, alternately, on one
@@ -11,13 +11,21 @@ purge + erasure; the worker times each pass (erasure_timing.py), which gives the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
 from pathlib import Path
 
 import bulk
-from loadgen import LoadResult, build_request
+from erasure_timing import read_passes
+from gainsight_requests import user_hard_delete
+from harness import active_jobs, say
+from loadgen import LoadResult, run_load
+from plan import Plan
+from report import Row
+from servers import DB_FILE, HOST, sqlite_env, start_obliviate, start_worker
+from sources import once_each
 
 HEAVY_FIRST_ID = 1_000_000_000
 HEAVY_FIRST_EVENT_ID = 1_000_000_000
@@ -48,16 +56,10 @@ def prepare(db_path: Path, people: int, events_per_person: int) -> tuple[list[st
     return heavy, light, written
 
 
-def alternating_deletes(
-    host: str, heavy: list[str], light: list[str], headers: dict[str, str]
-) -> list[bytes]:
-    requests: list[bytes] = []
-    for h, li in zip(heavy, light, strict=True):
-        for uuid in (h, li):
-            requests.append(
-                build_request("DELETE", f"/v1/users/{uuid}?hardDelete=true", host, headers=headers)
-            )
-    return requests
+def alternating_deletes(host: str, heavy: list[str], light: list[str]) -> list[bytes]:
+    return [
+        user_hard_delete(host, uuid) for pair in zip(heavy, light, strict=True) for uuid in pair
+    ]
 
 
 def split(result: LoadResult) -> tuple[LoadResult, LoadResult]:
@@ -103,3 +105,79 @@ def purge_figures(db_path: Path, people: int, *, since_ms: int) -> tuple[int, fl
     purged = sum(int(result.get("counts", {}).get("events", 0)) for result in results)
     span_ms = max(r[1] for r in rows) - since_ms
     return purged, span_ms / 1000
+
+
+async def history_section(plan: Plan, workdir: Path, facts: dict[str, float]) -> list[Row]:
+    """Hard deletes of people with a long history against people with none, on a server of
+    its own with no worker (so the requests are measured alone), then the purge of what they
+    queued by one `obliviate worker` process, timed from its start until the last job has
+    completed: each completes only after its erasure pass, which that worker times."""
+    people, per = plan.history_people, plan.events_per_person
+    folder = workdir / "history"
+    server = start_obliviate(folder, name="obliviate-history", extra_args=("--no-worker",))
+    rows: list[Row] = []
+    try:
+        server.wait_ready("/healthz")
+        db = folder / DB_FILE
+        say(f"history: {people} people with {per:,} events each and {people} with none ...")
+        # One more of each: the first pair warms the server up and is not counted.
+        heavy, light, written = prepare(db, people + 1, per)
+        requests = alternating_deletes(f"{HOST}:{server.port}", heavy, light)
+        result = await run_load(HOST, server.port, once_each(requests), connections=1)
+        heavy_result, light_result = split(result)
+        light_row = Row.from_result(
+            "hard delete, person with no events",
+            "DELETE /v1/users/{id}?hardDelete=true",
+            light_result,
+            plan.duration,
+            None,
+            connections=1,
+            note=(
+                f"{people} requests on one connection, alternating with the row below, on a "
+                "server with no worker; the purges run after (see the goals)"
+            ),
+        )
+        heavy_row = Row.from_result(
+            f"hard delete, person with {per:,} events",
+            "DELETE /v1/users/{id}?hardDelete=true",
+            heavy_result,
+            plan.duration,
+            light_row,
+            connections=1,
+            note=f"{people} requests; {per:,} event rows written for each beforehand",
+        )
+        rows += [light_row, heavy_row]
+        for row in rows:
+            say(f"  {row.progress_line()}")
+        erasure_log = folder / "erasure-passes.txt"
+        worker = start_worker(sqlite_env(folder), folder, erasure_log=erasure_log)
+        try:
+            worker.wait_worker()
+            started = int(time.time() * 1000)
+            deadline = time.monotonic() + 900
+            while active_jobs(db) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            if worker.process.poll() is not None:
+                raise RuntimeError(f"the history worker died:\n{worker.log_tail()}")
+        finally:
+            worker.stop()
+        purged, seconds = purge_figures(db, people + 1, since_ms=started)
+        if purged != written:
+            raise RuntimeError(f"the purges removed {purged} event rows of {written}")
+        # Purge + erasure: the jobs end only after their erasure pass.
+        facts["purge_event_rows"] = purged
+        facts["purge_seconds"] = seconds
+        facts["purge_rows_per_s"] = purged / seconds if seconds > 0 else 0.0
+        passes = read_passes([erasure_log])
+        facts["erasure_passes"] = passes.done
+        facts["erasure_busy_passes"] = passes.busy
+        facts["erasure_seconds"] = passes.seconds
+        facts["erasure_ms_mean"] = passes.mean_ms
+        facts["erasure_ms_max"] = passes.max_ms
+        say(
+            f"  purge + erasure: {purged:,} event rows in {seconds:.2f} s by one worker process; "
+            f"{passes.done} erasure passes took {passes.seconds:.2f} s of it"
+        )
+    finally:
+        server.stop()
+    return rows

@@ -24,7 +24,9 @@ from obliviate.services.tenants import create_tenant
 from obliviate.settings import Settings
 from obliviate.storage import tables
 from obliviate.storage.engine import make_engine, normalise_url
+from obliviate.storage.erasure import Eraser
 from obliviate.storage.migrate import migrate
+from obliviate.storage.repositories.jobs import SqlJobQueue
 
 POSTGRES_URL = os.environ.get(
     "OBLIVIATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -140,7 +142,9 @@ def client(container: Container) -> Iterator[TestClient]:
 
 def new_tenant(container: Container, prefix: str = "t") -> dict[str, Any]:
     name = f"{prefix}-{secrets.token_hex(6)}"
-    return create_tenant(container.engine, name=name, now=int(time.time() * 1000))
+    created = create_tenant(container.tenant_store, name=name, now=int(time.time() * 1000))
+    # As `obliviate tenant create --json` prints it: what the tests sign in with.
+    return created.fields()
 
 
 @pytest.fixture
@@ -211,7 +215,8 @@ def worker_on_clock(container: Container, clock: FakeClock, **config: Any) -> Wo
         **config,
     }
     return Worker(
-        engine=container.engine,
+        queue=SqlJobQueue(container.engine),
+        eraser=Eraser(container.engine),
         uow_factory=container.uow_factory,
         hasher=container.hasher,
         clock=clock,

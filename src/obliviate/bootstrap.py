@@ -19,15 +19,23 @@ from obliviate.http.runtime import Runtime, SystemClock
 from obliviate.jobs.worker import Worker, WorkerConfig
 from obliviate.ratelimit import RateLimiter
 from obliviate.security import DeploymentKeys, KeyedHasher
+from obliviate.services.ports import Transactions
 from obliviate.services.tenants import Authenticator
 from obliviate.settings import Settings
 from obliviate.storage.deployment_keys import check_key, load_vault
 from obliviate.storage.engine import make_engine, sqlite_path
+from obliviate.storage.erasure import Eraser
 from obliviate.storage.forget_log import FileForgetLog
-from obliviate.storage.group_commit import GroupCommitter
 from obliviate.storage.migrate import migrate
+from obliviate.storage.repositories.jobs import SqlJobQueue
 from obliviate.storage.sealing import Vault
-from obliviate.storage.uow import SqlitePointReads, SqlUnitOfWorkFactory
+from obliviate.storage.tenant_store import SqlTenants
+from obliviate.storage.transactions import (
+    SqliteGroupCommitTransactions,
+    SqliteTransactions,
+    ThreadedTransactions,
+)
+from obliviate.storage.uow import SqlUnitOfWorkFactory
 
 
 def _key_file_key(key_file: Path) -> bytes:
@@ -77,6 +85,10 @@ class Container:
     _uow_factory: SqlUnitOfWorkFactory | None = None
 
     @property
+    def tenant_store(self) -> SqlTenants:
+        return SqlTenants(self.engine)
+
+    @property
     def vault(self) -> Vault:
         return self.uow_factory.vault
 
@@ -124,7 +136,8 @@ def open_deployment(settings: Settings) -> Container:
 def create_worker(container: Container) -> Worker:
     s = container.settings
     return Worker(
-        engine=container.engine,
+        queue=SqlJobQueue(container.engine),
+        eraser=Eraser(container.engine),
         uow_factory=container.uow_factory,
         hasher=container.hasher,
         clock=container.clock,
@@ -141,13 +154,27 @@ def create_worker(container: Container) -> Worker:
     )
 
 
-def create_app(container: Container, *, worker: Worker | None = None) -> Starlette:
+def create_transactions(container: Container, *, worker: Worker | None) -> Transactions:
+    """SQLite: reads by key on the event loop, writes sharing one COMMIT (unless group commit
+    is turned off); PostgreSQL: each unit of work in a thread, in a transaction of its own."""
     s = container.settings
     forget_log = FileForgetLog(s.forget_log_path)
+    wake_worker = worker.wake.set if worker is not None else (lambda: None)
+    if sqlite_path(s.database_url) is None:
+        kind: type[ThreadedTransactions] = ThreadedTransactions
+    elif s.group_commit:
+        kind = SqliteGroupCommitTransactions
+    else:
+        kind = SqliteTransactions
+    return kind(container.uow_factory, forget_log=forget_log, wake_worker=wake_worker)
+
+
+def create_app(container: Container, *, worker: Worker | None = None) -> Starlette:
+    s = container.settings
     runtime = Runtime(
-        uow_factory=container.uow_factory,
+        transactions=create_transactions(container, worker=worker),
         authenticator=Authenticator(
-            container.engine,
+            container.tenant_store,
             default_revival_window=s.revival_window,
             mass_delete_share=s.mass_delete_share,
             mass_delete_floor=s.mass_delete_floor,
@@ -168,23 +195,6 @@ def create_app(container: Container, *, worker: Worker | None = None) -> Starlet
         clock=container.clock,
         max_body_bytes=s.max_body_bytes,
         auth_cache_ttl=s.auth_cache_ttl,
-        on_job_enqueued=worker.wake.set if worker is not None else None,
-        point_reads=(
-            SqlitePointReads(container.engine, vault=container.vault)
-            if sqlite_path(s.database_url) is not None
-            else None
-        ),
-        forget_log=forget_log,
-        group_commit=(
-            GroupCommitter(
-                container.engine,
-                vault=container.vault,
-                key_id=container.keys.current_id,
-                forget_log=forget_log,
-            )
-            if s.group_commit and sqlite_path(s.database_url) is not None
-            else None
-        ),
     )
     return build_app(runtime, container.engine)
 

@@ -59,12 +59,12 @@ def serve(host: str, port: int, demo: bool, no_worker: bool) -> None:
     if demo:
         if settings.env == "production":
             raise click.ClickException("demo credentials are refused when OBLIVIATE_ENV=production")
-        if not tenants.tenant_exists(container.engine, tenants.DEMO_TENANT):
+        if not tenants.tenant_exists(container.tenant_store, tenants.DEMO_TENANT):
             created = tenants.create_tenant(
-                container.engine, name=tenants.DEMO_TENANT, now=_now(), demo=True
+                container.tenant_store, name=tenants.DEMO_TENANT, now=_now(), demo=True
             )
             click.echo("demo tenant created; its credentials:", err=True)
-            click.echo(orjson.dumps(created).decode(), err=True)
+            click.echo(orjson.dumps(created.fields()).decode(), err=True)
         else:
             click.echo("demo tenant ready (credentials as in the README)", err=True)
     worker = None if no_worker else create_worker(container)
@@ -130,14 +130,14 @@ def tenant_create(name: str, as_json: bool) -> None:
     container = build_container(_settings())
     migrate(container.engine, keys=container.keys)
     try:
-        created = tenants.create_tenant(container.engine, name=name, now=_now())
+        created = tenants.create_tenant(container.tenant_store, name=name, now=_now())
     except ObliviateError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
-        click.echo(orjson.dumps(created).decode())
+        click.echo(orjson.dumps(created.fields()).decode())
     else:
         click.echo(f"tenant {name} created; store these credentials now, they are not kept:")
-        _print_json(created)
+        _print_json(created.fields())
 
 
 @tenant.command("list")
@@ -146,7 +146,7 @@ def tenant_list(as_json: bool) -> None:
     """List tenants (never their credentials)."""
     container = build_container(_settings())
     migrate(container.engine, keys=container.keys)
-    found = tenants.list_tenants(container.engine)
+    found = tenants.list_tenants(container.tenant_store)
     if as_json:
         click.echo(
             orjson.dumps([{"tenant": r.name, "created_at": r.created_at} for r in found]).decode()
@@ -168,10 +168,12 @@ def tenant_rotate(name: str, surface: str) -> None:
     container = build_container(_settings())
     migrate(container.engine, keys=container.keys)
     try:
-        fresh = tenants.rotate_credentials(container.engine, name=name, surface=surface, now=_now())
+        fresh = tenants.rotate_credentials(
+            container.tenant_store, name=name, surface=surface, now=_now()
+        )
     except ObliviateError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(orjson.dumps({surface: fresh}).decode())
+    click.echo(orjson.dumps({surface: fresh.fields()}).decode())
     if surface == "native":
         click.echo("every other native token of the tenant is revoked, scoped ones too", err=True)
 
@@ -191,7 +193,7 @@ def token_create(name: str, scopes: str, as_json: bool) -> None:
     migrate(container.engine, keys=container.keys)
     wanted = [s.strip() for s in scopes.split(",") if s.strip()]
     try:
-        token = tenants.create_token(container.engine, name=name, scopes=wanted, now=_now())
+        token = tenants.create_token(container.tenant_store, name=name, scopes=wanted, now=_now())
     except ObliviateError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -278,7 +280,7 @@ def audit_verify() -> None:
     container = build_container(_settings())
     migrate(container.engine, keys=container.keys)
     bad = 0
-    for record in tenants.list_tenants(container.engine):
+    for record in tenants.list_tenants(container.tenant_store):
         with container.uow_factory(record.tenant_id, write=False) as uow:
             problem = audit_service.verify_tenant(uow)
             count = len(uow.receipts.all_in_order())
@@ -312,7 +314,7 @@ def audit_export(since: str, out: str) -> None:
     migrate(container.engine, keys=container.keys)
     start = _epoch_ms(since)
     with click.open_file(out, "w") as sink:
-        for record in tenants.list_tenants(container.engine):
+        for record in tenants.list_tenants(container.tenant_store):
             with container.uow_factory(record.tenant_id, write=False) as uow:
                 for receipt in audit_service.export_since(uow, since=start):
                     line = {"tenant": record.name, **receipt}

@@ -74,7 +74,7 @@ def _matching_log_id(log_path: Path, mark: LogPosition | None) -> str:
 def _replay(container: Container, reading: LogReading) -> tuple[ReplaySummary, int]:
     """Replay the entries of tenants the restored database holds: (summary, entries of other
     tenants skipped). A tenant made after the backup is not in it, nor anyone of it."""
-    known = {record.tenant_id for record in tenants.list_tenants(container.engine)}
+    known = {record.tenant_id for record in tenants.list_tenants(container.tenant_store)}
     others = 0
 
     def entries() -> Iterator[ForgetEntry]:

@@ -14,6 +14,7 @@ import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from obliviate.bootstrap import Container, build_container, create_worker
+from obliviate.domain.batches import DryRun, JobStatus
 from obliviate.domain.deletion import TERMINAL_JOB_STATES
 from obliviate.domain.errors import ObliviateError
 from obliviate.domain.events import NewEvent
@@ -37,7 +38,7 @@ def _caller(container: Container, name: str) -> Caller:
     s = container.settings
     try:
         return tenants.cli_caller(
-            container.engine,
+            container.tenant_store,
             name=name,
             revival_window=s.revival_window,
             share=s.mass_delete_share,
@@ -98,7 +99,7 @@ def submit_file(
         ).hexdigest()
         with container.uow_factory(caller.tenant.tenant_id) as uow:
             try:
-                _, answer = batches.submit(
+                answer = batches.submit(
                     uow,
                     caller=caller,
                     batch=request,
@@ -113,11 +114,11 @@ def submit_file(
             uow.commit()
             # Acknowledged from here on: recorded outside the database, as the server does.
             forget_log.append(uow.take_forgotten())
-        if dry_run:
-            totals.update(answer["counts"])
-            outcomes.update(s["outcome"] for s in answer["subjects"])
+        if isinstance(answer, DryRun):
+            totals.update(answer.counts)
+            outcomes.update(s.outcome.outcome.value for s in answer.subjects)
         else:
-            jobs.append(int(answer["id"]))
+            jobs.append(answer.job.job_id)
     if dry_run:
         click.echo(orjson.dumps({"dry_run": True, "outcomes": outcomes, "counts": totals}).decode())
         return 0
@@ -132,7 +133,7 @@ def submit_file(
 def _follow(container: Container, caller: Caller, jobs: list[int], total: int) -> int:
     """Work the jobs here (beside any running workers) and show progress until all end."""
     worker = create_worker(container)
-    states: dict[int, dict[str, Any]] = {}
+    states: dict[int, JobStatus] = {}
     with _bar() as bar:
         task = bar.add_task("deleting", total=total)
         while True:
@@ -140,19 +141,19 @@ def _follow(container: Container, caller: Caller, jobs: list[int], total: int) -
             with container.uow_factory(caller.tenant.tenant_id, write=False) as uow:
                 states = {job: batches.status(uow, job_id=job) for job in jobs}
             done = sum(
-                1 for s in states.values() for x in s["subjects"] if x["outcome"] != "pending"
+                1 for s in states.values() for x in s.subjects if x.outcome.outcome != "pending"
             )
             bar.update(task, completed=done)
-            if all(s["state"] in TERMINAL_JOB_STATES for s in states.values()):
+            if all(s.state in TERMINAL_JOB_STATES for s in states.values()):
                 break
             if not worked:
                 time.sleep(container.settings.worker_poll_interval)
     outcomes: Counter[str] = Counter()
     counts: Counter[str] = Counter()
     for status in states.values():
-        outcomes.update(status["outcomes"])
-        counts.update(status["counts"])
-    final = {str(job): s["state"] for job, s in states.items()}
+        outcomes.update({outcome.value: n for outcome, n in status.outcomes.items()})
+        counts.update(status.counts)
+    final = {str(job): s.state.value for job, s in states.items()}
     click.echo(orjson.dumps({"jobs": final, "outcomes": outcomes, "counts": counts}).decode())
     return 0 if all(state == "completed" for state in final.values()) else 1
 

@@ -23,7 +23,7 @@ def token_list(name: str, as_json: bool) -> None:
     container = build_container(_settings())
     migrate(container.engine, keys=container.keys)
     try:
-        found = native_tokens.list_tokens(container.engine, name=name)
+        found = native_tokens.list_tokens(container.tenant_store, name=name)
     except ObliviateError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -56,7 +56,7 @@ def token_revoke(name: str, token_id: str) -> None:
     container = build_container(_settings())
     migrate(container.engine, keys=container.keys)
     try:
-        native_tokens.revoke_token(container.engine, name=name, token=token_id, now=_now())
+        native_tokens.revoke_token(container.tenant_store, name=name, token=token_id, now=_now())
     except ObliviateError as exc:
         raise click.ClickException(str(exc)) from exc
     ttl = container.settings.auth_cache_ttl

@@ -15,19 +15,22 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from obliviate.bootstrap import Container
+from obliviate.domain.batches import DryRun, JobStatus, Submission
 from obliviate.domain.deletion import DELETION_BATCH, PURGE_PROFILE
 from obliviate.domain.errors import IdempotencyMismatch, MassDeletionRefused
 from obliviate.domain.events import NewEvent
 from obliviate.domain.identifiers import Identifier, identifier
 from obliviate.domain.tenants import Caller
-from obliviate.jobs import queue
 from obliviate.jobs.worker import Worker, WorkerConfig
 from obliviate.services import batches, deletions, devices, identity
 from obliviate.services.batches import BatchRequest
 from obliviate.services.devices import DeviceChange
 from obliviate.services.identity import PersonInput
+from obliviate.services.queue_port import ClaimedJob
 from obliviate.services.tenants import Authenticator
 from obliviate.storage import tables as t
+from obliviate.storage.erasure import Eraser
+from obliviate.storage.repositories.jobs import SqlJobQueue
 from tests.conftest import FakeClock
 
 TERMINAL = {"completed", "partial", "failed", "cancelled"}
@@ -42,7 +45,7 @@ def clock() -> FakeClock:
 
 def make_caller(container: Container, tenant: dict[str, Any], floor: int = 1000) -> Caller:
     auth = Authenticator(
-        container.engine, default_revival_window=7 * 86400.0, mass_delete_floor=floor
+        container.tenant_store, default_revival_window=7 * 86400.0, mass_delete_floor=floor
     )
     return auth.native(tenant["native"]["token"])
 
@@ -64,7 +67,8 @@ def clocked_worker(container: Container, clock: FakeClock) -> Worker:
         purge_batch_size=7,
     )
     return Worker(
-        engine=container.engine,
+        queue=SqlJobQueue(container.engine),
+        eraser=Eraser(container.engine),
         uow_factory=container.uow_factory,
         hasher=container.hasher,
         clock=clock,
@@ -127,7 +131,7 @@ def submit(
     dry_run: bool = False,
     key: str | None = None,
     body: Any = None,
-) -> tuple[int, dict[str, Any]]:
+) -> Submission | DryRun:
     batch = BatchRequest(list(subjects), mode, False, dry_run)
     with container.uow_factory(caller.tenant.tenant_id) as uow:
         answer = batches.submit(
@@ -144,7 +148,12 @@ def submit(
     return answer
 
 
-def status(container: Container, caller: Caller, job_id: int | str) -> dict[str, Any]:
+def accepted(answer: Submission | DryRun) -> JobStatus:
+    assert isinstance(answer, Submission), answer
+    return answer.job
+
+
+def status(container: Container, caller: Caller, job_id: int | str) -> JobStatus:
     with container.uow_factory(caller.tenant.tenant_id, write=False) as uow:
         return batches.status(uow, job_id=int(job_id))
 
@@ -195,16 +204,16 @@ def run_children(container: Container, worker: Worker, caller: Caller) -> None:
     assert all(p.state == "completed" for p in purge_jobs(container, caller))
 
 
-def claim_batch(container: Container, clock: FakeClock, worker_id: str) -> queue.ClaimedJob:
-    claimed = queue.claim(
-        container.engine, worker_id=worker_id, now=clock.now_ms(), lease_ms=LEASE_MS
+def claim_batch(container: Container, clock: FakeClock, worker_id: str) -> ClaimedJob:
+    claimed = SqlJobQueue(container.engine).claim(
+        worker_id=worker_id, now=clock.now_ms(), lease_ms=LEASE_MS
     )
     assert claimed is not None
     assert claimed.kind == DELETION_BATCH
     return claimed
 
 
-def step(container: Container, clock: FakeClock, claimed: queue.ClaimedJob, worker_id: str) -> str:
+def step(container: Container, clock: FakeClock, claimed: ClaimedJob, worker_id: str) -> str:
     with container.uow_factory(claimed.tenant_id) as uow:
         outcome = batches.dispatch_step(
             uow,
@@ -234,24 +243,24 @@ def test_a_batch_is_worked_in_chunks_and_a_worker_that_takes_it_over_goes_on_fro
     for name in names:
         person(container, caller, clock, name, events=2)
     subjects = [uuid(n) for n in names] + [uuid(f"nobody-{n}") for n in range(10)]
-    _, answer = submit(container, caller, clock, subjects)
+    answer = accepted(submit(container, caller, clock, subjects))
     first = claim_batch(container, clock, "worker-a")
     assert step(container, clock, first, "worker-a") == "more"
-    assert len(job(container, answer["id"]).result["outcomes"]) == 50
+    assert len(job(container, answer.job_id).result["outcomes"]) == 50
     assert len(purge_jobs(container, caller)) == 50
     # worker-a dies here; once its lease has run out the clocked worker takes the batch over.
     clock.advance(LEASE_MS / 1000 + 1)
-    assert run_to_end(container, clocked_worker, clock, answer["id"]) == "completed"
+    assert run_to_end(container, clocked_worker, clock, answer.job_id) == "completed"
     assert len(purge_jobs(container, caller)) == 60
-    done = status(container, caller, answer["id"])
-    assert done["outcomes"] == {"deleted": 60, "not_found": 10}
-    assert done["counts"]["events"] == 120
-    assert done["counts"]["profiles"] == 60
-    assert done["attempts"] == 2
+    done = status(container, caller, answer.job_id)
+    assert done.outcomes == {"deleted": 60, "not_found": 10}
+    assert done.counts["events"] == 120
+    assert done.counts["profiles"] == 60
+    assert done.attempts == 2
     # worker-a wakes up: it no longer holds the batch, so its step changes nothing.
-    before = job(container, answer["id"])
+    before = job(container, answer.job_id)
     assert step(container, clock, first, "worker-a") == "done"
-    assert job(container, answer["id"]) == before
+    assert job(container, answer.job_id) == before
 
 
 # --- the closing check --------------------------------------------------------------------------
@@ -338,17 +347,18 @@ def test_a_row_left_in_any_deletion_target_ends_the_batch_partial_naming_it(
 ) -> None:
     left = person(container, caller, clock, "left", events=3, device=True)
     person(container, caller, clock, "clean", events=1)
-    _, answer = submit(container, caller, clock, [uuid("left"), uuid("clean")])
-    run_first_pass(container, clocked_worker, answer["id"])
+    answer = accepted(submit(container, caller, clock, [uuid("left"), uuid("clean")]))
+    run_first_pass(container, clocked_worker, answer.job_id)
     run_children(container, clocked_worker, caller)
-    assert job(container, answer["id"]).state == "queued"
+    assert job(container, answer.job_id).state == "queued"
     plant(container, caller.tenant.tenant_id, kind, left, clock.now_ms())
-    assert run_to_end(container, clocked_worker, clock, answer["id"]) == "partial"
-    done = status(container, caller, answer["id"])
-    assert f"{kind}=1" in done["reason"]
-    assert done["reason"].startswith("subject 0:")
-    assert [s["outcome"] for s in done["subjects"]] == ["failed", "deleted"]
-    assert f"{kind}=1" in done["subjects"][0]["reason"]
+    assert run_to_end(container, clocked_worker, clock, answer.job_id) == "partial"
+    done = status(container, caller, answer.job_id)
+    assert done.reason is not None
+    assert f"{kind}=1" in done.reason
+    assert done.reason.startswith("subject 0:")
+    assert [s.outcome.outcome for s in done.subjects] == ["failed", "deleted"]
+    assert f"{kind}=1" in (done.subjects[0].outcome.reason or "")
 
 
 def test_a_purge_that_failed_makes_its_subject_failed_with_the_purges_error(
@@ -356,21 +366,21 @@ def test_a_purge_that_failed_makes_its_subject_failed_with_the_purges_error(
 ) -> None:
     person(container, caller, clock, "doomed", events=2)
     person(container, caller, clock, "fine")
-    _, answer = submit(container, caller, clock, [uuid("doomed"), uuid("fine")])
-    run_first_pass(container, clocked_worker, answer["id"])
-    children = job(container, answer["id"]).result["children"]
+    answer = accepted(submit(container, caller, clock, [uuid("doomed"), uuid("fine")]))
+    run_first_pass(container, clocked_worker, answer.job_id)
+    children = job(container, answer.job_id).result["children"]
     with container.engine.begin() as conn:
         conn.execute(
             update(t.jobs)
             .where(t.jobs.c.job_id == children["0"][0])
             .values(state="failed", last_error="OSError: disk full", finished_at=clock.now_ms())
         )
-    assert run_to_end(container, clocked_worker, clock, answer["id"]) == "partial"
-    done = status(container, caller, answer["id"])
-    assert "disk full" in done["reason"]
-    assert done["subjects"][0]["outcome"] == "failed"
-    assert done["subjects"][0]["reason"]
-    assert done["subjects"][1]["outcome"] == "deleted"
+    assert run_to_end(container, clocked_worker, clock, answer.job_id) == "partial"
+    done = status(container, caller, answer.job_id)
+    assert "disk full" in (done.reason or "")
+    assert done.subjects[0].outcome.outcome == "failed"
+    assert done.subjects[0].outcome.reason
+    assert done.subjects[1].outcome.outcome == "deleted"
 
 
 # --- dry runs -----------------------------------------------------------------------------------
@@ -383,12 +393,12 @@ def dry_then_real(
     worker: Worker,
     subjects: Sequence[Identifier],
     mode: str = "hard",
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    code, dry = submit(container, caller, clock, subjects, mode=mode, dry_run=True)
-    assert code == 200
-    _, answer = submit(container, caller, clock, subjects, mode=mode)
-    assert run_to_end(container, worker, clock, answer["id"]) == "completed"
-    return dry, status(container, caller, answer["id"])
+) -> tuple[DryRun, JobStatus]:
+    dry = submit(container, caller, clock, subjects, mode=mode, dry_run=True)
+    assert isinstance(dry, DryRun)
+    answer = accepted(submit(container, caller, clock, subjects, mode=mode))
+    assert run_to_end(container, worker, clock, answer.job_id) == "completed"
+    return dry, status(container, caller, answer.job_id)
 
 
 def test_a_dry_run_of_a_soft_deleted_profile_matches_the_hard_deletion_that_follows(
@@ -399,10 +409,10 @@ def test_a_dry_run_of_a_soft_deleted_profile_matches_the_hard_deletion_that_foll
         deletions.soft_delete_profile(uow, caller=caller, uuid="hidden", now=clock.now_ms())
         uow.commit()
     dry, real = dry_then_real(container, caller, clock, clocked_worker, [uuid("hidden")])
-    assert dry["counts"]["events"] == 4
-    assert dry["counts"]["tags"] == 2
-    assert dry["counts"] == real["counts"]
-    assert dry["subjects"] == real["subjects"]
+    assert dry.counts["events"] == 4
+    assert dry.counts["tags"] == 2
+    assert dry.counts == real.counts
+    assert dry.subjects == real.subjects
 
 
 def test_a_soft_dry_run_of_a_soft_deleted_profile_matches_the_soft_batch_that_follows(
@@ -415,8 +425,8 @@ def test_a_soft_dry_run_of_a_soft_deleted_profile_matches_the_soft_batch_that_fo
         uow.commit()
     subjects = [uuid("hidden"), uuid("shown")]
     dry, real = dry_then_real(container, caller, clock, clocked_worker, subjects, mode="soft")
-    assert dry["counts"] == real["counts"]
-    assert dry["subjects"] == real["subjects"]
+    assert dry.counts == real.counts
+    assert dry.subjects == real.subjects
 
 
 @pytest.mark.parametrize(
@@ -437,9 +447,9 @@ def test_one_person_named_twice_is_counted_once_by_the_dry_run_and_the_real_run(
     person(container, caller, clock, "twice", events=3)
     subjects = [uuid("twice"), email("twice@example.com")]
     dry, real = dry_then_real(container, caller, clock, clocked_worker, subjects, mode=mode)
-    assert {k: n for k, n in real["counts"].items() if n} == removed
-    assert dry["counts"] == real["counts"]
-    assert dry["subjects"] == real["subjects"]
+    assert {k: n for k, n in real.counts.items() if n} == removed
+    assert dry.counts == real.counts
+    assert dry.subjects == real.subjects
 
 
 # --- the guard and idempotency ------------------------------------------------------------------
@@ -454,8 +464,7 @@ def test_the_guard_counts_people_not_subjects(
     person(container, tight, clock, "three")
     # One person by two identifiers, and nobody: one deletion.
     same = [uuid("one"), email("one@example.com"), uuid("nobody")]
-    code, _ = submit(container, tight, clock, same)
-    assert code == 202
+    assert isinstance(submit(container, tight, clock, same), Submission)
     with pytest.raises(MassDeletionRefused):
         submit(container, tight, clock, [uuid("two")])
 
@@ -465,24 +474,25 @@ def test_an_idempotency_key_replays_for_24_hours_and_is_then_forgotten(
 ) -> None:
     person(container, caller, clock, "idem")
     body = {"subjects": [{"type": "uuid", "value": "idem"}]}
-    code, first = submit(container, caller, clock, [uuid("idem")], key="k", body=body)
-    assert code == 202
+    first = accepted(submit(container, caller, clock, [uuid("idem")], key="k", body=body))
     clock.advance(24 * 3600 - 1)
-    assert submit(container, caller, clock, [uuid("idem")], key="k", body=body) == (202, first)
+    again = submit(container, caller, clock, [uuid("idem")], key="k", body=body)
+    assert again == Submission(job=first, replayed=True)
     with pytest.raises(IdempotencyMismatch):
         submit(container, caller, clock, [uuid("other")], key="k", body={"other": 1})
     clock.advance(2)
-    code, fresh = submit(container, caller, clock, [uuid("other")], key="k", body={"other": 1})
-    assert code == 202
-    assert fresh["id"] != first["id"]
+    fresh = submit(container, caller, clock, [uuid("other")], key="k", body={"other": 1})
+    assert isinstance(fresh, Submission)
+    assert not fresh.replayed
+    assert fresh.job.job_id != first.job_id
 
 
 def test_a_batch_that_fails_for_good_keeps_no_identifier_value(
     container: Container, caller: Caller, clock: FakeClock, clocked_worker: Worker
 ) -> None:
     person(container, caller, clock, "doomed-for-good")
-    _, answer = submit(container, caller, clock, [email("Doomed-For-Good@example.com")])
-    job_id = answer["id"]
+    doomed = [email("Doomed-For-Good@example.com")]
+    job_id = accepted(submit(container, caller, clock, doomed)).job_id
     # A payload the worker cannot act on (an unknown surface): every attempt fails.
     payload = dict(job(container, job_id).payload)
     with container.engine.begin() as conn:

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from obliviate.bootstrap import Container
-from obliviate.domain.devices import MAX_TAGS_PER_DEVICE, DeviceNotFound
-from obliviate.domain.errors import ProfileNotFound, ValidationError
+from obliviate.domain.devices import MAX_TAGS_PER_DEVICE
+from obliviate.domain.errors import DeviceNotFound, ProfileNotFound, ValidationError
 from obliviate.domain.tenants import Caller
 from obliviate.jobs.worker import Worker
 from obliviate.services import deletions, devices, profiles
@@ -29,7 +29,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def caller(container: Container, tenant: dict[str, Any]) -> Caller:
-    auth = Authenticator(container.engine, default_revival_window=WINDOW)
+    auth = Authenticator(container.tenant_store, default_revival_window=WINDOW)
     return auth.engagelab(tenant["engagelab"]["app_key"], tenant["engagelab"]["master_secret"])
 
 
@@ -182,7 +182,7 @@ def test_a_deleted_registration_id_can_register_again_fresh(dev: Devices) -> Non
 
 class Owner:
     def __init__(self, container: Container, tenant: dict[str, Any], clock: FakeClock) -> None:
-        auth = Authenticator(container.engine, default_revival_window=WINDOW)
+        auth = Authenticator(container.tenant_store, default_revival_window=WINDOW)
         self.caller = auth.gainsight(tenant["gainsight"]["api_key"])
         self.c, self.clock = container, clock
 

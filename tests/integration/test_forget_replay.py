@@ -37,7 +37,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def caller(container: Container, tenant: dict[str, Any]) -> Caller:
-    auth = Authenticator(container.engine, default_revival_window=WINDOW)
+    auth = Authenticator(container.tenant_store, default_revival_window=WINDOW)
     return auth.gainsight(tenant["gainsight"]["api_key"])
 
 

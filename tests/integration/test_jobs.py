@@ -10,10 +10,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
 from obliviate.bootstrap import Container
-from obliviate.jobs import queue
 from obliviate.jobs.worker import Worker
 from obliviate.storage import tables as t
 from obliviate.storage.migrate import alembic_config, migrate
+from obliviate.storage.repositories.jobs import SqlJobQueue
 from tests.conftest import FakeClock, worker_on_clock
 
 
@@ -87,12 +87,17 @@ def test_a_job_whose_worker_died_is_taken_over_after_its_lease(
     tenant_id = _tenant_id(container, tenant)
     _worker(container, clock).drain()
     job_id = _enqueue(container, tenant_id, "no_such_kind", clock.now_ms())
-    claimed = queue.claim(container.engine, worker_id="dead", now=clock.now_ms(), lease_ms=10_000)
+    claimed = SqlJobQueue(container.engine).claim(
+        worker_id="dead", now=clock.now_ms(), lease_ms=10_000
+    )
     assert claimed is not None and claimed.job_id == job_id
     # The claimant is gone (kill -9): nobody may take the job while the lease holds...
-    assert queue.claim(container.engine, worker_id="b", now=clock.now_ms(), lease_ms=10_000) is None
+    assert (
+        SqlJobQueue(container.engine).claim(worker_id="b", now=clock.now_ms(), lease_ms=10_000)
+        is None
+    )
     clock.advance(10.001)
-    again = queue.claim(container.engine, worker_id="b", now=clock.now_ms(), lease_ms=10_000)
+    again = SqlJobQueue(container.engine).claim(worker_id="b", now=clock.now_ms(), lease_ms=10_000)
     assert again is not None and again.job_id == job_id
     assert again.attempts == 2
     assert _job(container, job_id).locked_by == "b"
@@ -108,7 +113,9 @@ def test_concurrent_workers_claim_each_job_exactly_once(
 
     def claimer(name: str) -> None:
         while True:
-            job = queue.claim(container.engine, worker_id=name, now=clock.now_ms(), lease_ms=60_000)
+            job = SqlJobQueue(container.engine).claim(
+                worker_id=name, now=clock.now_ms(), lease_ms=60_000
+            )
             if job is None:
                 return
             with lock:
@@ -142,7 +149,7 @@ def _hard_deleted_with_events(
     from obliviate.services.tenants import Authenticator
 
     _worker(container, clock).drain()
-    caller = Authenticator(container.engine, default_revival_window=60).gainsight(
+    caller = Authenticator(container.tenant_store, default_revival_window=60).gainsight(
         tenant["gainsight"]["api_key"]
     )
     with container.uow_factory(caller.tenant.tenant_id) as uow:
@@ -171,10 +178,10 @@ def test_a_worker_that_lost_its_lease_cannot_touch_the_job_its_successor_holds(
     from obliviate.services import deletions
 
     tenant_id, profile_id = _hard_deleted_with_events(container, tenant, clock, "lease-1")
-    first = queue.claim(container.engine, worker_id="a", now=clock.now_ms(), lease_ms=1_000)
+    first = SqlJobQueue(container.engine).claim(worker_id="a", now=clock.now_ms(), lease_ms=1_000)
     assert first is not None
     clock.advance(2)
-    second = queue.claim(container.engine, worker_id="b", now=clock.now_ms(), lease_ms=60_000)
+    second = SqlJobQueue(container.engine).claim(worker_id="b", now=clock.now_ms(), lease_ms=60_000)
     assert second is not None and second.job_id == first.job_id
 
     def step(worker_id: str) -> deletions.PurgeProgress:
@@ -215,7 +222,7 @@ def test_each_purge_step_extends_the_lease_so_a_long_purge_is_not_taken_over(
     from obliviate.services import deletions
 
     tenant_id, _ = _hard_deleted_with_events(container, tenant, clock, "lease-2")
-    held = queue.claim(container.engine, worker_id="a", now=clock.now_ms(), lease_ms=1_000)
+    held = SqlJobQueue(container.engine).claim(worker_id="a", now=clock.now_ms(), lease_ms=1_000)
     assert held is not None
     with container.uow_factory(tenant_id) as uow:
         done = deletions.purge_step(
@@ -231,4 +238,7 @@ def test_each_purge_step_extends_the_lease_so_a_long_purge_is_not_taken_over(
     assert done.progress is deletions.PurgeProgress.MORE
     # Past the lease the claim gave, but within the one the step wrote: nobody else gets it.
     clock.advance(2)
-    assert queue.claim(container.engine, worker_id="b", now=clock.now_ms(), lease_ms=1_000) is None
+    assert (
+        SqlJobQueue(container.engine).claim(worker_id="b", now=clock.now_ms(), lease_ms=1_000)
+        is None
+    )

@@ -38,7 +38,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def caller(container: Container, tenant: dict[str, Any]) -> Caller:
-    auth = Authenticator(container.engine, default_revival_window=WINDOW)
+    auth = Authenticator(container.tenant_store, default_revival_window=WINDOW)
     return auth.gainsight(tenant["gainsight"]["api_key"])
 
 
@@ -306,7 +306,7 @@ def test_a_tenant_cannot_see_or_delete_another_tenants_profile(
 ) -> None:
     uuid = uid()
     people.create(uuid)
-    auth = Authenticator(container.engine, default_revival_window=WINDOW)
+    auth = Authenticator(container.tenant_store, default_revival_window=WINDOW)
     intruder = Person(container, auth.gainsight(other_tenant["gainsight"]["api_key"]), clock)
     with pytest.raises(ProfileNotFound):
         intruder.get(uuid)

@@ -37,7 +37,7 @@ def _machine(container: Container, tenant: dict[str, Any]) -> type[RuleBasedStat
         def __init__(self) -> None:
             super().__init__()
             auth = Authenticator(
-                container.engine, default_revival_window=WINDOW, mass_delete_floor=10**9
+                container.tenant_store, default_revival_window=WINDOW, mass_delete_floor=10**9
             )
             self.caller = auth.gainsight(tenant["gainsight"]["api_key"])
             self.clock = FakeClock()

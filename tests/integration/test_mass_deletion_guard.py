@@ -157,7 +157,7 @@ def test_sixty_minutes_after_a_burst_its_allowance_is_back(
 
 def tenant_of(container: Container, wire: Wire, *, floor: int) -> Tenant:
     auth = Authenticator(
-        container.engine, default_revival_window=7 * 86400.0, mass_delete_floor=floor
+        container.tenant_store, default_revival_window=7 * 86400.0, mass_delete_floor=floor
     )
     return auth.native(wire["native"]["token"]).tenant
 

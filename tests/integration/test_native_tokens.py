@@ -27,8 +27,10 @@ def _id(token: str) -> str:
 def test_tokens_are_listed_by_id_and_scopes_without_their_secret(
     container: Container, tenant: dict[str, Any]
 ) -> None:
-    scoped = create_token(container.engine, name=tenant["tenant"], scopes=["read"], now=_now())
-    found = list_tokens(container.engine, name=tenant["tenant"])
+    scoped = create_token(
+        container.tenant_store, name=tenant["tenant"], scopes=["read"], now=_now()
+    )
+    found = list_tokens(container.tenant_store, name=tenant["tenant"])
     assert [(tok.token_id, tok.scopes, tok.last_used_at) for tok in found] == [
         (_id(tenant["native"]["token"]), None, None),
         (_id(scoped), ("read",), None),
@@ -39,13 +41,15 @@ def test_tokens_are_listed_by_id_and_scopes_without_their_secret(
 def test_a_revoked_token_no_longer_authenticates_and_others_do(
     container: Container, tenant: dict[str, Any]
 ) -> None:
-    auth = Authenticator(container.engine, default_revival_window=60)
-    scoped = create_token(container.engine, name=tenant["tenant"], scopes=["read"], now=_now())
-    revoke_token(container.engine, name=tenant["tenant"], token=_id(scoped), now=_now())
+    auth = Authenticator(container.tenant_store, default_revival_window=60)
+    scoped = create_token(
+        container.tenant_store, name=tenant["tenant"], scopes=["read"], now=_now()
+    )
+    revoke_token(container.tenant_store, name=tenant["tenant"], token=_id(scoped), now=_now())
     with pytest.raises(AuthenticationError):
         auth.native(scoped)
     assert auth.native(tenant["native"]["token"]).tenant.name == tenant["tenant"]
-    assert [tok.token_id for tok in list_tokens(container.engine, name=tenant["tenant"])] == [
+    assert [tok.token_id for tok in list_tokens(container.tenant_store, name=tenant["tenant"])] == [
         _id(tenant["native"]["token"])
     ]
 
@@ -55,14 +59,14 @@ def test_revoking_names_what_is_wrong(
 ) -> None:
     theirs = _id(other_tenant["native"]["token"])
     with pytest.raises(NotFoundError) as not_ours:
-        revoke_token(container.engine, name=tenant["tenant"], token=theirs, now=_now())
+        revoke_token(container.tenant_store, name=tenant["tenant"], token=theirs, now=_now())
     assert str(not_ours.value) == f"tenant {tenant['tenant']!r} has no active native token {theirs}"
     # A short prefix could name several tokens: only a whole id is taken.
     with pytest.raises(ValidationError) as short:
-        revoke_token(container.engine, name=tenant["tenant"], token=theirs[:4], now=_now())
+        revoke_token(container.tenant_store, name=tenant["tenant"], token=theirs[:4], now=_now())
     assert short.value.message == "a token id is 16 hex digits"
     with pytest.raises(NotFoundError) as nobody:
-        revoke_token(container.engine, name="no-such-tenant", token=theirs, now=_now())
+        revoke_token(container.tenant_store, name="no-such-tenant", token=theirs, now=_now())
     assert str(nobody.value) == "no tenant named 'no-such-tenant'"
 
 
@@ -71,12 +75,12 @@ def test_last_use_is_written_once_per_cache_period_not_on_every_check(
 ) -> None:
     clock = FakeClock()
     auth = Authenticator(
-        container.engine, default_revival_window=60, last_used_every=5.0, clock=clock.now_ms
+        container.tenant_store, default_revival_window=60, last_used_every=5.0, clock=clock.now_ms
     )
     token = tenant["native"]["token"]
 
     def last_used() -> int | None:
-        return list_tokens(container.engine, name=tenant["tenant"])[0].last_used_at
+        return list_tokens(container.tenant_store, name=tenant["tenant"])[0].last_used_at
 
     auth.native(token)
     first = clock.now
@@ -92,6 +96,6 @@ def test_last_use_is_written_once_per_cache_period_not_on_every_check(
 def test_the_tenants_other_surfaces_do_not_write_on_authentication(
     container: Container, tenant: dict[str, Any]
 ) -> None:
-    auth = Authenticator(container.engine, default_revival_window=60)
+    auth = Authenticator(container.tenant_store, default_revival_window=60)
     auth.gainsight(tenant["gainsight"]["api_key"])
-    assert list_tokens(container.engine, name=tenant["tenant"])[0].last_used_at is None
+    assert list_tokens(container.tenant_store, name=tenant["tenant"])[0].last_used_at is None

@@ -12,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from obliviate.bootstrap import Container
 from obliviate.storage import tables as t
 from obliviate.storage.engine import make_engine
+from obliviate.storage.point_reads import PointReads
 from obliviate.storage.prepared import Prepared
-from obliviate.storage.uow import SqlitePointReads, SqlUnitOfWorkFactory
+from obliviate.storage.uow import SqlUnitOfWorkFactory
 from tests.surfaces.gainsight.support import tenant_id_of
 
 NOW = 1_700_000_000_000
@@ -106,7 +107,7 @@ def test_statements_with_expanding_parameters_are_refused(container: Container) 
 def test_point_reads_see_each_new_commit_and_hold_no_snapshot_between_reads(
     container: Container, tid: str
 ) -> None:
-    reads = SqlitePointReads(container.engine, vault=container.vault)
+    reads = PointReads(container.engine, vault=container.vault)
     writer = make_engine(str(container.engine.url))
     try:
         with reads(tid) as uow:
@@ -141,7 +142,7 @@ def test_point_reads_are_bound_to_their_tenant(
     container: Container, tid: str, other_tenant: dict[str, Any]
 ) -> None:
     pid = _create(container.uow_factory, tid, {})
-    reads = SqlitePointReads(container.engine, vault=container.vault)
+    reads = PointReads(container.engine, vault=container.vault)
     try:
         with reads(tenant_id_of(container, other_tenant)) as uow:
             assert uow.profiles.get(pid) is None

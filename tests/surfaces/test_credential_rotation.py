@@ -45,9 +45,9 @@ def test_rotated_credentials_work_at_once_and_the_old_ones_stop(
     old = _headers(surface, tenant[surface])
     assert client.request(method, path, headers=old, json=body).status_code in (200, 404)
     fresh = rotate_credentials(
-        container.engine, name=tenant["tenant"], surface=surface, now=int(time.time() * 1000)
+        container.tenant_store, name=tenant["tenant"], surface=surface, now=int(time.time() * 1000)
     )
-    new = _headers(surface, fresh)
+    new = _headers(surface, fresh.fields())
     assert client.request(method, path, headers=new, json=body).status_code in (200, 404)
     assert client.request(method, path, headers=old, json=body).status_code == refused
 
@@ -56,14 +56,16 @@ def test_rotating_native_revokes_scoped_tokens_too(
     client: TestClient, container: Container, tenant: dict[str, Any]
 ) -> None:
     now = int(time.time() * 1000)
-    scoped = create_token(container.engine, name=tenant["tenant"], scopes=["read"], now=now)
+    scoped = create_token(container.tenant_store, name=tenant["tenant"], scopes=["read"], now=now)
     old = {"Authorization": f"Bearer {scoped}"}
     assert client.get("/api/v1/profiles", headers=old).status_code == 200
-    fresh = rotate_credentials(container.engine, name=tenant["tenant"], surface="native", now=now)
+    fresh = rotate_credentials(
+        container.tenant_store, name=tenant["tenant"], surface="native", now=now
+    )
     refused = client.get("/api/v1/profiles", headers=old)
     assert refused.status_code == 401
     assert refused.json()["detail"] == "a valid bearer token is required"
-    new = _headers("native", fresh)
+    new = _headers("native", fresh.fields())
     assert client.get("/api/v1/profiles", headers=new).status_code == 200
 
 
@@ -71,8 +73,8 @@ def test_rotating_another_surface_leaves_native_tokens_alone(
     client: TestClient, container: Container, tenant: dict[str, Any]
 ) -> None:
     now = int(time.time() * 1000)
-    scoped = create_token(container.engine, name=tenant["tenant"], scopes=["read"], now=now)
-    rotate_credentials(container.engine, name=tenant["tenant"], surface="gainsight", now=now)
+    scoped = create_token(container.tenant_store, name=tenant["tenant"], scopes=["read"], now=now)
+    rotate_credentials(container.tenant_store, name=tenant["tenant"], surface="gainsight", now=now)
     for token in (scoped, tenant["native"]["token"]):
         headers = {"Authorization": f"Bearer {token}"}
         assert client.get("/api/v1/profiles", headers=headers).status_code == 200

@@ -77,7 +77,7 @@ def _demo_tenant(container: Container) -> str:
     """A tenant holding the demo credentials, made as `serve --demo` makes them (not through
     the CLI's production check): a database carried over from a development install."""
     name = f"demo-{secrets.token_hex(4)}"
-    create_tenant(container.engine, name=name, now=_now(), demo=True)
+    create_tenant(container.tenant_store, name=name, now=_now(), demo=True)
     return name
 
 
@@ -123,7 +123,7 @@ def test_a_native_hard_delete_with_the_demo_token_is_refused_and_deletes_nothing
 ) -> None:
     name = _demo_tenant(container)
     # The same tenant's own, non-demo token still works in production.
-    token = create_token(container.engine, name=name, scopes=["admin"], now=_now())
+    token = create_token(container.tenant_store, name=name, scopes=["admin"], now=_now())
     own = {"Authorization": f"Bearer {token}"}
     made = client.put("/api/v1/profiles/kept", json={"attributes": {"a": 1}}, headers=own)
     assert made.status_code == 201, made.text

@@ -58,6 +58,11 @@ class Erasure:
     def to_json(self) -> dict[str, Any]:
         return {"state": self.state.value, "at": self.at}
 
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Erasure:
+        at = raw.get("at")
+        return cls(ErasureState(raw["state"]), None if at is None else int(at))
+
 
 class PurgeReason(StrEnum):
     HARD_DELETE = "hard_delete"

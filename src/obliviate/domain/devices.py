@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from obliviate.domain.errors import NotFoundError, ValidationError
+from obliviate.domain.errors import ValidationError
 from obliviate.domain.identifiers import canonical_text
 
 # Devices are found by this identifier type; suppression and receipts name it too.
@@ -35,12 +35,6 @@ class DeviceState(StrEnum):
     ACTIVE = "active"
     # Invisible at once; a purge job removes its rows.
     DELETING = "deleting"
-
-
-class DeviceNotFound(NotFoundError):
-    def __init__(self, registration_id: str) -> None:
-        super().__init__("no such device")
-        self.registration_id = registration_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,14 +2,29 @@
 
 ObliviateError
 ├── AuthenticationError          credentials missing or wrong (nothing ran)
+│   └── MissingCredentials       the request carries no credentials at all
+├── Forbidden                    the credentials lack the scope the operation needs
 ├── ValidationError              input breaks a rule; carries the offending field
 │   └── MergeLimitExceeded       an upsert would fold too many people into one profile
 ├── NotFoundError
 │   ├── ProfileNotFound          no visible profile for that identifier
-│   └── AccountNotFound          no account (an organisation users belong to) with that id
+│   ├── AccountNotFound          no account (an organisation users belong to) with that id
+│   ├── DeviceNotFound           no visible device with that registration id
+│   ├── JobNotFound              no deletion job with that id the caller may see
+│   ├── ReceiptNotFound          no deletion receipt with that id
+│   ├── SuppressionNotFound      that identifier is not suppressed
+│   └── ModelNotFound            no data model (user, account) of that name
 ├── ConflictError
 │   ├── DuplicateProfile         an active profile already holds the identifier
-│   └── DuplicateAccount         an account with that id exists
+│   ├── DuplicateAccount         an account with that id exists
+│   └── IdentifierInUse          the new identifier already belongs to a profile
+├── SoleIdentifier               removing the identifier would leave a profile with none
+├── IdentifierUnchanged          a change of identifier names the same value twice
+├── Suppressed                   the identifier was erased on request and may not return
+├── MassDeletionRefused          the deletion guard's allowance is spent; carries it
+├── BatchTooLarge                a deletion batch names too many subjects
+├── IdempotencyMismatch          an Idempotency-Key reused with another body
+├── NotCancellable               the deletion job has left the queue
 ├── RateLimited                  over the surface's limit; carries retry_after seconds
 └── DependencyUnavailable        a service it needs (Redis) is unreachable; carries its
                                  name and retry_after seconds (answered 503)
@@ -28,11 +43,39 @@ class AuthenticationError(ObliviateError):
         self.reason = reason
 
 
+class MissingCredentials(AuthenticationError):
+    """Told apart from wrong credentials where a surface answers the two differently."""
+
+    def __init__(self) -> None:
+        super().__init__("missing credentials")
+
+
+class Forbidden(ObliviateError):
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"this token lacks the {scope!r} scope")
+        self.scope = scope
+
+
 class ValidationError(ObliviateError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class MergeLimitExceeded(ValidationError):
+    """An upsert would fold more people into one profile than the tenant allows unconfirmed:
+    a shared placeholder identifier must not turn many people into one (then deleted as one)."""
+
+    def __init__(self, merging: int, limit: int) -> None:
+        super().__init__(
+            "identifiers",
+            f"these identifiers would fold {merging} other people into one profile, more than "
+            f"the {limit} allowed; if this is intended, resend with the header "
+            "X-Obliviate-Confirm-Mass-Delete: yes",
+        )
+        self.merging = merging
+        self.limit = limit
 
 
 class NotFoundError(ObliviateError):
@@ -52,14 +95,36 @@ class AccountNotFound(NotFoundError):
         self.account_id = account_id
 
 
+class DeviceNotFound(NotFoundError):
+    def __init__(self, registration_id: str) -> None:
+        super().__init__("no such device")
+        self.registration_id = registration_id
+
+
+class JobNotFound(NotFoundError):
+    def __init__(self) -> None:
+        super().__init__("no such deletion job")
+
+
+class ReceiptNotFound(NotFoundError):
+    def __init__(self) -> None:
+        super().__init__("no such receipt")
+
+
+class SuppressionNotFound(NotFoundError):
+    # Holds no value: the identifier is what a suppression keeps only as a keyed hash.
+    def __init__(self) -> None:
+        super().__init__("no such suppression")
+
+
+class ModelNotFound(NotFoundError):
+    def __init__(self, model: str) -> None:
+        super().__init__(f"no model named {model!r}")
+        self.model = model
+
+
 class ConflictError(ObliviateError):
     pass
-
-
-class DuplicateAccount(ConflictError):
-    def __init__(self, account_id: str) -> None:
-        super().__init__("an account with this id exists")
-        self.account_id = account_id
 
 
 class DuplicateProfile(ConflictError):
@@ -69,11 +134,10 @@ class DuplicateProfile(ConflictError):
         self.value = value
 
 
-class RateLimited(ObliviateError):
-    def __init__(self, retry_after: int, limit: int = 0) -> None:
-        super().__init__(f"rate limited; retry after {retry_after}s")
-        self.retry_after = retry_after
-        self.limit = limit
+class DuplicateAccount(ConflictError):
+    def __init__(self, account_id: str) -> None:
+        super().__init__("an account with this id exists")
+        self.account_id = account_id
 
 
 class IdentifierInUse(ConflictError):
@@ -90,12 +154,6 @@ class SoleIdentifier(ObliviateError):
 class IdentifierUnchanged(ObliviateError):
     def __init__(self) -> None:
         super().__init__("the old and new identifier are the same")
-
-
-class Forbidden(ObliviateError):
-    def __init__(self, scope: str) -> None:
-        super().__init__(f"this token lacks the {scope!r} scope")
-        self.scope = scope
 
 
 class Suppressed(ObliviateError):
@@ -115,21 +173,6 @@ class MassDeletionRefused(ObliviateError):
         self.allowed = allowed
 
 
-class MergeLimitExceeded(ValidationError):
-    """An upsert would fold more people into one profile than the tenant allows unconfirmed:
-    a shared placeholder identifier must not turn many people into one (then deleted as one)."""
-
-    def __init__(self, merging: int, limit: int) -> None:
-        super().__init__(
-            "identifiers",
-            f"these identifiers would fold {merging} other people into one profile, more than "
-            f"the {limit} allowed; if this is intended, resend with the header "
-            "X-Obliviate-Confirm-Mass-Delete: yes",
-        )
-        self.merging = merging
-        self.limit = limit
-
-
 class BatchTooLarge(ObliviateError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"a deletion batch holds at most {limit} subjects")
@@ -145,6 +188,13 @@ class NotCancellable(ObliviateError):
     def __init__(self, state: str) -> None:
         super().__init__(f"only a queued job can be cancelled; this one is {state}")
         self.state = state
+
+
+class RateLimited(ObliviateError):
+    def __init__(self, retry_after: int, limit: int = 0) -> None:
+        super().__init__(f"rate limited; retry after {retry_after}s")
+        self.retry_after = retry_after
+        self.limit = limit
 
 
 class DependencyUnavailable(ObliviateError):

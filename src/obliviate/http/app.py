@@ -26,10 +26,9 @@ from obliviate.http.logging import AccessLogMiddleware
 from obliviate.http.native.routes import routes as native_routes
 from obliviate.http.runtime import Runtime
 from obliviate.http.unrouted import unrouted
-from obliviate.jobs import queue
 from obliviate.storage.engine import read_connection
 from obliviate.storage.erasure import Eraser, ErasureBusy
-from obliviate.storage.uow import SqlitePointReads
+from obliviate.storage.repositories.jobs import SqlJobQueue
 
 
 def build_app(rt: Runtime, engine: Engine) -> Starlette:
@@ -75,7 +74,7 @@ def build_app(rt: Runtime, engine: Engine) -> Starlette:
     )
 
     async def metrics(_: Request) -> Response:
-        backlog = await to_thread.run_sync(queue.erasure_backlog, engine)
+        backlog = await to_thread.run_sync(SqlJobQueue(engine).erasure_backlog)
         erasure_pending.set(backlog.pending)
         oldest = backlog.oldest_created_at
         erasure_lag.set(0 if oldest is None else max(0, rt.clock.now_ms() - oldest) / 1000)
@@ -85,12 +84,7 @@ def build_app(rt: Runtime, engine: Engine) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
         await rt.limiter.close()
-        if rt.group_commit is not None:
-            await to_thread.run_sync(rt.group_commit.close)
-        if isinstance(rt.point_reads, SqlitePointReads):
-            rt.point_reads.close()
-        if rt.forget_log is not None:
-            rt.forget_log.close()
+        await to_thread.run_sync(rt.transactions.close)
         # Nothing of the WAL outlives the process: a clean stop leaves it empty.
         with contextlib.suppress(ErasureBusy):
             await to_thread.run_sync(Eraser(engine).truncate_wal)

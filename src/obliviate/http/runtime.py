@@ -1,10 +1,9 @@
-"""What a surface handler needs at run time: auth, limits and units of work off the event loop."""
+"""What a surface handler needs at run time: auth, limits and the transactions seam."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -14,14 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from obliviate.domain.errors import RateLimited
-from obliviate.domain.forgetting import ForgetEntry
 from obliviate.domain.tenants import Caller
 from obliviate.http.text import refuse_nul_in_url
 from obliviate.ratelimit import RateLimiter
 from obliviate.security import hash_secret
-from obliviate.services.ports import ForgetLog, SubjectHasher, UnitOfWork, UnitOfWorkFactory
+from obliviate.services.ports import SubjectHasher, Transactions, UnitOfWork
 from obliviate.services.tenants import Authenticator
-from obliviate.storage.group_commit import GroupCommitter
 
 T = TypeVar("T")
 
@@ -33,20 +30,12 @@ class SystemClock:
 
 @dataclass
 class Runtime:
-    uow_factory: UnitOfWorkFactory
+    transactions: Transactions
     authenticator: Authenticator
     limiter: RateLimiter
     hasher: SubjectHasher
     clock: SystemClock
     max_body_bytes: int
-    # Called after a commit that enqueued work, so an in-process worker starts at once.
-    on_job_enqueued: Callable[[], None] | None = None
-    # SQLite: writes go through one group-commit thread instead of a transaction each.
-    group_commit: GroupCommitter | None = None
-    # SQLite: reads by key run on the event loop, on a connection it keeps (see ``read``).
-    point_reads: Callable[[str], AbstractContextManager[UnitOfWork]] | None = None
-    # Where acknowledged deletions and suppressions are recorded outside the database.
-    forget_log: ForgetLog | None = None
 
     # Resolved callers by credential hash, briefly: saves a query and a thread hop on every
     # request; a revoked or rotated credential stops working within the TTL.
@@ -74,49 +63,17 @@ class Runtime:
             raise RateLimited(decision.reset_after, decision.limit)
 
     async def write(self, tenant_id: str, work: Callable[[UnitOfWork, int], T]) -> T:
-        """Run ``work`` in a write transaction; return once its writes are committed and
-        every deletion it acknowledges is in the forget log."""
-        if self.group_commit is not None:
-            # The committer appends the group's entries to the forget log with its COMMIT.
-            now = self.clock.now_ms
-            return await self.group_commit.submit(tenant_id, lambda uow: work(uow, now()))
-
-        def run() -> T:
-            with self.uow_factory(tenant_id, write=True) as uow:
-                result = work(uow, self.clock.now_ms())
-                uow.commit()
-                self._append_forgotten(uow.take_forgotten())
-                return result
-
-        return await to_thread.run_sync(run)
-
-    def _append_forgotten(self, entries: list[ForgetEntry]) -> None:
-        # After the commit, before the answer: every entry stands for a deletion on disk, and
-        # every acknowledged deletion has its entry. A crash in between leaves out of the log
-        # only a deletion nobody was told of.
-        if entries and self.forget_log is not None:
-            self.forget_log.append(entries)
+        """Run ``work`` in a write transaction, with the time it runs at; return once its
+        writes are committed and every deletion it acknowledges is in the forget log."""
+        now = self.clock.now_ms
+        return await self.transactions.write(tenant_id, lambda uow: work(uow, now()))
 
     async def read(
         self, tenant_id: str, work: Callable[[UnitOfWork], T], *, point: bool = False
     ) -> T:
-        """Run ``work`` in a read transaction. A ``point`` read looks up a bounded number of
-        rows by key: on SQLite (a WAL reader never waits for a lock, and there is no network)
-        it takes tens of microseconds, less than handing it to a thread and back, so it runs
-        on the event loop. Anything that may scan runs in a thread."""
-
-        def run() -> T:
-            with self.uow_factory(tenant_id, write=False) as uow:
-                return work(uow)
-
-        if point and self.point_reads is not None:
-            with self.point_reads(tenant_id) as uow:
-                return work(uow)
-        return await to_thread.run_sync(run)
-
-    def job_enqueued(self) -> None:
-        if self.on_job_enqueued is not None:
-            self.on_job_enqueued()
+        """Run ``work`` in a read transaction; a ``point`` read looks up a bounded number of
+        rows by key (see ``Transactions.read``)."""
+        return await self.transactions.read(tenant_id, work, point=point)
 
 
 CONFIRM_MASS_DELETE = "x-obliviate-confirm-mass-delete"

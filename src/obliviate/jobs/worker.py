@@ -10,13 +10,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
 from sqlalchemy.exc import StatementError
 
 from obliviate.domain.deletion import DELETION_BATCH, PURGE_DEVICE, PURGE_PROFILE
-from obliviate.jobs import queue
 from obliviate.services import batches, deletions
 from obliviate.services.ports import Clock, SubjectHasher, UnitOfWorkFactory
+from obliviate.services.queue_port import ClaimedJob, JobQueue
 from obliviate.storage.erasure import Eraser, ErasureBusy
 
 log = logging.getLogger("obliviate.worker")
@@ -48,15 +47,15 @@ class Worker:
     def __init__(
         self,
         *,
-        engine: Engine,
+        queue: JobQueue,
+        eraser: Eraser,
         uow_factory: UnitOfWorkFactory,
         hasher: SubjectHasher,
         clock: Clock,
         config: WorkerConfig,
-        eraser: Eraser | None = None,
     ) -> None:
-        self._engine = engine
-        self._eraser = eraser if eraser is not None else Eraser(engine)
+        self._queue = queue
+        self._eraser = eraser
         # Purged jobs a pass of this worker has covered since (their rows were gone, and
         # committed, before the pass began): each is finished without a pass of its own.
         self._covered: set[tuple[str, int]] = set()
@@ -65,7 +64,7 @@ class Worker:
         self._clock = clock
         self._config = config
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-        self._handlers: dict[str, Callable[[queue.ClaimedJob], None]] = {
+        self._handlers: dict[str, Callable[[ClaimedJob], None]] = {
             PURGE_PROFILE: self._purge,
             PURGE_DEVICE: self._purge,
             DELETION_BATCH: self._batch,
@@ -76,9 +75,7 @@ class Worker:
     def run_once(self) -> bool:
         """Claim and run one due job. Returns False when none was due."""
         now = self._clock.now_ms()
-        job = queue.claim(
-            self._engine, worker_id=self.worker_id, now=now, lease_ms=self._config.lease_ms
-        )
+        job = self._queue.claim(worker_id=self.worker_id, now=now, lease_ms=self._config.lease_ms)
         if job is None:
             return False
         handler = self._handlers.get(job.kind)
@@ -87,8 +84,7 @@ class Worker:
                 raise LookupError(f"no handler for job kind {job.kind!r}")
             handler(job)
         except Exception as exc:
-            state = queue.retry_or_fail(
-                self._engine,
+            state = self._queue.retry_or_fail(
                 job,
                 worker_id=self.worker_id,
                 error=job_error(exc),
@@ -112,7 +108,7 @@ class Worker:
         """Start purges for soft deletes whose revival window has ended (all tenants)."""
         now = self._clock.now_ms()
         started = 0
-        for tenant_id in queue.tenants_with_expired_profiles(self._engine, now=now):
+        for tenant_id in self._queue.tenants_with_expired_profiles(now=now):
             with self._uow(tenant_id) as uow:
                 started += deletions.purge_expired(uow, now=now, hasher=self._hasher, limit=500)
                 uow.commit()
@@ -139,7 +135,7 @@ class Worker:
             self.wake.wait(self._config.poll_interval)
             self.wake.clear()
 
-    def _purge(self, job: queue.ClaimedJob) -> None:
+    def _purge(self, job: ClaimedJob) -> None:
         while True:
             now = self._clock.now_ms()
             with self._uow(job.tenant_id) as uow:
@@ -161,7 +157,7 @@ class Worker:
                 break
         self._erase(job, purged_at=step.purged_at or 0)
 
-    def _erase(self, job: queue.ClaimedJob, *, purged_at: int) -> None:
+    def _erase(self, job: ClaimedJob, *, purged_at: int) -> None:
         """Make the purged rows' bytes unreadable on disk, then complete the job."""
         key = (job.tenant_id, job.job_id)
         now = self._clock.now_ms()
@@ -169,18 +165,18 @@ class Worker:
             due = purged_at + self._config.erasure_delay_ms
             if now < due:
                 # Wait, so one pass covers every purge of the moment.
-                queue.defer(self._engine, job, worker_id=self.worker_id, until=due, now=now)
+                self._queue.defer(job, worker_id=self.worker_id, until=due, now=now)
                 return
             # Read before the pass starts: every purge listed is committed, so the pass
             # covers it.
-            waiting = queue.purged_awaiting_erasure(self._engine)
+            waiting = self._queue.purged_awaiting_erasure()
             try:
                 self._eraser.erase()
             except ErasureBusy as busy:
                 # Why, for whoever watches the erasure lag grow (no person data in it).
                 log.warning("erasure pass busy", extra={"job_id": job.job_id, "reason": str(busy)})
                 retry = now + max(50, round(self._config.poll_interval * 1000))
-                queue.defer(self._engine, job, worker_id=self.worker_id, until=retry, now=now)
+                self._queue.defer(job, worker_id=self.worker_id, until=retry, now=now)
                 return
             self._covered = waiting | {key}
         with self._uow(job.tenant_id) as uow:
@@ -194,7 +190,7 @@ class Worker:
             uow.commit()
         self._covered.discard(key)
 
-    def _batch(self, job: queue.ClaimedJob) -> None:
+    def _batch(self, job: ClaimedJob) -> None:
         while True:
             with self._uow(job.tenant_id) as uow:
                 step = batches.dispatch_step(
@@ -213,11 +209,9 @@ class Worker:
             if step == "wait":
                 # Its purge jobs are still running: look again shortly, without holding a slot.
                 wait_ms = max(50, round(self._config.poll_interval * 1000))
-                queue.defer(
-                    self._engine, job, worker_id=self.worker_id, until=now + wait_ms, now=now
-                )
+                self._queue.defer(job, worker_id=self.worker_id, until=now + wait_ms, now=now)
                 return
-            if not queue.heartbeat(
-                self._engine, job, worker_id=self.worker_id, now=now, lease_ms=self._config.lease_ms
+            if not self._queue.heartbeat(
+                job, worker_id=self.worker_id, now=now, lease_ms=self._config.lease_ms
             ):
                 return

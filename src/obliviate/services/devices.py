@@ -10,12 +10,11 @@ from obliviate.domain.deletion import PURGE_DEVICE
 from obliviate.domain.devices import (
     REGISTRATION_ID,
     Device,
-    DeviceNotFound,
     tags_after,
     validate_label,
     validate_registration_id,
 )
-from obliviate.domain.errors import ConflictError, ProfileNotFound
+from obliviate.domain.errors import ConflictError, DeviceNotFound, ProfileNotFound
 from obliviate.domain.free_form import check_free_form
 from obliviate.domain.guard import DeletionKind
 from obliviate.domain.identifiers import Identifier, IdentifierType, uuid_value

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from obliviate.domain.accounts import Account
 from obliviate.domain.devices import Device
@@ -14,6 +14,8 @@ from obliviate.domain.events import NewEvent, StoredEvent
 from obliviate.domain.forgetting import ForgetEntry
 from obliviate.domain.guard import DeletionKind
 from obliviate.domain.profiles import Profile
+
+T = TypeVar("T")
 
 
 class IdentifierTaken(Exception):
@@ -269,6 +271,11 @@ class UnitOfWork(Protocol):
 
     def take_forgotten(self) -> list[ForgetEntry]: ...
 
+    def take_enqueued(self) -> int:
+        """How many jobs this unit of work enqueued since last asked: whoever commits it
+        wakes the worker after the commit, so no caller has to remember to."""
+        ...
+
 
 class ForgetLog(Protocol):
     def append(self, entries: Sequence[ForgetEntry]) -> None:
@@ -280,6 +287,29 @@ class ForgetLog(Protocol):
 
 UnitOfWorkFactory = Callable[..., UnitOfWork]
 """``factory(tenant_id, write=True)`` opens a unit of work bound to that tenant."""
+
+
+class Transactions(Protocol):
+    """How a request's work reaches the database. Storage provides one per backend (SQLite
+    shares one COMMIT among concurrent writers and reads by key on the event loop; the
+    others run each unit of work in a thread); the composition root chooses."""
+
+    async def write(self, tenant_id: str, work: Callable[[UnitOfWork], T]) -> T:
+        """Run ``work`` in a write transaction. Returns once its writes are committed and
+        every deletion it acknowledges is in the forget log; a job it enqueued has woken
+        the worker by then."""
+        ...
+
+    async def read(
+        self, tenant_id: str, work: Callable[[UnitOfWork], T], *, point: bool = False
+    ) -> T:
+        """Run ``work`` in a read transaction. A ``point`` read looks up a bounded number of
+        rows by key; an implementation may run it without leaving the event loop."""
+        ...
+
+    def close(self) -> None:
+        """Finish what is queued and release connections (at shutdown, off the loop)."""
+        ...
 
 
 class Clock(Protocol):

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import hmac
-import logging
 import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from obliviate.domain.errors import (
     AuthenticationError,
@@ -20,12 +14,18 @@ from obliviate.domain.errors import (
     NotFoundError,
     ValidationError,
 )
-from obliviate.domain.tenants import Caller, Surface, Tenant
+from obliviate.domain.tenants import (
+    CREDENTIAL_FIELDS,
+    Caller,
+    IssuedCredential,
+    NewTenant,
+    StoredCredential,
+    Surface,
+    Tenant,
+    TenantRecord,
+)
 from obliviate.security import hash_secret, new_secret, secret_matches
-from obliviate.storage import tables as t
-from obliviate.storage.engine import read_connection, writer_lock
-
-log = logging.getLogger(__name__)
+from obliviate.services.tenant_port import TenantStore
 
 _TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -56,94 +56,83 @@ def is_demo_secret(secret: str) -> bool:
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class TenantRecord:
-    tenant_id: str
-    name: str
-    created_at: int
-    revival_window_seconds: int | None
+def no_such_tenant(name: str) -> NotFoundError:
+    return NotFoundError(f"no tenant named {name!r}")
 
 
-def _fresh_credentials(name: str) -> dict[str, dict[str, str]]:
-    return {
-        "gainsight": {"api_key": new_secret("gs")},
-        "engagelab": {"app_key": secrets.token_hex(12), "master_secret": new_secret("el")},
-        "insider": {
-            "partner_name": name.replace("-", "").replace("_", ""),
-            "request_token": new_secret("in"),
-        },
-        "native": {"token": new_secret("ob")},
-    }
+def _demo_credentials() -> tuple[IssuedCredential, ...]:
+    issued = []
+    for surface in Surface:
+        public_name, secret_name = CREDENTIAL_FIELDS[surface]
+        creds = DEMO_CREDENTIALS[surface.value]
+        public_id = None if public_name is None else creds[public_name]
+        issued.append(IssuedCredential(surface, public_id, creds[secret_name]))
+    return tuple(issued)
 
 
-def _credential_rows(
-    tenant_id: str, creds: dict[str, dict[str, str]], now: int
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "tenant_id": tenant_id,
-            "surface": "gainsight",
-            "public_id": None,
-            "secret_hash": hash_secret(creds["gainsight"]["api_key"]),
-            "created_at": now,
-        },
-        {
-            "tenant_id": tenant_id,
-            "surface": "engagelab",
-            "public_id": creds["engagelab"]["app_key"],
-            "secret_hash": hash_secret(creds["engagelab"]["master_secret"]),
-            "created_at": now,
-        },
-        {
-            "tenant_id": tenant_id,
-            "surface": "insider",
-            "public_id": creds["insider"]["partner_name"],
-            "secret_hash": hash_secret(creds["insider"]["request_token"]),
-            "created_at": now,
-        },
-        {
-            "tenant_id": tenant_id,
-            "surface": "native",
-            "public_id": None,
-            "secret_hash": hash_secret(creds["native"]["token"]),
-            "created_at": now,
-        },
-    ]
+def _fresh_credential(surface: Surface, name: str) -> IssuedCredential:
+    if surface is Surface.GAINSIGHT:
+        return IssuedCredential(surface, None, new_secret("gs"))
+    if surface is Surface.ENGAGELAB:
+        return IssuedCredential(surface, secrets.token_hex(12), new_secret("el"))
+    if surface is Surface.INSIDER:
+        partner_name = name.replace("-", "").replace("_", "")
+        return IssuedCredential(surface, partner_name, new_secret("in"))
+    return IssuedCredential(surface, None, new_secret("ob"))
 
 
-def create_tenant(engine: Engine, *, name: str, now: int, demo: bool = False) -> dict[str, Any]:
+def _stored(credential: IssuedCredential, now: int) -> StoredCredential:
+    return StoredCredential(
+        surface=credential.surface,
+        public_id=credential.public_id,
+        secret_hash=hash_secret(credential.secret),
+        created_at=now,
+    )
+
+
+def create_tenant(store: TenantStore, *, name: str, now: int, demo: bool = False) -> NewTenant:
     """Create a tenant and return its credentials; this is the only time they are seen."""
     if not _TENANT_NAME.fullmatch(name):
         raise ValidationError("name", "use 1-63 lowercase letters, digits, '-' or '_'")
-    creds = DEMO_CREDENTIALS if demo else _fresh_credentials(name)
-    tenant_id = secrets.token_hex(16)
-    with engine.begin() as conn:
-        taken = conn.execute(select(t.tenants.c.tenant_id).where(t.tenants.c.name == name)).first()
-        if taken is not None:
-            raise ConflictError(f"tenant {name!r} already exists")
-        conn.execute(insert(t.tenants).values(tenant_id=tenant_id, name=name, created_at=now))
-        conn.execute(insert(t.credentials), _credential_rows(tenant_id, creds, now))
-    return {"tenant": name, **creds}
+    if demo:
+        issued = _demo_credentials()
+    else:
+        issued = tuple(_fresh_credential(surface, name) for surface in Surface)
+    added = store.add_tenant(
+        tenant_id=secrets.token_hex(16),
+        name=name,
+        now=now,
+        credentials=[_stored(c, now) for c in issued],
+    )
+    if not added:
+        raise ConflictError(f"tenant {name!r} already exists")
+    return NewTenant(name=name, credentials=issued)
 
 
-def list_tenants(engine: Engine) -> list[TenantRecord]:
-    with read_connection(engine) as conn:
-        rows = conn.execute(select(t.tenants).order_by(t.tenants.c.created_at, t.tenants.c.name))
-        return [
-            TenantRecord(r.tenant_id, r.name, r.created_at, r.revival_window_seconds) for r in rows
-        ]
+def list_tenants(store: TenantStore) -> list[TenantRecord]:
+    return store.tenants()
 
 
-def tenant_exists(engine: Engine, name: str) -> bool:
-    with read_connection(engine) as conn:
-        return (
-            conn.execute(select(t.tenants.c.tenant_id).where(t.tenants.c.name == name)).first()
-            is not None
-        )
+def tenant_exists(store: TenantStore, name: str) -> bool:
+    return store.tenant_named(name) is not None
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _tenant(
+    record: TenantRecord, *, revival_window: float, share: float, floor: int, merge_limit: int
+) -> Tenant:
+    window = record.revival_window_seconds
+    return Tenant(
+        tenant_id=record.tenant_id,
+        name=record.name,
+        revival_window_seconds=float(window) if window is not None else revival_window,
+        mass_delete_share=share,
+        mass_delete_floor=floor,
+        merge_limit=merge_limit,
+    )
 
 
 class Authenticator:
@@ -154,7 +143,7 @@ class Authenticator:
 
     def __init__(
         self,
-        engine: Engine,
+        store: TenantStore,
         *,
         default_revival_window: float,
         mass_delete_share: float = 0.10,
@@ -164,7 +153,7 @@ class Authenticator:
         last_used_every: float = 5.0,
         clock: Callable[[], int] = _now_ms,
     ) -> None:
-        self._engine = engine
+        self._store = store
         self._default_window = default_revival_window
         self._share = mass_delete_share
         self._floor = mass_delete_floor
@@ -178,72 +167,34 @@ class Authenticator:
     def _touch(self, tenant_id: str, secret_hash: str) -> None:
         """Record that a native token was used; never fails the request it is part of."""
         now = self._clock()
-        stale = (t.credentials.c.last_used_at.is_(None)) | (
-            t.credentials.c.last_used_at <= now - self._last_used_every_ms
+        self._store.record_native_use(
+            tenant_id, secret_hash, now=now, if_last_used_by=now - self._last_used_every_ms
         )
-        lock = writer_lock(self._engine)
-        try:
-            if lock is not None:
-                lock.acquire()
-            try:
-                with self._engine.begin() as conn:
-                    conn.execute(
-                        update(t.credentials)
-                        .where(
-                            t.credentials.c.tenant_id == tenant_id,
-                            t.credentials.c.surface == Surface.NATIVE.value,
-                            t.credentials.c.secret_hash == secret_hash,
-                            stale,
-                        )
-                        .values(last_used_at=now)
-                    )
-            finally:
-                if lock is not None:
-                    lock.release()
-        except SQLAlchemyError:
-            log.warning("could not record a native token's last use", exc_info=True)
 
     def _caller(self, surface: Surface, secret: str, public_id: str | None) -> Caller:
         if self._refuse_demo and is_demo_secret(secret):
             raise AuthenticationError("demo credentials are refused when OBLIVIATE_ENV=production")
         digest = hash_secret(secret)
-        query = (
-            select(
-                t.tenants,
-                t.credentials.c.secret_hash,
-                t.credentials.c.scopes,
-                t.credentials.c.last_used_at,
-            )
-            .join(t.credentials, t.credentials.c.tenant_id == t.tenants.c.tenant_id)
-            .where(
-                t.credentials.c.surface == surface.value,
-                t.credentials.c.secret_hash == digest,
-                t.credentials.c.revoked_at.is_(None),
-            )
-        )
-        if public_id is not None:
-            query = query.where(t.credentials.c.public_id == public_id)
-        with read_connection(self._engine) as conn:
-            row = conn.execute(query).first()
+        held = self._store.holder_of(surface, digest, public_id)
         # The look-up is by hash, so timing reveals nothing about the secret; the final check
         # is constant-time all the same.
-        if row is None or not secret_matches(secret, row.secret_hash):
+        if held is None or not secret_matches(secret, held.secret_hash):
             raise AuthenticationError()
         if surface is Surface.NATIVE and (
-            row.last_used_at is None or row.last_used_at <= self._clock() - self._last_used_every_ms
+            held.last_used_at is None
+            or held.last_used_at <= self._clock() - self._last_used_every_ms
         ):
-            self._touch(row.tenant_id, row.secret_hash)
-        window = row.revival_window_seconds
-        tenant = Tenant(
-            tenant_id=row.tenant_id,
-            name=row.name,
-            revival_window_seconds=float(window) if window is not None else self._default_window,
-            mass_delete_share=self._share,
-            mass_delete_floor=self._floor,
+            self._touch(held.tenant.tenant_id, held.secret_hash)
+        tenant = _tenant(
+            held.tenant,
+            revival_window=self._default_window,
+            share=self._share,
+            floor=self._floor,
             merge_limit=self._merge_limit,
         )
-        scopes = None if row.scopes is None else frozenset(row.scopes)
-        return Caller(tenant=tenant, surface=surface, credential_ref=digest[:16], scopes=scopes)
+        return Caller(
+            tenant=tenant, surface=surface, credential_ref=digest[:16], scopes=held.scopes
+        )
 
     def gainsight(self, api_key: str) -> Caller:
         return self._caller(Surface.GAINSIGHT, api_key, None)
@@ -261,71 +212,47 @@ class Authenticator:
 SCOPES = ("read", "write", "delete", "admin")
 
 
-def tenant_id_of(conn: Any, name: str) -> str:
-    row = conn.execute(select(t.tenants.c.tenant_id).where(t.tenants.c.name == name)).first()
-    if row is None:
-        raise NotFoundError(f"no tenant named {name!r}")
-    return str(row.tenant_id)
-
-
-def create_token(engine: Engine, *, name: str, scopes: list[str], now: int) -> str:
+def create_token(store: TenantStore, *, name: str, scopes: list[str], now: int) -> str:
     """A native bearer token with the given scopes, shown once."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise ValidationError("scopes", f"choose from {', '.join(SCOPES)}")
     token = new_secret("ob")
-    with engine.begin() as conn:
-        conn.execute(
-            insert(t.credentials).values(
-                tenant_id=tenant_id_of(conn, name),
-                surface="native",
-                public_id=None,
-                secret_hash=hash_secret(token),
-                created_at=now,
-                scopes=sorted(set(scopes)),
-            )
-        )
+    credential = StoredCredential(
+        surface=Surface.NATIVE,
+        public_id=None,
+        secret_hash=hash_secret(token),
+        created_at=now,
+        scopes=tuple(sorted(set(scopes))),
+    )
+    if not store.add_credential(name, credential):
+        raise no_such_tenant(name)
     return token
 
 
-def rotate_credentials(engine: Engine, *, name: str, surface: str, now: int) -> dict[str, str]:
+# The non-secret half (app key, partner name) survives a rotation: clients keep their config.
+_KEEPS_PUBLIC_ID = frozenset({Surface.ENGAGELAB, Surface.INSIDER})
+
+
+def rotate_credentials(
+    store: TenantStore, *, name: str, surface: str, now: int
+) -> IssuedCredential:
     """New credentials for one surface; the old ones stop working (within the auth cache TTL).
-    For ``native`` that is every token of the tenant, scoped ones too."""
+    For ``native`` that is every token of the tenant, scoped ones too: a rotation after a leak
+    must not leave a token made from the leaked one's access alive."""
     if surface not in ("gainsight", "engagelab", "insider", "native"):
         raise ValidationError("surface", "choose gainsight, engagelab, insider or native")
-    fresh = _fresh_credentials(name)
-    with engine.begin() as conn:
-        tenant_id = tenant_id_of(conn, name)
-        old = conn.execute(
-            select(t.credentials.c.public_id).where(
-                t.credentials.c.tenant_id == tenant_id,
-                t.credentials.c.surface == surface,
-                t.credentials.c.revoked_at.is_(None),
-                t.credentials.c.public_id.is_not(None),
-            )
-        ).first()
-        if surface in ("engagelab", "insider") and old is not None and old.public_id:
-            # The non-secret half (app key, partner name) stays: clients keep their config.
-            key = "app_key" if surface == "engagelab" else "partner_name"
-            fresh[surface][key] = str(old.public_id)
-        # Every credential of the surface, scoped native tokens included: a rotation after a
-        # leak must not leave a token made from the leaked one's access alive.
-        conn.execute(
-            update(t.credentials)
-            .where(
-                t.credentials.c.tenant_id == tenant_id,
-                t.credentials.c.surface == surface,
-                t.credentials.c.revoked_at.is_(None),
-            )
-            .values(revoked_at=now)
-        )
-        row = next(r for r in _credential_rows(tenant_id, fresh, now) if r["surface"] == surface)
-        conn.execute(insert(t.credentials).values(**row))
-    return fresh[surface]
+    fresh = _fresh_credential(Surface(surface), name)
+    stored = store.replace_credentials(
+        name, _stored(fresh, now), keep_public_id=fresh.surface in _KEEPS_PUBLIC_ID
+    )
+    if stored is None:
+        raise no_such_tenant(name)
+    return IssuedCredential(fresh.surface, stored.public_id, fresh.secret)
 
 
 def cli_caller(
-    engine: Engine,
+    store: TenantStore,
     *,
     name: str,
     revival_window: float,
@@ -334,17 +261,10 @@ def cli_caller(
     merge_limit: int = 10,
 ) -> Caller:
     """The command line acting for a tenant (receipts name it as credential "cli")."""
-    with read_connection(engine) as conn:
-        row = conn.execute(select(t.tenants).where(t.tenants.c.name == name)).first()
-    if row is None:
-        raise NotFoundError(f"no tenant named {name!r}")
-    window = row.revival_window_seconds
-    tenant = Tenant(
-        tenant_id=row.tenant_id,
-        name=row.name,
-        revival_window_seconds=float(window) if window is not None else revival_window,
-        mass_delete_share=share,
-        mass_delete_floor=floor,
-        merge_limit=merge_limit,
+    record = store.tenant_named(name)
+    if record is None:
+        raise no_such_tenant(name)
+    tenant = _tenant(
+        record, revival_window=revival_window, share=share, floor=floor, merge_limit=merge_limit
     )
     return Caller(tenant=tenant, surface=Surface.NATIVE, credential_ref="cli")

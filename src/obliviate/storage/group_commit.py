@@ -65,8 +65,11 @@ class GroupCommitter:
         max_group: int = MAX_GROUP,
         key_id: str | None = None,
         forget_log: ForgetLog | None = None,
+        wake_worker: Callable[[], None] | None = None,
     ) -> None:
         self._engine = engine
+        # Called after a COMMIT that enqueued a job, so an in-process worker starts at once.
+        self._wake_worker = wake_worker
         self._vault = vault
         # The group's acknowledged deletions are appended here while its COMMIT is on the
         # disk: the two fsyncs overlap instead of doubling every caller's wait.
@@ -136,6 +139,7 @@ class GroupCommitter:
     def _commit_group(self, group: list[_Pending]) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
         forgotten: list[ForgetEntry] = []
+        enqueued = 0
         try:
             if self._lock is not None:
                 self._lock.acquire()
@@ -155,6 +159,7 @@ class GroupCommitter:
                         else:
                             outcomes.append(_Outcome(item.future, result=result))
                             forgotten.extend(uow.take_forgotten())
+                            enqueued += uow.take_enqueued()
                     logged = self._log(forgotten)
                     try:
                         conn.commit()
@@ -173,6 +178,8 @@ class GroupCommitter:
             return [_Outcome(item.future, error=exc) for item in group]
         self.groups += 1
         self.units += len(group)
+        if enqueued and self._wake_worker is not None:
+            self._wake_worker()
         return outcomes
 
     def _log(self, entries: list[ForgetEntry]) -> Future[None] | None:

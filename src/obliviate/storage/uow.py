@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
@@ -11,23 +10,17 @@ from sqlalchemy import Connection, Engine
 
 from obliviate.domain.forgetting import ForgetEntry
 from obliviate.storage import savepoints
-from obliviate.storage.account_repository import SqlAccounts
-from obliviate.storage.control_repository import (
-    SqlGuard,
-    SqlIdempotency,
-    SqlJobViews,
-    SqlSuppressions,
-)
-from obliviate.storage.device_repository import SqlDevices
 from obliviate.storage.engine import WRITE_FLAG, writer_lock
-from obliviate.storage.prepared import execute_sql
-from obliviate.storage.repositories import (
-    SqlEvents,
-    SqlJobs,
-    SqlPersonRows,
-    SqlProfiles,
-    SqlReceipts,
-)
+from obliviate.storage.repositories.accounts import SqlAccounts
+from obliviate.storage.repositories.devices import SqlDevices
+from obliviate.storage.repositories.events import SqlEvents
+from obliviate.storage.repositories.guard import SqlGuard
+from obliviate.storage.repositories.idempotency import SqlIdempotency
+from obliviate.storage.repositories.jobs import SqlJobs, SqlJobViews
+from obliviate.storage.repositories.person_rows import SqlPersonRows
+from obliviate.storage.repositories.profiles import SqlProfiles
+from obliviate.storage.repositories.receipts import SqlReceipts
+from obliviate.storage.repositories.suppressions import SqlSuppressions
 from obliviate.storage.sealing import Keyring, Vault
 
 
@@ -55,6 +48,9 @@ class _Repositories:
     def take_forgotten(self) -> list[ForgetEntry]:
         taken, self._forgotten = self._forgotten, []
         return taken
+
+    def take_enqueued(self) -> int:
+        return self.jobs.take_enqueued()
 
     def _bind(self, conn: Connection, tenant_id: str, key_id: str | None, vault: Vault) -> None:
         self._forgotten = []
@@ -141,7 +137,7 @@ class SqlUnitOfWork(_Repositories):
         self._conn.commit()
 
 
-class _OnConnection(_Repositories):
+class OnConnection(_Repositories):
     """Repositories on a connection that someone else opened and will close."""
 
     def __init__(
@@ -154,7 +150,7 @@ class _OnConnection(_Repositories):
         return savepoints.savepoint(self._conn)
 
 
-class SharedTransactionUnitOfWork(_OnConnection):
+class SharedTransactionUnitOfWork(OnConnection):
     """One caller's share of a group commit: its work runs in a savepoint of a transaction that
     the group committer opened and will commit. ``commit`` only marks the work as done; the
     caller is answered after the whole group's COMMIT."""
@@ -187,62 +183,3 @@ class SqlUnitOfWorkFactory:
         return SqlUnitOfWork(
             self.engine, tenant_id, vault=self.vault, write=write, key_id=self.key_id
         )
-
-
-class PointReadUnitOfWork(_OnConnection):
-    """A read on SQLite's point-read connection (see ``SqlitePointReads``)."""
-
-    def __enter__(self) -> PointReadUnitOfWork:
-        execute_sql(self._conn, "BEGIN")
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        # SQLite may have ended the transaction itself after some errors.
-        if self._conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-            execute_sql(self._conn, "ROLLBACK")
-
-    def commit(self) -> None:
-        raise RuntimeError("a point read does not commit")
-
-
-class SqlitePointReads:
-    """Reads by key on SQLite, run on the event loop, each on a connection the thread keeps.
-
-    Checking a connection out of the pool and back, with SQLAlchemy's BEGIN and ROLLBACK,
-    cost about as much as the rest of a GET (bench: ~100 µs of ~440 µs in-process). Each
-    thread that reads here keeps one connection instead, which SQLAlchemy sees as inside one
-    long transaction begun once; every read runs its own ``BEGIN`` ... ``ROLLBACK`` on the
-    DBAPI connection, so each sees a fresh snapshot and none holds the WAL between reads."""
-
-    def __init__(self, engine: Engine, *, vault: Vault) -> None:
-        self._engine = engine
-        self._vault = vault
-        self._local = threading.local()
-        self._opened: list[Connection] = []
-        self._guard = threading.Lock()
-
-    def __call__(self, tenant_id: str) -> PointReadUnitOfWork:
-        conn: Connection | None = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = self._engine.connect()
-            conn.info[WRITE_FLAG] = False
-            conn.begin()
-            # SQLAlchemy now holds the transaction it thinks it has; SQLite ends it here, and
-            # each read begins its own.
-            execute_sql(conn, "ROLLBACK")
-            self._local.conn = conn
-            with self._guard:
-                self._opened.append(conn)
-        return PointReadUnitOfWork(conn, tenant_id, vault=self._vault)
-
-    def close(self) -> None:
-        with self._guard:
-            opened, self._opened = self._opened, []
-        for conn in opened:
-            conn.info[WRITE_FLAG] = True
-            conn.close()

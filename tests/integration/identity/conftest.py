@@ -27,7 +27,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def caller(container: Container, tenant: dict[str, Any]) -> Caller:
-    auth = Authenticator(container.engine, default_revival_window=WINDOW)
+    auth = Authenticator(container.tenant_store, default_revival_window=WINDOW)
     creds = tenant["insider"]
     return auth.insider(creds["partner_name"], creds["request_token"])
 

@@ -99,7 +99,7 @@ def test_identifiers_resolve_only_within_their_own_tenant(
 ) -> None:
     shared = email(f"{uid()}@example.com")
     mine = store.upsert(shared, attributes={"name": "mine"})
-    auth = Authenticator(container.engine, default_revival_window=WINDOW)
+    auth = Authenticator(container.tenant_store, default_revival_window=WINDOW)
     creds = other_tenant["insider"]
     theirs = Store(container, auth.insider(creds["partner_name"], creds["request_token"]), clock)
     outcome = theirs.upsert(shared, attributes={"name": "theirs"})

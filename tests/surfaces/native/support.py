@@ -37,7 +37,9 @@ def native_headers(tenant: Tenant) -> dict[str, str]:
 
 def scoped_token(container: Container, tenant: Tenant, *scopes: str) -> dict[str, str]:
     """Headers with a fresh token of this tenant limited to ``scopes``."""
-    token = create_token(container.engine, name=tenant["tenant"], scopes=list(scopes), now=now_ms())
+    token = create_token(
+        container.tenant_store, name=tenant["tenant"], scopes=list(scopes), now=now_ms()
+    )
     return bearer(token)
 
 

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
+from sqlalchemy import insert
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.domain.deletion import DELETION_BATCH, PURGE_PROFILE
 from obliviate.jobs.worker import Worker
+from obliviate.services.batches import request_hash
+from obliviate.storage import tables as t
 from tests.conftest import snapshot
 from tests.surfaces.native.support import (
     API,
@@ -26,6 +30,7 @@ from tests.surfaces.native.support import (
     job_status,
     jobs_of,
     native_headers,
+    now_ms,
     person_with_history,
     plant_event,
     put_profile,
@@ -66,6 +71,10 @@ JOB_FIELDS = {
     "updated_at",
     "finished_at",
 }
+
+
+def suppressed(id_type: str) -> str:
+    return f"this {id_type} is suppressed and cannot be re-created"
 
 
 def cancel(client: TestClient, tenant: Tenant, job_id: str) -> Any:
@@ -162,7 +171,8 @@ def test_a_suppressing_batch_reports_suppressed_and_the_identifiers_stay_refused
     for identifiers in (None, {"email": "sup-1@example.com"}):
         uuid = "sup-1" if identifiers is None else "someone-else"
         refused = put_profile(client, tenant, uuid, {}, identifiers)
-        assert_problem(refused, 409, "suppressed")
+        id_type = "uuid" if identifiers is None else "email"
+        assert assert_problem(refused, 409, "suppressed")["detail"] == suppressed(id_type)
 
 
 def test_a_soft_batch_hides_the_profiles_and_they_can_be_restored(
@@ -300,10 +310,11 @@ def test_the_same_idempotency_key_and_body_give_the_same_job_and_one_job_row(
     job = accepted_job(first)
     again = submit(client, tenant, subjects, headers=key)
     assert accepted_job(again)["id"] == job["id"]
-    assert again.json() == first.json()
+    assert again.content == first.content
     run_until_terminal(container, worker, job["id"])
     after_it_ran = submit(client, tenant, subjects, headers=key)
     assert accepted_job(after_it_ran) == job
+    assert after_it_ran.content == first.content
     batches = jobs_of(container, tenant_id_of(container, tenant), DELETION_BATCH)
     assert [b.job_id for b in batches] == [int(job["id"])]
 
@@ -326,6 +337,54 @@ def test_the_same_idempotency_key_with_a_different_body_is_422_and_makes_no_job(
         assert_problem(response, 422, "idempotency-key-reused")
     assert snapshot(container) == before
     assert job_status(client, tenant, job["id"])["state"] == "queued"
+
+
+def test_a_key_remembered_before_answers_were_typed_replays_its_answer_byte_for_byte(
+    client: TestClient, container: Container, tenant: Tenant
+) -> None:
+    subjects = [subject("uuid", "gone-by-now"), subject("email", "gone@example.com")]
+    body = {"subjects": subjects, "mode": "hard", "suppress": True}
+    # An accepted batch's status as the service stored it with the key, JSON and all.
+    stored = {
+        "id": "7549747237752672495",
+        "kind": "batch",
+        "state": "queued",
+        "erasure": {"state": "pending", "at": None},
+        "receipt_id": None,
+        "mode": "hard",
+        "suppress": True,
+        "subjects": [
+            {"index": 0, "type": "uuid", "outcome": "pending"},
+            {"index": 1, "type": "email", "outcome": "pending"},
+        ],
+        "outcomes": {"pending": 2},
+        "counts": {},
+        "reason": None,
+        "attempts": 0,
+        "last_error": None,
+        "created_at": 1800000007000,
+        "updated_at": 1800000007000,
+        "finished_at": None,
+    }
+    tenant_id = tenant_id_of(container, tenant)
+    with container.engine.begin() as conn:
+        conn.execute(
+            insert(t.idempotency_keys).values(
+                tenant_id=tenant_id,
+                key="stored-before",
+                request_hash=request_hash(body),
+                status=202,
+                response=stored,
+                created_at=now_ms(),
+            )
+        )
+    replayed = client.post(
+        f"{API}/deletions",
+        json=body,
+        headers={**native_headers(tenant), "Idempotency-Key": "stored-before"},
+    )
+    assert replayed.status_code == 202
+    assert replayed.content == orjson.dumps(stored)
 
 
 def test_an_idempotency_key_belongs_to_one_tenant(
@@ -370,7 +429,8 @@ def test_a_queued_job_can_be_cancelled_and_then_never_runs(
     assert jobs_of(container, tenant_id, PURGE_PROFILE) == []
     for uuid in ("del-1", "del-2"):
         assert get_profile(client, tenant, uuid).status_code == 200
-    assert_problem(cancel(client, tenant, job["id"]), 409, "not-cancellable")
+    again = assert_problem(cancel(client, tenant, job["id"]), 409, "not-cancellable")
+    assert again["detail"] == "only a queued job can be cancelled; this one is cancelled"
 
 
 def test_cancelling_a_job_that_ran_is_409_naming_its_state(
@@ -381,6 +441,7 @@ def test_cancelling_a_job_that_ran_is_409_naming_its_state(
     assert run_until_terminal(container, worker, job["id"]) == "completed"
     problem = assert_problem(cancel(client, tenant, job["id"]), 409, "not-cancellable")
     assert problem["state"] == "completed"
+    assert problem["detail"] == "only a queued job can be cancelled; this one is completed"
     assert job_status(client, tenant, job["id"])["state"] == "completed"
 
 
@@ -393,7 +454,8 @@ def test_cancelling_a_batch_that_already_started_its_deletions_is_409(
     job = accepted_job(submit(client, tenant, [subject("uuid", "ran-1")]))
     run_until(worker, lambda: bool(job_row(container, job["id"]).result), "the batch's first step")
     assert_problem(get_profile(client, tenant, "ran-1"), 404)
-    assert_problem(cancel(client, tenant, job["id"]), 409, "not-cancellable")
+    late = assert_problem(cancel(client, tenant, job["id"]), 409, "not-cancellable")
+    assert late["detail"] == "only a queued job can be cancelled; this one is running"
     assert run_until_terminal(container, worker, job["id"]) == "completed"
 
 
@@ -402,8 +464,11 @@ def test_status_and_cancel_of_an_unknown_job_are_404(
     client: TestClient, tenant: Tenant, job_id: str
 ) -> None:
     headers = native_headers(tenant)
-    assert_problem(client.get(f"{API}/deletions/{job_id}", headers=headers), 404)
-    assert_problem(cancel(client, tenant, job_id), 404)
+    for response in (
+        client.get(f"{API}/deletions/{job_id}", headers=headers),
+        cancel(client, tenant, job_id),
+    ):
+        assert assert_problem(response, 404, "not-found")["detail"] == "no such deletion job"
 
 
 def test_a_purge_job_is_readable_with_its_erasure_but_cannot_be_cancelled(
@@ -420,7 +485,8 @@ def test_a_purge_job_is_readable_with_its_erasure_but_cannot_be_cancelled(
         {"state": "pending", "at": None},
     )
     # The person is already unreachable and their key destroyed: nothing to call back.
-    assert_problem(cancel(client, tenant, purge_id), 404)
+    refused = assert_problem(cancel(client, tenant, purge_id), 404, "not-found")
+    assert refused["detail"] == "no such deletion job"
     assert job_row(container, purge_id).state == "queued"
 
 
@@ -468,8 +534,11 @@ def test_another_tenant_gets_404_for_this_tenants_job_and_cannot_cancel_it(
     create_profile(client, tenant, "mine")
     job = accepted_job(submit(client, tenant, [subject("uuid", "mine")]))
     theirs = native_headers(other_tenant)
-    assert_problem(client.get(f"{API}/deletions/{job['id']}", headers=theirs), 404)
-    assert_problem(cancel(client, other_tenant, job["id"]), 404)
+    for response in (
+        client.get(f"{API}/deletions/{job['id']}", headers=theirs),
+        cancel(client, other_tenant, job["id"]),
+    ):
+        assert assert_problem(response, 404, "not-found")["detail"] == "no such deletion job"
     assert job_status(client, tenant, job["id"])["state"] == "queued"
 
 

@@ -179,7 +179,7 @@ def test_bad_receipt_queries_are_422(client: TestClient, tenant: Tenant, query: 
 
 def test_an_unknown_receipt_is_404_problem(client: TestClient, tenant: Tenant) -> None:
     response = client.get(f"{API}/receipts/{'0' * 32}", headers=native_headers(tenant))
-    assert_problem(response, 404, "not-found")
+    assert assert_problem(response, 404, "not-found")["detail"] == "no such receipt"
 
 
 def test_another_tenant_gets_404_for_this_tenants_receipt_and_lists_none(
@@ -188,7 +188,8 @@ def test_another_tenant_gets_404_for_this_tenants_receipt_and_lists_none(
     create_profile(client, tenant, "rc-1")
     receipt = receipt_of(client, tenant, hard_delete(client, container, worker, tenant, "rc-1"))
     theirs = native_headers(other_tenant)
-    assert_problem(client.get(f"{API}/receipts/{receipt['receipt_id']}", headers=theirs), 404)
+    theirs_read = client.get(f"{API}/receipts/{receipt['receipt_id']}", headers=theirs)
+    assert assert_problem(theirs_read, 404, "not-found")["detail"] == "no such receipt"
     assert receipts(client, other_tenant) == []
 
 
@@ -207,6 +208,10 @@ def suppressed_person(
     )
     assert response.status_code == 202, response.text
     assert run_until_terminal(container, worker, response.json()["job_id"]) == "completed"
+
+
+def suppressed(id_type: str) -> str:
+    return f"this {id_type} is suppressed and cannot be re-created"
 
 
 def unsuppress(client: TestClient, tenant: Tenant, id_type: str, value: str) -> None:
@@ -248,13 +253,14 @@ def test_a_suppressed_persons_identifiers_are_refused_on_every_surface_in_its_ow
         "/v4/devices/sup-phone", json={"tags": {"add": ["back"]}}, headers=el_headers(tenant)
     )
     assert_engagelab_error(engagelab, 400, INVALID)
-    assert_problem(put_profile(client, tenant, "sup-1", {}), 409, "suppressed")
+    by_uuid = put_profile(client, tenant, "sup-1", {})
+    assert assert_problem(by_uuid, 409, "suppressed")["detail"] == suppressed("uuid")
     by_phone = put_profile(client, tenant, "other", {}, {"phone_number": "+6590000001"})
-    assert_problem(by_phone, 409, "suppressed")
+    assert assert_problem(by_phone, 409, "suppressed")["detail"] == suppressed("phone_number")
     device = client.put(
         f"{API}/devices/sup-phone", json={"platform": "ios"}, headers=native_headers(tenant)
     )
-    assert_problem(device, 409, "suppressed")
+    assert assert_problem(device, 409, "suppressed")["detail"] == suppressed("registration_id")
     assert snapshot(container) == before
 
 
@@ -267,7 +273,7 @@ def test_unsuppressing_an_identifier_lets_it_back_on_every_surface(
     assert created.status_code == 201, created.text
     # The email is still suppressed: the native API refuses to give it to sup-1.
     refused = put_profile(client, tenant, "sup-1", {}, {"email": "sup-1@example.com"})
-    assert_problem(refused, 409, "suppressed")
+    assert assert_problem(refused, 409, "suppressed")["detail"] == suppressed("email")
     unsuppress(client, tenant, "email", "sup-1@example.com")
     assert insider_upsert(client, tenant, {"email": "sup-1@example.com"}) == {
         "data": {"successful": {"count": 1}, "fail": {}}
@@ -297,8 +303,9 @@ def test_a_suppression_of_one_tenant_does_not_touch_another(
     theirs = put_profile(client, other_tenant, "sup-1", {}, {"email": "sup-1@example.com"})
     assert theirs.status_code == 201, theirs.text
     gone = client.delete(f"{API}/suppressions/uuid/sup-1", headers=native_headers(other_tenant))
-    assert_problem(gone, 404)
-    assert_problem(put_profile(client, tenant, "sup-1", {}), 409, "suppressed")
+    assert assert_problem(gone, 404, "not-found")["detail"] == "no such suppression"
+    still = put_profile(client, tenant, "sup-1", {})
+    assert assert_problem(still, 409, "suppressed")["detail"] == suppressed("uuid")
 
 
 # --- suppressions CRUD --------------------------------------------------------------------------
@@ -323,8 +330,8 @@ def test_suppressions_can_be_added_read_listed_and_removed_by_an_admin(
     refused = insider_upsert(client, tenant, {"email": "someone@example.com"})
     assert refused["data"]["fail"]["count"] == 1
     assert client.delete(path, headers=admin).status_code == 204
-    assert_problem(client.get(path, headers=admin), 404)
-    assert_problem(client.delete(path, headers=admin), 404)
+    for response in (client.get(path, headers=admin), client.delete(path, headers=admin)):
+        assert assert_problem(response, 404, "not-found")["detail"] == "no such suppression"
     assert insider_upsert(client, tenant, {"email": "someone@example.com"})["data"]["fail"] == {}
 
 

@@ -6,17 +6,37 @@ from typing import Any
 
 from starlette.responses import Response
 
-from obliviate.domain.devices import DeviceNotFound
 from obliviate.domain.errors import (
+    AccountNotFound,
     AuthenticationError,
+    BatchTooLarge,
     ConflictError,
     DependencyUnavailable,
+    DeviceNotFound,
+    DuplicateAccount,
+    DuplicateProfile,
+    Forbidden,
+    IdempotencyMismatch,
+    IdentifierInUse,
+    IdentifierUnchanged,
+    JobNotFound,
+    MassDeletionRefused,
+    MergeLimitExceeded,
+    MissingCredentials,
+    ModelNotFound,
+    NotCancellable,
+    NotFoundError,
     ObliviateError,
+    ProfileNotFound,
     RateLimited,
+    ReceiptNotFound,
+    SoleIdentifier,
     Suppressed,
+    SuppressionNotFound,
     ValidationError,
 )
 from obliviate.http.body import BodyTooLarge, MalformedJson
+from obliviate.http.errors import ErrorTable, entry
 from obliviate.http.json import json_response as shared_json_response
 
 AUTH_MISSING = 27001
@@ -27,11 +47,6 @@ AUTH_FAILED = 27004
 TOO_FREQUENT = 2002
 # Nor for an outage; 1000 is what that lineage answers a server-side failure worth retrying with.
 UNAVAILABLE = 1000
-
-
-class MissingCredentials(AuthenticationError):
-    def __init__(self) -> None:
-        super().__init__("missing credentials")
 
 
 def json_response(
@@ -51,39 +66,82 @@ def error_response(
     )
 
 
+def _invalid(exc: ObliviateError) -> Response:
+    # EngageLab has one code for every refusal of the request itself; the message tells them
+    # apart, and errors it has no notion of (a deletion job, a receipt) answer 400 with it too.
+    return error_response(400, INVALID, str(exc))
+
+
+def _conflict(exc: ConflictError) -> Response:
+    return error_response(409, INVALID, str(exc))
+
+
+def _invalid_field(exc: ValidationError) -> Response:
+    return error_response(400, INVALID, f"invalid {exc.field}: {exc.message}")
+
+
+def _auth_failed(_: AuthenticationError) -> Response:
+    return error_response(
+        401, AUTH_FAILED, "authentication failed: app_key or master_secret is wrong"
+    )
+
+
+def _rate_limited(exc: RateLimited) -> Response:
+    return error_response(
+        429,
+        TOO_FREQUENT,
+        "API call frequency exceeds the limit",
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+def _unavailable(exc: DependencyUnavailable) -> Response:
+    return error_response(
+        503,
+        UNAVAILABLE,
+        f"service temporarily unavailable ({exc.dependency} unreachable), retry later",
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+TABLE = ErrorTable(
+    entry(
+        BodyTooLarge,
+        lambda e: error_response(413, INVALID, f"request body is bigger than {e.limit} bytes"),
+    ),
+    entry(MalformedJson, lambda e: error_response(400, INVALID, f"invalid JSON body: {e}")),
+    entry(ObliviateError, _invalid),
+    entry(AuthenticationError, _auth_failed),
+    entry(
+        MissingCredentials,
+        lambda _: error_response(401, AUTH_MISSING, "authentication information is missing"),
+    ),
+    entry(Forbidden, _invalid),
+    entry(ValidationError, _invalid_field),
+    entry(MergeLimitExceeded, _invalid_field),
+    entry(NotFoundError, _invalid),
+    entry(ProfileNotFound, _invalid),
+    entry(AccountNotFound, _invalid),
+    entry(DeviceNotFound, lambda _: error_response(404, INVALID, "registration_id does not exist")),
+    entry(JobNotFound, _invalid),
+    entry(ReceiptNotFound, _invalid),
+    entry(SuppressionNotFound, _invalid),
+    entry(ModelNotFound, _invalid),
+    entry(ConflictError, _conflict),
+    entry(DuplicateProfile, _conflict),
+    entry(DuplicateAccount, _conflict),
+    entry(IdentifierInUse, _conflict),
+    entry(SoleIdentifier, _invalid),
+    entry(IdentifierUnchanged, _invalid),
+    entry(Suppressed, lambda e: error_response(400, INVALID, f"invalid registration_id: {e}")),
+    entry(MassDeletionRefused, _invalid),
+    entry(BatchTooLarge, _invalid),
+    entry(IdempotencyMismatch, _invalid),
+    entry(NotCancellable, _invalid),
+    entry(RateLimited, _rate_limited),
+    entry(DependencyUnavailable, _unavailable),
+)
+
+
 def to_response(exc: Exception) -> Response:
-    if isinstance(exc, MissingCredentials):
-        return error_response(401, AUTH_MISSING, "authentication information is missing")
-    if isinstance(exc, AuthenticationError):
-        return error_response(
-            401, AUTH_FAILED, "authentication failed: app_key or master_secret is wrong"
-        )
-    if isinstance(exc, RateLimited):
-        return error_response(
-            429,
-            TOO_FREQUENT,
-            "API call frequency exceeds the limit",
-            headers={"Retry-After": str(exc.retry_after)},
-        )
-    if isinstance(exc, DependencyUnavailable):
-        return error_response(
-            503,
-            UNAVAILABLE,
-            f"service temporarily unavailable ({exc.dependency} unreachable), retry later",
-            headers={"Retry-After": str(exc.retry_after)},
-        )
-    if isinstance(exc, BodyTooLarge):
-        return error_response(413, INVALID, f"request body is bigger than {exc.limit} bytes")
-    if isinstance(exc, MalformedJson):
-        return error_response(400, INVALID, f"invalid JSON body: {exc}")
-    if isinstance(exc, ValidationError):
-        return error_response(400, INVALID, f"invalid {exc.field}: {exc.message}")
-    if isinstance(exc, DeviceNotFound):
-        return error_response(404, INVALID, "registration_id does not exist")
-    if isinstance(exc, Suppressed):
-        return error_response(400, INVALID, f"invalid registration_id: {exc}")
-    if isinstance(exc, ConflictError):
-        return error_response(409, INVALID, str(exc))
-    if isinstance(exc, ObliviateError):
-        return error_response(400, INVALID, str(exc))
-    raise exc
+    return TABLE.answer(exc)

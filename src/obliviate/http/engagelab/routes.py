@@ -90,7 +90,6 @@ class EngageLabApi:
                 confirmed=confirmed,
             ),
         )
-        self.rt.job_enqueued()
         return json_response({"success": True})
 
     async def devices_status(self, request: Request, caller: Caller) -> Response:

@@ -10,8 +10,7 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from obliviate.domain.devices import Device, validate_id_batch, validate_platform
-from obliviate.domain.errors import AuthenticationError, ValidationError
-from obliviate.http.engagelab.errors import MissingCredentials
+from obliviate.domain.errors import AuthenticationError, MissingCredentials, ValidationError
 from obliviate.services.devices import DeviceChange
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from obliviate.domain.errors import NotFoundError, ValidationError
+from obliviate.domain.errors import ModelNotFound, ValidationError
 from obliviate.domain.tenants import Caller
 from obliviate.http.gainsight import accounts as account_wire
 from obliviate.http.gainsight import query
@@ -37,12 +37,6 @@ _TYPE_OF_VALUE = {
     ValueKind.NUMBER: "NUMBER",
     ValueKind.BOOLEAN: "BOOLEAN",
 }
-
-
-class ModelNotFound(NotFoundError):
-    def __init__(self, model: str) -> None:
-        super().__init__(f"Type not found: {model}")
-        self.model = model
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,18 +9,34 @@ from starlette.responses import Response
 from obliviate.domain.errors import (
     AccountNotFound,
     AuthenticationError,
+    BatchTooLarge,
+    ConflictError,
     DependencyUnavailable,
+    DeviceNotFound,
     DuplicateAccount,
     DuplicateProfile,
+    Forbidden,
+    IdempotencyMismatch,
+    IdentifierInUse,
+    IdentifierUnchanged,
+    JobNotFound,
     MassDeletionRefused,
+    MergeLimitExceeded,
+    MissingCredentials,
+    ModelNotFound,
+    NotCancellable,
     NotFoundError,
     ObliviateError,
     ProfileNotFound,
     RateLimited,
+    ReceiptNotFound,
+    SoleIdentifier,
     Suppressed,
+    SuppressionNotFound,
     ValidationError,
 )
 from obliviate.http.body import BodyTooLarge, MalformedJson
+from obliviate.http.errors import ErrorTable, entry
 from obliviate.http.json import json_response
 
 # Gainsight answers with Spring's HttpStatus names, which differ from Python's for a few codes.
@@ -47,41 +63,88 @@ def not_found_message(identify_id: str) -> str:
     return f"User was not found for parameters {{id={identify_id}}}"
 
 
+def _unauthorized(_: AuthenticationError) -> Response:
+    return error_response(401, "Unauthorized or bad API Key")
+
+
+def _invalid(exc: ValidationError) -> Response:
+    return error_response(400, f"Invalid value for '{exc.field}': {exc.message}")
+
+
+def _not_found(exc: NotFoundError) -> Response:
+    return error_response(404, str(exc))
+
+
+def _conflict(exc: ObliviateError) -> Response:
+    return error_response(409, str(exc))
+
+
+def _bad_request(exc: ObliviateError) -> Response:
+    # Gainsight answers most refusals, conflicts among them, as 400 with the reason.
+    return error_response(400, str(exc))
+
+
+def _rate_limited(exc: RateLimited) -> Response:
+    return error_response(429, "Rate limit exceeded", headers={"Retry-After": str(exc.retry_after)})
+
+
+def _unavailable(exc: DependencyUnavailable) -> Response:
+    return error_response(
+        503,
+        f"Service temporarily unavailable ({exc.dependency} unreachable); retry later",
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+TABLE = ErrorTable(
+    entry(
+        BodyTooLarge, lambda e: error_response(413, f"Request body is larger than {e.limit} bytes")
+    ),
+    entry(MalformedJson, lambda e: error_response(400, f"Malformed JSON request: {e}")),
+    entry(ObliviateError, _bad_request),
+    entry(AuthenticationError, _unauthorized),
+    entry(MissingCredentials, _unauthorized),
+    entry(Forbidden, _bad_request),
+    entry(ValidationError, _invalid),
+    entry(MergeLimitExceeded, _invalid),
+    entry(NotFoundError, _not_found),
+    entry(ProfileNotFound, lambda e: error_response(404, not_found_message(e.value))),
+    entry(
+        AccountNotFound,
+        lambda e: error_response(
+            404, f"Account was not found for parameters {{id={e.account_id}}}"
+        ),
+    ),
+    entry(DeviceNotFound, _not_found),
+    entry(JobNotFound, _not_found),
+    entry(ReceiptNotFound, _not_found),
+    entry(SuppressionNotFound, _not_found),
+    entry(ModelNotFound, lambda e: error_response(404, f"Type not found: {e.model}")),
+    entry(ConflictError, _bad_request),
+    entry(
+        DuplicateProfile,
+        lambda e: error_response(
+            400, f"User with identifyId {e.value} already exists, possible duplicate"
+        ),
+    ),
+    entry(
+        DuplicateAccount,
+        lambda e: error_response(
+            400, f"Account with id {e.account_id} already exists, possible duplicate"
+        ),
+    ),
+    entry(IdentifierInUse, _bad_request),
+    entry(SoleIdentifier, _bad_request),
+    entry(IdentifierUnchanged, _bad_request),
+    entry(Suppressed, _conflict),
+    entry(MassDeletionRefused, _conflict),
+    entry(BatchTooLarge, _bad_request),
+    entry(IdempotencyMismatch, _bad_request),
+    entry(NotCancellable, _bad_request),
+    entry(RateLimited, _rate_limited),
+    entry(DependencyUnavailable, _unavailable),
+)
+
+
 def to_response(exc: Exception) -> Response:
-    if isinstance(exc, AuthenticationError):
-        return error_response(401, "Unauthorized or bad API Key")
-    if isinstance(exc, RateLimited):
-        return error_response(
-            429, "Rate limit exceeded", headers={"Retry-After": str(exc.retry_after)}
-        )
-    if isinstance(exc, DependencyUnavailable):
-        return error_response(
-            503,
-            f"Service temporarily unavailable ({exc.dependency} unreachable); retry later",
-            headers={"Retry-After": str(exc.retry_after)},
-        )
-    if isinstance(exc, BodyTooLarge):
-        return error_response(413, f"Request body is larger than {exc.limit} bytes")
-    if isinstance(exc, MalformedJson):
-        return error_response(400, f"Malformed JSON request: {exc}")
-    if isinstance(exc, ValidationError):
-        return error_response(400, f"Invalid value for '{exc.field}': {exc.message}")
-    if isinstance(exc, ProfileNotFound):
-        return error_response(404, not_found_message(exc.value))
-    if isinstance(exc, AccountNotFound):
-        return error_response(404, f"Account was not found for parameters {{id={exc.account_id}}}")
-    if isinstance(exc, NotFoundError):
-        return error_response(404, str(exc))
-    if isinstance(exc, DuplicateAccount):
-        return error_response(
-            400, f"Account with id {exc.account_id} already exists, possible duplicate"
-        )
-    if isinstance(exc, DuplicateProfile):
-        return error_response(
-            400, f"User with identifyId {exc.value} already exists, possible duplicate"
-        )
-    if isinstance(exc, Suppressed | MassDeletionRefused):
-        return error_response(409, str(exc))
-    if isinstance(exc, ObliviateError):
-        return error_response(400, str(exc))
-    raise exc
+    return TABLE.answer(exc)

@@ -73,7 +73,6 @@ class GainsightApi:
                 hasher=self.rt.hasher,
             ),
         )
-        self.rt.job_enqueued()
         return json_response(tr.user_to_wire(view), status=201)
 
     async def _update(self, caller: Caller, uuid: str, user: UserIn) -> Response:
@@ -89,7 +88,6 @@ class GainsightApi:
                 hasher=self.rt.hasher,
             ),
         )
-        self.rt.job_enqueued()
         return Response(status_code=204)
 
     async def update_user(self, request: Request, caller: Caller) -> Response:
@@ -179,7 +177,6 @@ class GainsightApi:
                     confirmed=confirmed,
                 ),
             )
-            self.rt.job_enqueued()
         else:
             await self.rt.write(
                 caller.tenant.tenant_id,

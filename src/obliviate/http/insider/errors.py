@@ -1,25 +1,48 @@
-"""Insider's error bodies, byte for byte as SPEC §3.3 and the seed give them."""
+"""Insider's error bodies, byte for byte as the vendor gives them, one table row per error."""
 
 from __future__ import annotations
 
 from starlette.responses import Response
 
 from obliviate.domain.errors import (
+    AccountNotFound,
     AuthenticationError,
+    BatchTooLarge,
+    ConflictError,
     DependencyUnavailable,
+    DeviceNotFound,
+    DuplicateAccount,
+    DuplicateProfile,
+    Forbidden,
+    IdempotencyMismatch,
     IdentifierInUse,
     IdentifierUnchanged,
+    JobNotFound,
+    MassDeletionRefused,
+    MergeLimitExceeded,
+    MissingCredentials,
+    ModelNotFound,
+    NotCancellable,
     NotFoundError,
     ObliviateError,
+    ProfileNotFound,
     RateLimited,
+    ReceiptNotFound,
     SoleIdentifier,
+    Suppressed,
+    SuppressionNotFound,
     ValidationError,
 )
 from obliviate.http.body import BodyTooLarge, MalformedJson
+from obliviate.http.errors import ErrorTable, entry
 from obliviate.http.json import json_response
 
 
 class PartnerInvalid(AuthenticationError):
+    """Insider's own refusal, before any credential is read: the partner name (its word for a
+    tenant) is missing or not lowercase. Only this surface names a tenant apart from its
+    credentials, so the error stays here rather than in the domain's tree."""
+
     def __init__(self) -> None:
         super().__init__("partner name missing or not lowercase")
 
@@ -32,41 +55,92 @@ def bad_request(message: str) -> Response:
     return json_response({"error": f"{message}: bad request"}, status=400)
 
 
+def no_data(what: str) -> Response:
+    """A 404 in the shape of Insider's own for a user: ``<what>: no data``."""
+    return json_response({"error": f"{what}: no data"}, status=404)
+
+
+def _bad_request(exc: ObliviateError) -> Response:
+    return bad_request(str(exc))
+
+
+def _invalid(exc: ValidationError) -> Response:
+    return bad_request(f"{exc.field} {exc.message}")
+
+
+def _access_denied(_: AuthenticationError) -> Response:
+    return json_response({"success": False, "message": ACCESS_DENIED}, status=403)
+
+
+def _no_such_user(_: NotFoundError) -> Response:
+    return json_response({"error": NO_SUCH_USER}, status=404)
+
+
+def _rate_limited(exc: RateLimited) -> Response:
+    return json_response(
+        {"error": "rejected: too many requests"},
+        status=429,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+def _unavailable(exc: DependencyUnavailable) -> Response:
+    # Insider's "<what>: <category>" shape, as its 400s and 404s have it.
+    return json_response(
+        {"error": f"{exc.dependency} is unreachable: service unavailable"},
+        status=503,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+def _too_large(exc: BodyTooLarge) -> Response:
+    return json_response(
+        {"error": f"request body is bigger than maximum allowed size {exc.limit:,} bytes"},
+        status=413,
+    )
+
+
+TABLE = ErrorTable(
+    entry(BodyTooLarge, _too_large),
+    entry(MalformedJson, lambda _: bad_request("request body is not valid JSON")),
+    entry(ObliviateError, _bad_request),
+    entry(AuthenticationError, _access_denied),
+    entry(MissingCredentials, _access_denied),
+    entry(
+        PartnerInvalid,
+        lambda _: json_response({"success": False, "message": "Partner is invalid."}, status=400),
+    ),
+    entry(Forbidden, _bad_request),
+    entry(ValidationError, _invalid),
+    entry(MergeLimitExceeded, _invalid),
+    entry(NotFoundError, _no_such_user),
+    entry(ProfileNotFound, _no_such_user),
+    entry(AccountNotFound, lambda _: no_data("no such account")),
+    entry(DeviceNotFound, lambda _: no_data("no such device")),
+    entry(JobNotFound, lambda _: no_data("no such deletion job")),
+    entry(ReceiptNotFound, lambda _: no_data("no such receipt")),
+    entry(SuppressionNotFound, lambda _: no_data("no such suppression")),
+    entry(ModelNotFound, lambda _: no_data("no such model")),
+    entry(ConflictError, _bad_request),
+    entry(DuplicateProfile, _bad_request),
+    entry(DuplicateAccount, _bad_request),
+    entry(
+        IdentifierInUse, lambda _: bad_request("new identifier already has a user assigned to it")
+    ),
+    entry(
+        SoleIdentifier,
+        lambda _: bad_request("you cannot delete the sole identifier specified for a user"),
+    ),
+    entry(IdentifierUnchanged, lambda _: bad_request("identifier values are the same")),
+    entry(Suppressed, _bad_request),
+    entry(MassDeletionRefused, _bad_request),
+    entry(BatchTooLarge, _bad_request),
+    entry(IdempotencyMismatch, _bad_request),
+    entry(NotCancellable, _bad_request),
+    entry(RateLimited, _rate_limited),
+    entry(DependencyUnavailable, _unavailable),
+)
+
+
 def to_response(exc: Exception) -> Response:
-    if isinstance(exc, PartnerInvalid):
-        return json_response({"success": False, "message": "Partner is invalid."}, status=400)
-    if isinstance(exc, AuthenticationError):
-        return json_response({"success": False, "message": ACCESS_DENIED}, status=403)
-    if isinstance(exc, RateLimited):
-        return json_response(
-            {"error": "rejected: too many requests"},
-            status=429,
-            headers={"Retry-After": str(exc.retry_after)},
-        )
-    if isinstance(exc, DependencyUnavailable):
-        # Insider's "<what>: <category>" shape, as its 400s and 404s have it.
-        return json_response(
-            {"error": f"{exc.dependency} is unreachable: service unavailable"},
-            status=503,
-            headers={"Retry-After": str(exc.retry_after)},
-        )
-    if isinstance(exc, BodyTooLarge):
-        return json_response(
-            {"error": f"request body is bigger than maximum allowed size {exc.limit:,} bytes"},
-            status=413,
-        )
-    if isinstance(exc, MalformedJson):
-        return bad_request("request body is not valid JSON")
-    if isinstance(exc, ValidationError):
-        return bad_request(f"{exc.field} {exc.message}")
-    if isinstance(exc, NotFoundError):
-        return json_response({"error": NO_SUCH_USER}, status=404)
-    if isinstance(exc, SoleIdentifier):
-        return bad_request("you cannot delete the sole identifier specified for a user")
-    if isinstance(exc, IdentifierUnchanged):
-        return bad_request("identifier values are the same")
-    if isinstance(exc, IdentifierInUse):
-        return bad_request("new identifier already has a user assigned to it")
-    if isinstance(exc, ObliviateError):
-        return bad_request(str(exc))
-    raise exc
+    return TABLE.answer(exc)

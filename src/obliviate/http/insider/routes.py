@@ -109,7 +109,6 @@ class InsiderApi:
             return done, failures
 
         done, failures = await self.rt.write(caller.tenant.tenant_id, work)
-        self.rt.job_enqueued()
         errors.update(failures)
         failed = len(raw_users) - done
         return json_response(tr.outcome(done, failed, dict(sorted(errors.items()))))
@@ -200,7 +199,6 @@ class InsiderApi:
                 confirmed=mass_delete_confirmed(request),
             ),
         )
-        self.rt.job_enqueued()
         return json_response({})
 
     async def delete_attributes(self, request: Request, caller: Caller) -> Response:

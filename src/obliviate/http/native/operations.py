@@ -1,4 +1,5 @@
-"""The native API's operations: one table the router and the OpenAPI document both read."""
+"""The native API's operations: each resource module lists its own, and the router and the
+OpenAPI document both read the one list they make together."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from obliviate.domain.tenants import Caller
 
 Handler = Callable[[Request, Caller], Awaitable[Response]]
 
+PREFIX = "/api/v1"
+
 
 @dataclass(frozen=True, slots=True)
 class QueryParam:
@@ -21,10 +24,19 @@ class QueryParam:
     type: str = "string"
 
 
-@dataclass(frozen=True, slots=True)
+# Parameters several operations share.
+PAGE = (
+    QueryParam("cursor", "from the previous page's next_cursor"),
+    QueryParam("limit", "1-1000, default 100", "integer"),
+)
+CONFIRM = (QueryParam("X-Obliviate-Confirm-Mass-Delete", "yes: pass the mass-delete guard"),)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Operation:
     method: str
     path: str
+    # Its name is the operation's id in the OpenAPI document.
     handler: Handler
     scope: str
     summary: str

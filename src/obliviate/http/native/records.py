@@ -9,30 +9,24 @@ from starlette.responses import Response
 
 from obliviate.domain.deletion import Erasure
 from obliviate.domain.devices import REGISTRATION_ID, validate_registration_id
-from obliviate.domain.errors import NotFoundError
+from obliviate.domain.errors import ReceiptNotFound, SuppressionNotFound
 from obliviate.domain.identifiers import Identifier, identifier
 from obliviate.domain.tenants import Caller
 from obliviate.http.body import read_capped, read_json
 from obliviate.http.json import json_response
 from obliviate.http.native import schemas as sc
+from obliviate.http.native.jobs import erasure_json
+from obliviate.http.native.operations import PAGE, PREFIX, Operation, QueryParam
 from obliviate.http.native.params import DEFAULT_PAGE, MAX_PAGE, int_param
 from obliviate.http.runtime import Runtime
 from obliviate.services.ports import UnitOfWork
 from obliviate.services.suppression import is_suppressed, suppress, unsuppress
 
 
-class ReceiptNotFound(NotFoundError):
-    pass
-
-
-class SuppressionNotFound(NotFoundError):
-    pass
-
-
 def _receipt_json(row: dict[str, Any]) -> dict[str, Any]:
     body = {k: v for k, v in row.items() if k != "tenant_id"}
     body["job_id"] = str(body["job_id"])
-    body["erasure"] = Erasure.of_receipt(body.get("erased_at")).to_json()
+    body["erasure"] = erasure_json(Erasure.of_receipt(body.get("erased_at")))
     return body
 
 
@@ -56,7 +50,7 @@ class RecordsApi:
         def read(uow: UnitOfWork) -> dict[str, Any]:
             row = uow.receipts.by_id(receipt_id)
             if row is None:
-                raise ReceiptNotFound("no such receipt")
+                raise ReceiptNotFound()
             return _receipt_json(row)
 
         return json_response(await self.rt.read(caller.tenant.tenant_id, read))
@@ -88,7 +82,7 @@ class RecordsApi:
             lambda uow: is_suppressed(uow, ident=ident, hasher=self.rt.hasher),
         )
         if not found:
-            raise SuppressionNotFound("no such suppression")
+            raise SuppressionNotFound()
         return json_response({"type": ident.id_type, "suppressed": True})
 
     async def list_suppressions(self, request: Request, caller: Caller) -> Response:
@@ -114,5 +108,58 @@ class RecordsApi:
             lambda uow, now: unsuppress(uow, ident=ident, hasher=self.rt.hasher, now=now),
         )
         if not removed:
-            raise SuppressionNotFound("no such suppression")
+            raise SuppressionNotFound()
         return Response(status_code=204)
+
+
+def operations(api: RecordsApi) -> list[Operation]:
+    return [
+        Operation(
+            method="GET",
+            path=f"{PREFIX}/receipts/{{receipt_id}}",
+            handler=api.get_receipt,
+            scope="read",
+            summary="A deletion receipt",
+            response=sc.ReceiptOut,
+        ),
+        Operation(
+            method="GET",
+            path=f"{PREFIX}/receipts",
+            handler=api.list_receipts,
+            scope="read",
+            summary="Receipts completed since a time",
+            query=(QueryParam("since", "epoch ms", "integer"), *PAGE),
+        ),
+        Operation(
+            method="GET",
+            path=f"{PREFIX}/suppressions",
+            handler=api.list_suppressions,
+            scope="admin",
+            summary="List suppressions (keyed hashes only)",
+            query=PAGE,
+        ),
+        Operation(
+            method="POST",
+            path=f"{PREFIX}/suppressions",
+            handler=api.add_suppression,
+            scope="admin",
+            summary="Suppress an identifier",
+            status=201,
+            body=sc.SuppressionIn,
+        ),
+        Operation(
+            method="GET",
+            path=f"{PREFIX}/suppressions/{{type}}/{{value}}",
+            handler=api.get_suppression,
+            scope="admin",
+            summary="Is this identifier suppressed?",
+        ),
+        Operation(
+            method="DELETE",
+            path=f"{PREFIX}/suppressions/{{type}}/{{value}}",
+            handler=api.remove_suppression,
+            scope="admin",
+            summary="Lift a suppression",
+            status=204,
+        ),
+    ]

@@ -43,7 +43,7 @@ def _link_existing_profiles() -> None:
     from obliviate.domain.accounts import account_of_attributes
     from obliviate.storage import tables as t
     from obliviate.storage.deployment_keys import vault_for_migration
-    from obliviate.storage.repositories import ACCOUNT_LINK
+    from obliviate.storage.repositories.codec import ACCOUNT_LINK
     from obliviate.storage.sealing import Keyring
 
     vault = vault_for_migration(

@@ -1,0 +1,136 @@
+"""How a request's units of work reach the database, one implementation per backend strategy.
+
+``ThreadedTransactions`` runs each unit of work in a worker thread in a transaction of its
+own (PostgreSQL, and SQLite with group commit turned off apart from its reads).
+``SqliteTransactions`` adds reads by key on the event loop, and
+``SqliteGroupCommitTransactions`` writes that share one COMMIT. Every one wakes the worker
+after a commit that enqueued a job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from anyio import to_thread
+
+from obliviate.domain.forgetting import ForgetEntry
+from obliviate.services.ports import ForgetLog, UnitOfWork
+from obliviate.storage.group_commit import GroupCommitter
+from obliviate.storage.point_reads import PointReads
+from obliviate.storage.uow import SqlUnitOfWorkFactory
+
+T = TypeVar("T")
+
+WakeWorker = Callable[[], None]
+
+
+def _no_worker() -> None:
+    return None
+
+
+class ThreadedTransactions:
+    def __init__(
+        self,
+        uow_factory: SqlUnitOfWorkFactory,
+        *,
+        forget_log: ForgetLog | None = None,
+        wake_worker: WakeWorker = _no_worker,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._forget_log = forget_log
+        self._wake_worker = wake_worker
+
+    async def write(self, tenant_id: str, work: Callable[[UnitOfWork], T]) -> T:
+        def run() -> T:
+            with self._uow_factory(tenant_id, write=True) as uow:
+                result = work(uow)
+                uow.commit()
+                self._append_forgotten(uow.take_forgotten())
+                enqueued = uow.take_enqueued()
+            if enqueued:
+                self._wake_worker()
+            return result
+
+        return await to_thread.run_sync(run)
+
+    def _append_forgotten(self, entries: list[ForgetEntry]) -> None:
+        # After the commit, before the answer: every entry stands for a deletion on disk, and
+        # every acknowledged deletion has its entry. A crash in between leaves out of the log
+        # only a deletion nobody was told of.
+        if entries and self._forget_log is not None:
+            self._forget_log.append(entries)
+
+    async def read(
+        self, tenant_id: str, work: Callable[[UnitOfWork], T], *, point: bool = False
+    ) -> T:
+        return await self._threaded_read(tenant_id, work)
+
+    async def _threaded_read(self, tenant_id: str, work: Callable[[UnitOfWork], T]) -> T:
+        def run() -> T:
+            with self._uow_factory(tenant_id, write=False) as uow:
+                return work(uow)
+
+        return await to_thread.run_sync(run)
+
+    def close(self) -> None:
+        if self._forget_log is not None:
+            self._forget_log.close()
+
+
+class SqliteTransactions(ThreadedTransactions):
+    """Reads by key run on the event loop: on SQLite a WAL reader never waits for a lock and
+    there is no network, so such a read takes tens of microseconds, less than handing it to a
+    thread and back. Anything that may scan still runs in a thread."""
+
+    def __init__(
+        self,
+        uow_factory: SqlUnitOfWorkFactory,
+        *,
+        forget_log: ForgetLog | None = None,
+        wake_worker: WakeWorker = _no_worker,
+    ) -> None:
+        super().__init__(uow_factory, forget_log=forget_log, wake_worker=wake_worker)
+        self._point_reads = PointReads(uow_factory.engine, vault=uow_factory.vault)
+
+    async def read(
+        self, tenant_id: str, work: Callable[[UnitOfWork], T], *, point: bool = False
+    ) -> T:
+        if point:
+            with self._point_reads(tenant_id) as uow:
+                return work(uow)
+        return await self._threaded_read(tenant_id, work)
+
+    def close(self) -> None:
+        self._point_reads.close()
+        super().close()
+
+
+class SqliteGroupCommitTransactions(SqliteTransactions):
+    """Writes go through one group-commit thread (see ``GroupCommitter``), which appends the
+    group's forget-log entries with its COMMIT and wakes the worker after it."""
+
+    def __init__(
+        self,
+        uow_factory: SqlUnitOfWorkFactory,
+        *,
+        forget_log: ForgetLog | None = None,
+        wake_worker: WakeWorker = _no_worker,
+    ) -> None:
+        super().__init__(uow_factory, forget_log=forget_log, wake_worker=wake_worker)
+        self._committer = GroupCommitter(
+            uow_factory.engine,
+            vault=uow_factory.vault,
+            key_id=uow_factory.key_id,
+            forget_log=forget_log,
+            wake_worker=wake_worker,
+        )
+
+    async def write(self, tenant_id: str, work: Callable[[UnitOfWork], T]) -> T:
+        return await self._committer.submit(tenant_id, work)
+
+    def close(self) -> None:
+        # The queued groups are committed, and their forget-log entries written, before the
+        # log is closed.
+        self._committer.close()
+        super().close()
