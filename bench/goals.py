@@ -183,7 +183,7 @@ def _before_goals(rows: list[Row], rev: str) -> list[Goal]:
 
 
 def print_goals(goals: list[Goal]) -> None:
-    headers = ["goal (issue 6)", "measured", "target", "met"]
+    headers = ["goal", "measured", "target", "met"]
     cells = [
         [g.goal, g.measured, g.target, "-" if g.met is None else ("yes" if g.met else "NO")]
         for g in goals

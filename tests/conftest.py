@@ -1,45 +1,30 @@
 """Shared fixtures: real SQLite files, the real PostgreSQL and Redis, the real ASGI app.
 
 Every database test runs once on SQLite and once on PostgreSQL (``backend``). When PostgreSQL or
-Redis cannot be reached the tests skip, except with ``CI=true``, where they fail.
+Redis cannot be reached the tests skip, except with ``CI=true``, where they fail. The helpers
+behind these fixtures, and those tests call by name, live in ``tests/support``.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container, build_container, create_app, create_worker
 from obliviate.jobs.worker import Worker
-from obliviate.services.tenants import create_tenant
 from obliviate.settings import Settings
-from obliviate.storage import tables
 from obliviate.storage.engine import make_engine, normalise_url
-from obliviate.storage.erasure import Eraser
 from obliviate.storage.migrate import migrate
-from obliviate.storage.repositories.jobs import SqlJobQueue
-
-POSTGRES_URL = os.environ.get(
-    "OBLIVIATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-REDIS_URL = os.environ.get("OBLIVIATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def unavailable(what: str, error: Exception) -> None:
-    message = f"{what} unreachable: {error}"
-    if IN_CI:
-        pytest.fail(f"{message} (CI=true: PostgreSQL/Redis tests must run, not skip)")
-    pytest.skip(message)
+from tests.support.clock import FakeClock, worker_on_clock
+from tests.support.environment import IN_CI, POSTGRES_URL, REDIS_URL, unavailable
+from tests.support.servers import SYSTEM_KEY
+from tests.support.tenants import Tenant, new_tenant
 
 
 @pytest.fixture(scope="session")
@@ -108,9 +93,8 @@ def settings_overrides() -> dict[str, Any]:
 def settings(db_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -> Settings:
     values: dict[str, Any] = {
         "database_url": db_url,
-        # The key of the system tests' servers too: on the session's PostgreSQL database the
-        # vault is made under the first key that opens it, and every later process needs it.
-        "secret_key": "system-test-key",
+        # The key of the system tests' servers too (see SYSTEM_KEY).
+        "secret_key": SYSTEM_KEY,
         "data_dir": tmp_path,
         "gainsight_rate_limit": "100000/second",
         "worker_poll_interval": 0.02,
@@ -140,85 +124,36 @@ def client(container: Container) -> Iterator[TestClient]:
         yield test_client
 
 
-def new_tenant(container: Container, prefix: str = "t") -> dict[str, Any]:
-    name = f"{prefix}-{secrets.token_hex(6)}"
-    created = create_tenant(container.tenant_store, name=name, now=int(time.time() * 1000))
-    # As `obliviate tenant create --json` prints it: what the tests sign in with.
-    return created.fields()
-
-
 @pytest.fixture
-def tenant(container: Container) -> dict[str, Any]:
+def tenant(container: Container) -> Tenant:
     return new_tenant(container, "a")
 
 
 @pytest.fixture
-def other_tenant(container: Container) -> dict[str, Any]:
+def other_tenant(container: Container) -> Tenant:
     return new_tenant(container, "b")
 
 
-_BOOKKEEPING = frozenset({"last_used_at"})
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock the test moves by hand: time passing without sleeping."""
+    return FakeClock()
 
 
-def snapshot(container: Container) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, in key order: equal snapshots mean nothing changed."""
-    dump: dict[str, list[tuple[Any, ...]]] = {}
-    with container.engine.connect() as conn:
-        for table in tables.metadata.sorted_tables:
-            order = list(table.primary_key.columns)
-            # When a credential was last used is bookkeeping of the request itself, not a
-            # change the request made.
-            columns = [c for c in table.columns if c.name not in _BOOKKEEPING]
-            rows = conn.execute(select(*columns).order_by(*order))
-            dump[table.name] = [tuple(repr(v) for v in row) for row in rows]
-    return dump
+@pytest.fixture
+def clocked_worker(container: Container, clock: FakeClock) -> Worker:
+    """A worker on ``clock``: purges and backoffs without waiting."""
+    return worker_on_clock(container, clock)
 
 
 _NEEDS_SERVICE = ("postgres", "redis")
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
     """With CI=true a PostgreSQL- or Redis-backed test that skipped counts as failed."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     if IN_CI and report.skipped and any(item.get_closest_marker(m) for m in _NEEDS_SERVICE):
         report.outcome = "failed"
         report.longrepr = f"{item.nodeid}: skipped under CI=true ({report.longrepr})"
-
-
-class FakeClock:
-    """A clock the test moves by hand: time passing without sleeping."""
-
-    def __init__(self, start_ms: int | None = None) -> None:
-        self.now = int(time.time() * 1000) if start_ms is None else start_ms
-
-    def now_ms(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += round(seconds * 1000)
-
-
-def worker_on_clock(container: Container, clock: FakeClock, **config: Any) -> Worker:
-    """A worker that reads time from ``clock``: purges and backoffs without waiting."""
-    from obliviate.jobs.worker import WorkerConfig
-
-    values: dict[str, Any] = {
-        "poll_interval": 0.01,
-        "purge_interval": 0.0,
-        "lease_ms": 60_000,
-        "max_attempts": 3,
-        "backoff_base": 0.0,
-        "backoff_max": 0.0,
-        "purge_batch_size": 7,
-        **config,
-    }
-    return Worker(
-        queue=SqlJobQueue(container.engine),
-        eraser=Eraser(container.engine),
-        uow_factory=container.uow_factory,
-        hasher=container.hasher,
-        clock=clock,
-        config=WorkerConfig(**values),
-    )

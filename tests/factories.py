@@ -35,12 +35,8 @@ def gainsight_event(identify_id: str, name: str = "clicked", **fields: Any) -> d
     return body
 
 
-def gs_headers(tenant: dict[str, Any]) -> dict[str, str]:
-    return {"X-APTRINSIC-API-KEY": tenant["gainsight"]["api_key"]}
-
-
 def gainsight_error(status: str, message: str) -> dict[str, Any]:
-    """Gainsight's error envelope, whole, as SPEC §3.1 spells it."""
+    """Gainsight's error envelope, whole: status and message, no debug message or sub-errors."""
     return {
         "externalapierror": {
             "status": status,

@@ -62,16 +62,16 @@ def _key_file_key(key_file: Path) -> bytes:
 def load_secret_key(settings: Settings) -> bytes:
     """The deployment's hashing key: ``OBLIVIATE_SECRET_KEY``, else (only a SQLite install,
     as settings validation enforces) a file made once beside the database and kept."""
-    if settings.secret_key is not None:
-        return settings.secret_key.get_secret_value().encode()
-    db_path = sqlite_path(settings.database_url)
-    folder = db_path.parent if db_path is not None else Path(settings.data_dir)
+    if settings.keys.current is not None:
+        return settings.keys.current.get_secret_value().encode()
+    db_path = sqlite_path(settings.storage.database_url)
+    folder = db_path.parent if db_path is not None else Path(settings.storage.data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     return _key_file_key(folder / "secret.key")
 
 
 def load_keys(settings: Settings) -> DeploymentKeys:
-    previous = tuple(k.get_secret_value().encode() for k in settings.previous_secret_keys)
+    previous = tuple(k.get_secret_value().encode() for k in settings.keys.previous)
     return DeploymentKeys(current=load_secret_key(settings), previous=previous)
 
 
@@ -109,7 +109,7 @@ class Container:
 
 
 def build_container(settings: Settings) -> Container:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.storage.database_url)
     keys = load_keys(settings)
     return Container(
         settings=settings, engine=engine, hasher=keys.hasher(), clock=SystemClock(), keys=keys
@@ -142,14 +142,14 @@ def create_worker(container: Container) -> Worker:
         hasher=container.hasher,
         clock=container.clock,
         config=WorkerConfig(
-            poll_interval=s.worker_poll_interval,
-            purge_interval=s.purge_interval,
-            lease_ms=round(s.job_lease * 1000),
-            max_attempts=s.job_max_attempts,
-            backoff_base=s.job_backoff_base,
-            backoff_max=s.job_backoff_max,
-            purge_batch_size=s.purge_batch_size,
-            erasure_delay_ms=round(s.erasure_delay * 1000),
+            poll_interval=s.worker.poll_interval,
+            purge_interval=s.deletion.purge_interval,
+            lease_ms=round(s.worker.lease * 1000),
+            max_attempts=s.worker.max_attempts,
+            backoff_base=s.worker.backoff_base,
+            backoff_max=s.worker.backoff_max,
+            purge_batch_size=s.deletion.purge_batch_size,
+            erasure_delay_ms=round(s.deletion.erasure_delay * 1000),
         ),
     )
 
@@ -157,12 +157,12 @@ def create_worker(container: Container) -> Worker:
 def create_transactions(container: Container, *, worker: Worker | None) -> Transactions:
     """SQLite: reads by key on the event loop, writes sharing one COMMIT (unless group commit
     is turned off); PostgreSQL: each unit of work in a thread, in a transaction of its own."""
-    s = container.settings
-    forget_log = FileForgetLog(s.forget_log_path)
+    storage = container.settings.storage
+    forget_log = FileForgetLog(storage.forget_log_path)
     wake_worker = worker.wake.set if worker is not None else (lambda: None)
-    if sqlite_path(s.database_url) is None:
+    if sqlite_path(storage.database_url) is None:
         kind: type[ThreadedTransactions] = ThreadedTransactions
-    elif s.group_commit:
+    elif storage.group_commit:
         kind = SqliteGroupCommitTransactions
     else:
         kind = SqliteTransactions
@@ -173,30 +173,31 @@ def create_app(container: Container, *, worker: Worker | None = None) -> Starlet
     s = container.settings
     runtime = Runtime(
         transactions=create_transactions(container, worker=worker),
+        queue=SqlJobQueue(container.engine),
         authenticator=Authenticator(
             container.tenant_store,
-            default_revival_window=s.revival_window,
-            mass_delete_share=s.mass_delete_share,
-            mass_delete_floor=s.mass_delete_floor,
-            merge_limit=s.merge_limit,
+            default_revival_window=s.deletion.revival_window,
+            mass_delete_share=s.guard.mass_delete_share,
+            mass_delete_floor=s.guard.mass_delete_floor,
+            merge_limit=s.guard.merge_limit,
             refuse_demo=s.env == "production",
-            last_used_every=s.auth_cache_ttl,
+            last_used_every=s.http.auth_cache_ttl,
         ),
         limiter=RateLimiter(
-            s.ratelimit_url,
+            s.rate_limits.url,
             {
-                "gainsight": s.gainsight_rate_limit,
-                "engagelab": s.engagelab_rate_limit,
-                "insider": s.insider_rate_limit,
-                "native": s.native_rate_limit,
+                "gainsight": s.rate_limits.gainsight,
+                "engagelab": s.rate_limits.engagelab,
+                "insider": s.rate_limits.insider,
+                "native": s.rate_limits.native,
             },
         ),
         hasher=container.hasher,
         clock=container.clock,
-        max_body_bytes=s.max_body_bytes,
-        auth_cache_ttl=s.auth_cache_ttl,
+        max_body_bytes=s.http.max_body_bytes,
+        auth_cache_ttl=s.http.auth_cache_ttl,
     )
-    return build_app(runtime, container.engine)
+    return build_app(runtime)
 
 
 def start_worker_thread(worker: Worker) -> tuple[threading.Thread, threading.Event]:

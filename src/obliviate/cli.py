@@ -23,7 +23,8 @@ from obliviate.domain.errors import ObliviateError
 from obliviate.http.logging import configure_logging
 from obliviate.services import audit as audit_service
 from obliviate.services import tenants
-from obliviate.storage.erasure import Eraser, ErasureBusy
+from obliviate.services.queue_port import ErasureBusy
+from obliviate.storage.erasure import Eraser
 from obliviate.storage.migrate import migrate
 
 
@@ -106,9 +107,13 @@ def worker() -> None:
 
 @main.command()
 @click.option(
-    "--expired", is_flag=True, required=True, help="Purge soft deletes past their window."
+    "--expired",
+    is_flag=True,
+    required=True,
+    expose_value=False,
+    help="Purge soft deletes past their window.",
 )
-def purge(expired: bool) -> None:
+def purge() -> None:
     """Purge now instead of waiting for the worker's next sweep."""
     container = _open(_settings())
     w = create_worker(container)

@@ -43,9 +43,9 @@ def backup(path: Path) -> None:
     settings = load_settings()
     try:
         # Read before the copy begins: every entry before this point is then in the copy.
-        with FileForgetLog(settings.forget_log_path) as log:
+        with FileForgetLog(settings.storage.forget_log_path) as log:
             position = log.position()
-        backup_database(settings.database_url, path, position=position, now=now_ms())
+        backup_database(settings.storage.database_url, path, position=position, now=now_ms())
     except (BackupError, ForgetLogError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"backup written to {path}")
@@ -119,10 +119,10 @@ def restore(path: Path, yes: bool) -> None:
     deleted or suppressed since the backup comes back. Stop every obliviate process first;
     the purges it starts run when the server or worker starts again."""
     settings = load_settings()
-    log_path = settings.forget_log_path
+    log_path = settings.storage.forget_log_path
     try:
         # Everything that can refuse is checked before the database is touched.
-        mark = peek_mark(settings.database_url, path)
+        mark = peek_mark(settings.storage.database_url, path)
         log_id = _matching_log_id(log_path, mark)
     except (BackupError, ForgetLogError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -135,7 +135,7 @@ def restore(path: Path, yes: bool) -> None:
             abort=True,
         )
     try:
-        restore_database(settings.database_url, path)
+        restore_database(settings.storage.database_url, path)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     container = open_checked(settings)

@@ -40,10 +40,10 @@ def _caller(container: Container, name: str) -> Caller:
         return tenants.cli_caller(
             container.tenant_store,
             name=name,
-            revival_window=s.revival_window,
-            share=s.mass_delete_share,
-            floor=s.mass_delete_floor,
-            merge_limit=s.merge_limit,
+            revival_window=s.deletion.revival_window,
+            share=s.guard.mass_delete_share,
+            floor=s.guard.mass_delete_floor,
+            merge_limit=s.guard.merge_limit,
         )
     except ObliviateError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -87,7 +87,7 @@ def submit_file(
     migrate(container.engine, keys=container.keys)
     caller = _caller(container, tenant)
     subjects = read_subjects(path, default_type)
-    forget_log = FileForgetLog(settings.forget_log_path)
+    forget_log = FileForgetLog(settings.storage.forget_log_path)
     jobs: list[int] = []
     totals: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
@@ -147,7 +147,7 @@ def _follow(container: Container, caller: Caller, jobs: list[int], total: int) -
             if all(s.state in TERMINAL_JOB_STATES for s in states.values()):
                 break
             if not worked:
-                time.sleep(container.settings.worker_poll_interval)
+                time.sleep(container.settings.worker.poll_interval)
     outcomes: Counter[str] = Counter()
     counts: Counter[str] = Counter()
     for status in states.values():

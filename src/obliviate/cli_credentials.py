@@ -59,7 +59,7 @@ def token_revoke(name: str, token_id: str) -> None:
         native_tokens.revoke_token(container.tenant_store, name=name, token=token_id, now=_now())
     except ObliviateError as exc:
         raise click.ClickException(str(exc)) from exc
-    ttl = container.settings.auth_cache_ttl
+    ttl = container.settings.http.auth_cache_ttl
     click.echo(f"token {token_id} revoked; every process refuses it within {ttl:g} s")
 
 
@@ -75,7 +75,7 @@ def keys_rotate(as_json: bool) -> None:
     OBLIVIATE_PREVIOUS_SECRET_KEYS. Old suppressions keep their hashes (they cannot be made
     again without the values they hide): keep each key the report names."""
     settings = _settings()
-    if settings.secret_key is None or not settings.previous_secret_keys:
+    if settings.keys.current is None or not settings.keys.previous:
         raise click.ClickException(
             "set OBLIVIATE_SECRET_KEY to the new key and OBLIVIATE_PREVIOUS_SECRET_KEYS to the "
             "key in use until now"

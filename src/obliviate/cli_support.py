@@ -9,7 +9,7 @@ import click
 from pydantic import ValidationError
 
 from obliviate.bootstrap import Container, open_deployment
-from obliviate.settings import Settings
+from obliviate.settings import Settings, variable_for
 from obliviate.storage.deployment_keys import DeploymentKeyError
 
 
@@ -19,10 +19,17 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         # Without the input: pydantic would print the values given, secret keys among them.
         problems = [
-            f"{'.'.join(map(str, e['loc'])) + ': ' if e['loc'] else ''}{e['msg']}"
+            f"{_where(e['loc'])}{e['msg']}"
             for e in exc.errors(include_input=False, include_url=False)
         ]
         raise click.ClickException(f"invalid settings: {'; '.join(problems)}") from None
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """``OBLIVIATE_ERASURE_DELAY: `` for a setting's error: the variable the operator set."""
+    if not loc:
+        return ""
+    return f"{variable_for(loc) or '.'.join(map(str, loc))}: "
 
 
 def now_ms() -> int:

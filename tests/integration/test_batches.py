@@ -1,4 +1,4 @@
-"""Batch deletions at the service layer (SPEC §2.5, §3.4; issue 5), on SQLite and PostgreSQL.
+"""Batch deletions at the service layer, on SQLite and PostgreSQL.
 
 A batch is worked in chunks, each its own transaction, and resumes where it stopped when another
 worker takes it over; it ends ``completed`` only when no row of any subject is left in any
@@ -21,33 +21,24 @@ from obliviate.domain.errors import IdempotencyMismatch, MassDeletionRefused
 from obliviate.domain.events import NewEvent
 from obliviate.domain.identifiers import Identifier, identifier
 from obliviate.domain.tenants import Caller
-from obliviate.jobs.worker import Worker, WorkerConfig
+from obliviate.jobs.worker import Worker
 from obliviate.services import batches, deletions, devices, identity
 from obliviate.services.batches import BatchRequest
 from obliviate.services.devices import DeviceChange
 from obliviate.services.identity import PersonInput
 from obliviate.services.queue_port import ClaimedJob
-from obliviate.services.tenants import Authenticator
 from obliviate.storage import tables as t
-from obliviate.storage.erasure import Eraser
 from obliviate.storage.repositories.jobs import SqlJobQueue
-from tests.conftest import FakeClock
+from tests.support.clock import FakeClock, worker_on_clock
+from tests.support.tenants import Tenant, sign_in
 
 TERMINAL = {"completed", "partial", "failed", "cancelled"}
 LEASE_MS = 10_000
 PLANTED_ID = 900_000_000_001
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-def make_caller(container: Container, tenant: dict[str, Any], floor: int = 1000) -> Caller:
-    auth = Authenticator(
-        container.tenant_store, default_revival_window=7 * 86400.0, mass_delete_floor=floor
-    )
-    return auth.native(tenant["native"]["token"])
+def make_caller(container: Container, tenant: Tenant, floor: int = 1000) -> Caller:
+    return sign_in(container, tenant, "native", revival_window=7 * 86400.0, mass_delete_floor=floor)
 
 
 @pytest.fixture
@@ -57,23 +48,7 @@ def caller(container: Container, tenant: dict[str, Any]) -> Caller:
 
 @pytest.fixture
 def clocked_worker(container: Container, clock: FakeClock) -> Worker:
-    config = WorkerConfig(
-        poll_interval=0.01,
-        purge_interval=3600.0,
-        lease_ms=LEASE_MS,
-        max_attempts=3,
-        backoff_base=0.0,
-        backoff_max=0.0,
-        purge_batch_size=7,
-    )
-    return Worker(
-        queue=SqlJobQueue(container.engine),
-        eraser=Eraser(container.engine),
-        uow_factory=container.uow_factory,
-        hasher=container.hasher,
-        clock=clock,
-        config=config,
-    )
+    return worker_on_clock(container, clock, purge_interval=3600.0, lease_ms=LEASE_MS)
 
 
 def uuid(value: str) -> Identifier:
@@ -110,13 +85,12 @@ def person(
             rid = f"{name}-phone"
             devices.set_device(
                 uow,
-                tenant=caller.tenant,
                 registration_id=rid,
                 change=DeviceChange(add=("news", "vip"), alias=f"al_{name}".replace("-", "_")),
                 now=now,
                 hasher=container.hasher,
             )
-            devices.set_owner(uow, tenant=caller.tenant, uuid=name, registration_id=rid, now=now)
+            devices.set_owner(uow, uuid=name, registration_id=rid, now=now)
         uow.commit()
     return outcome.profile_id
 

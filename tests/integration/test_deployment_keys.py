@@ -1,5 +1,5 @@
-"""One deployment key per database (SPEC §5.3): recorded at first use, checked by every process,
-rotated without voiding a suppression."""
+"""One deployment key per database: recorded at first use, checked by every process, rotated
+without voiding a suppression."""
 
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ from obliviate.storage.deployment_keys import (
 )
 from obliviate.storage.engine import make_engine
 from obliviate.storage.migrate import migrate
-from tests.conftest import new_tenant
 from tests.support.databases import fresh_database
+from tests.support.headers import native_headers
+from tests.support.rows import tenant_id_of
+from tests.support.tenants import new_tenant
 
 OLD, NEW, OTHER = "old-deployment-key", "new-deployment-key", "someone-elses-key"
 EMAIL = "gone@example.com"
@@ -38,8 +40,9 @@ def url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterato
 
 
 @pytest.fixture
-def opened(url: str, tmp_path: Path) -> Iterator[list[Container]]:
-    """Containers the test opens, disposed at the end."""
+def opened(url: str) -> Iterator[list[Container]]:  # noqa: ARG001 (teardown order, see below)
+    """Containers the test opens, disposed at the end: before the database of ``url`` is
+    dropped, which requesting ``url`` here makes pytest do after this teardown."""
     made: list[Container] = []
     yield made
     for container in made:
@@ -84,7 +87,7 @@ def _deployment_rows(container: Container) -> dict[str, str]:
 def _suppress(container: Container, email: str) -> dict[str, Any]:
     """A suppression made through the native API (on SQLite: through the group committer)."""
     tenant = new_tenant(container)
-    headers = {"Authorization": f"Bearer {tenant['native']['token']}"}
+    headers = native_headers(tenant)
     with TestClient(create_app(container)) as client:
         made = client.post(
             "/api/v1/suppressions", json={"type": "email", "value": email}, headers=headers
@@ -94,7 +97,7 @@ def _suppress(container: Container, email: str) -> dict[str, Any]:
 
 
 def _recreate(container: Container, tenant: dict[str, Any], email: str) -> Any:
-    headers = {"Authorization": f"Bearer {tenant['native']['token']}"}
+    headers = native_headers(tenant)
     with TestClient(create_app(container)) as client:
         return client.put(
             "/api/v1/profiles/someone-new", json={"identifiers": {"email": email}}, headers=headers
@@ -118,7 +121,8 @@ def test_first_use_records_a_fingerprint_that_does_not_reveal_the_key(
         # The vault key, wrapped under the secret: never the secret or the vault key itself.
         "vault": rows["vault"],
     }
-    assert OLD not in " ".join(rows.values()) and OLD.encode().hex() not in rows["secret_key"]
+    assert OLD not in " ".join(rows.values())
+    assert OLD.encode().hex() not in rows["secret_key"]
     assert OLD.encode().hex() not in rows["vault"]
     # The same key again is the same deployment.
     _open(opened, url, tmp_path, OLD)
@@ -163,20 +167,12 @@ def test_every_suppression_names_the_key_that_made_its_hash(
 ) -> None:
     container = _open(opened, url, tmp_path, OLD)
     tenant = _suppress(container, EMAIL)
-    with container.uow_factory(tenant_id(container, tenant)) as uow:
+    with container.uow_factory(tenant_id_of(container, tenant)) as uow:
         uow.suppressions.add("uuid", container.hasher("uuid", "u"), now=1, job_id=None)
         uow.commit()
     with container.engine.connect() as conn:
         key_ids = [r.key_id for r in conn.execute(select(t.suppressions.c.key_id))]
     assert key_ids == [key_id(OLD.encode())] * 2
-
-
-def tenant_id(container: Container, tenant: dict[str, Any]) -> str:
-    with container.engine.connect() as conn:
-        found = conn.execute(
-            select(t.tenants.c.tenant_id).where(t.tenants.c.name == tenant["tenant"])
-        ).scalar_one()
-    return str(found)
 
 
 def test_a_new_key_with_the_old_one_as_previous_keeps_old_suppressions(
@@ -198,11 +194,13 @@ def test_rotate_makes_the_new_key_current_and_says_which_old_key_is_still_needed
     # processes not yet given the new one keep matching what it suppresses.
     assert moved.keys == configured(OLD, NEW)
     done = rotate(moved.engine, configured(NEW, OLD), now=2)
-    assert done.changed and done.current_id == key_id(NEW.encode())
+    assert done.changed
+    assert done.current_id == key_id(NEW.encode())
     assert done.still_needed == (KeyNeed(key_id(OLD.encode()), 1, held=True),)
     assert _deployment_rows(moved)["secret_key"] == key_fingerprint(NEW.encode())
     again = rotate(moved.engine, configured(NEW, OLD), now=3)
-    assert not again.changed and again.still_needed == done.still_needed
+    assert not again.changed
+    assert again.still_needed == done.still_needed
 
     assert _refusal(url, tmp_path, OLD) == KEY_MISMATCH
     # Dropping the old key would void the suppression it made: refused, naming it.
@@ -273,7 +271,7 @@ def test_a_rotation_rewraps_the_vault_and_every_sealed_value_still_opens(
 ) -> None:
     first = _open(opened, url, tmp_path, OLD)
     tenant = new_tenant(first)
-    headers = {"Authorization": f"Bearer {tenant['native']['token']}"}
+    headers = native_headers(tenant)
     body = {"attributes": {"city": "Lyon"}, "identifiers": {"email": "kept@example.com"}}
     with TestClient(create_app(first)) as client:
         assert client.put("/api/v1/profiles/kept", json=body, headers=headers).status_code == 201

@@ -14,23 +14,17 @@ from obliviate.domain.tenants import Caller
 from obliviate.jobs.worker import Worker
 from obliviate.services import deletions, devices, profiles
 from obliviate.services.devices import DeviceChange
-from obliviate.services.tenants import Authenticator
 from obliviate.storage import tables as t
-from tests.conftest import FakeClock
 from tests.factories import uid
+from tests.support.clock import FakeClock
+from tests.support.tenants import Tenant, sign_in
 
 WINDOW = 3600.0
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def caller(container: Container, tenant: dict[str, Any]) -> Caller:
-    auth = Authenticator(container.tenant_store, default_revival_window=WINDOW)
-    return auth.engagelab(tenant["engagelab"]["app_key"], tenant["engagelab"]["master_secret"])
+def caller(container: Container, tenant: Tenant) -> Caller:
+    return sign_in(container, tenant, "engagelab", revival_window=WINDOW)
 
 
 class Devices:
@@ -52,7 +46,6 @@ class Devices:
         self.write(
             lambda uow, now: devices.set_device(
                 uow,
-                tenant=self.tenant,
                 registration_id=rid,
                 change=DeviceChange(**change),
                 now=now,
@@ -62,7 +55,7 @@ class Devices:
 
     def get(self, rid: str) -> devices.DeviceView:
         result: devices.DeviceView = self.read(
-            lambda uow: devices.get_device(uow, tenant=self.tenant, registration_id=rid)
+            lambda uow: devices.get_device(uow, registration_id=rid)
         )
         return result
 
@@ -76,15 +69,13 @@ class Devices:
 
     def alias(self, alias: str) -> list[str]:
         found: list[str] = self.read(
-            lambda uow: devices.alias_devices(uow, tenant=self.tenant, alias=alias, platforms=[])
+            lambda uow: devices.alias_devices(uow, alias=alias, platforms=[])
         )
         return found
 
     def count(self, *tags: str, platforms: tuple[str, ...] = ()) -> dict[str, int]:
         counts: dict[str, int] = self.read(
-            lambda uow: devices.count_tags(
-                uow, tenant=self.tenant, tags=list(tags), platforms=list(platforms)
-            )
+            lambda uow: devices.count_tags(uow, tags=list(tags), platforms=list(platforms))
         )
         return counts
 
@@ -169,7 +160,8 @@ def test_deleted_device_vanishes_at_once_and_is_purged_with_a_receipt(
         receipt = conn.execute(select(t.receipts).where(t.receipts.c.job_id == job_id)).one()
     assert job.state == "completed"
     assert receipt.counts == {"aliases": 1, "devices": 1, "keys": 1, "tags": 2}
-    assert rid not in str(tuple(receipt)) and rid not in str(job.payload)
+    assert rid not in str(tuple(receipt))
+    assert rid not in str(job.payload)
 
 
 def test_a_deleted_registration_id_can_register_again_fresh(dev: Devices) -> None:
@@ -182,8 +174,7 @@ def test_a_deleted_registration_id_can_register_again_fresh(dev: Devices) -> Non
 
 class Owner:
     def __init__(self, container: Container, tenant: dict[str, Any], clock: FakeClock) -> None:
-        auth = Authenticator(container.tenant_store, default_revival_window=WINDOW)
-        self.caller = auth.gainsight(tenant["gainsight"]["api_key"])
+        self.caller = sign_in(container, tenant, "gainsight", revival_window=WINDOW)
         self.c, self.clock = container, clock
 
     def run(self, fn: Any) -> None:
@@ -195,7 +186,6 @@ class Owner:
         self.run(
             lambda uow, now: profiles.create_profile(
                 uow,
-                tenant=self.caller.tenant,
                 uuid=uuid,
                 attributes={},
                 now=now,
@@ -204,11 +194,7 @@ class Owner:
         )
 
     def own(self, uuid: str, rid: str) -> None:
-        self.run(
-            lambda uow, now: devices.set_owner(
-                uow, tenant=self.caller.tenant, uuid=uuid, registration_id=rid, now=now
-            )
-        )
+        self.run(lambda uow, now: devices.set_owner(uow, uuid=uuid, registration_id=rid, now=now))
 
     def soft_delete(self, uuid: str) -> None:
         self.run(
@@ -228,7 +214,6 @@ class Owner:
         self.run(
             lambda uow, now: profiles.update_profile(
                 uow,
-                tenant=self.caller.tenant,
                 uuid=uuid,
                 changes={},
                 now=now,
@@ -253,12 +238,14 @@ def test_soft_deleting_the_owner_hides_its_devices_and_revival_restores_them(
     owner.soft_delete(uuid)
     with pytest.raises(DeviceNotFound):
         dev.get(rid)
-    assert dev.alias(alias) == [] and dev.count("fan") == {"fan": 0}
+    assert dev.alias(alias) == []
+    assert dev.count("fan") == {"fan": 0}
     with pytest.raises(DeviceNotFound):
         dev.set(rid, add=["x"])  # hidden, not new: nobody may touch it meanwhile
     owner.revive(uuid)
     view = dev.get(rid)
-    assert view.tags == ["fan"] and view.device.alias == alias
+    assert view.tags == ["fan"]
+    assert view.device.alias == alias
 
 
 def test_hard_deleting_the_owner_purges_its_devices(
@@ -283,7 +270,8 @@ def test_hard_deleting_the_owner_purges_its_devices(
             .order_by(t.receipts.c.seq.desc())
         ).first()
     assert receipt is not None
-    assert receipt.counts["devices"] == 1 and receipt.counts["tags"] == 2
+    assert receipt.counts["devices"] == 1
+    assert receipt.counts["tags"] == 2
     assert receipt.counts["aliases"] == 1
     dev.set(rid, add=["fresh"])
     assert dev.get(rid).tags == ["fresh"]

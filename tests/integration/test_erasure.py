@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -19,23 +18,23 @@ from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.jobs.worker import Worker
+from obliviate.services.queue_port import ErasureBusy
 from obliviate.services.receipts import first_broken_receipt
 from obliviate.storage import tables as t
 from obliviate.storage.engine import sqlite_path
-from obliviate.storage.erasure import Eraser, ErasureBusy
+from obliviate.storage.erasure import Eraser
 from obliviate.storage.sealing import Keyring
-from tests.conftest import FakeClock, worker_on_clock
+from tests.support.clock import FakeClock, worker_on_clock
+from tests.support.headers import native_headers
+from tests.support.rows import tenant_id_of
+from tests.support.tenants import Tenant
 from tests.surfaces.native.support import (
     API,
     create_profile,
     job_status,
-    native_headers,
     person_with_history,
     receipts,
-    tenant_id_of,
 )
-
-Tenant = dict[str, Any]
 
 
 class CountingEraser(Eraser):
@@ -85,11 +84,6 @@ def _pending(client: TestClient) -> int:
         if line.startswith("obliviate_erasure_pending "):
             return int(float(line.split()[1]))
     raise AssertionError("no obliviate_erasure_pending in /metrics")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def test_a_hard_delete_destroys_the_key_at_once_so_no_copy_of_a_value_opens(
@@ -158,7 +152,8 @@ def test_the_job_completes_only_after_its_erasure_pass_and_the_receipt_records_i
     pending = job_status(client, tenant, job_id)
     assert pending["state"] == "queued", pending
     assert pending["erasure"] == {"state": "pending", "at": None}
-    assert pending["receipt_id"] is None and receipts(client, tenant) == []
+    assert pending["receipt_id"] is None
+    assert receipts(client, tenant) == []
     assert eraser.passes == 0
     # Deployment-wide (other tests' jobs may share a PostgreSQL database): this one counts.
     pending = _pending(client)
@@ -235,7 +230,8 @@ def test_sqlite_pass_leaves_no_byte_of_the_key_or_the_sealed_values_in_the_files
         return b"".join(f.read_bytes() for f in files if f.exists())
 
     # Every copy is still in the files before (the scan sees them).
-    assert all(w in on_disk() for w in wrapped) and all(v in on_disk() for v in sealed)
+    assert all(w in on_disk() for w in wrapped)
+    assert all(v in on_disk() for v in sealed)
     _hard_delete(client, tenant, "wal")
     worker = _worker(container, clock, Eraser(container.engine), delay_ms=0)
     worker.drain()

@@ -41,7 +41,8 @@ def test_appended_entries_read_back_in_order_each_with_the_end_of_its_line(
         end = log.size()
     read = list(read_entries(path))
     assert [e for _, e in read] == [entry(1), entry(2), entry(3)]
-    assert read[1][0] == middle and read[2][0] == end
+    assert read[1][0] == middle
+    assert read[2][0] == end
     # A backup taken at ``middle`` replays only what came after.
     assert [e for _, e in read_entries(path, after=middle)] == [entry(3)]
     assert list(read_entries(path, after=end)) == []
@@ -52,7 +53,8 @@ def test_the_log_is_made_with_its_folder_private_and_names_itself(tmp_path: Path
     with FileForgetLog(path) as log:
         log_id = log.log_id
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert read_log_id(path) == log_id and len(log_id) == 32
+    assert read_log_id(path) == log_id
+    assert len(log_id) == 32
     # Opening it again keeps it: same log, nothing appended.
     size = path.stat().st_size
     with FileForgetLog(path) as again:
@@ -180,7 +182,8 @@ def test_processes_made_at_once_share_one_log_and_interleave_only_whole_lines(
     assert [p.wait(timeout=60) for p in procs] == [0, 0, 0, 0]
     reading = LogReading(path)
     read = [e for _, e in reading]
-    assert reading.torn == 0 and len(read) == 4 * 200 * 3
+    assert reading.torn == 0
+    assert len(read) == 4 * 200 * 3
     for i in range(4):
         assert [e.at for e in read if e.tenant_id == f"p{i}"] == [
             n for n in range(200) for _ in range(3)

@@ -21,24 +21,18 @@ from obliviate.domain.tenants import Caller
 from obliviate.jobs.worker import Worker
 from obliviate.services import devices, identity, profiles, suppression
 from obliviate.services.forgetting import ReplaySummary, replay
-from obliviate.services.tenants import Authenticator
 from obliviate.storage import tables as t
-from tests.conftest import FakeClock
 from tests.factories import uid
+from tests.support.clock import FakeClock
+from tests.support.tenants import Tenant, sign_in
 
 WINDOW = 3600.0
 HOUR_MS = 3_600_000
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def caller(container: Container, tenant: dict[str, Any]) -> Caller:
-    auth = Authenticator(container.tenant_store, default_revival_window=WINDOW)
-    return auth.gainsight(tenant["gainsight"]["api_key"])
+def caller(container: Container, tenant: Tenant) -> Caller:
+    return sign_in(container, tenant, "gainsight", revival_window=WINDOW)
 
 
 class Db:
@@ -71,7 +65,6 @@ class Db:
         with self.c.uow_factory(self.tenant_id) as uow:
             device, _ = devices.put_device(
                 uow,
-                tenant=self.tenant,
                 registration_id=registration_id,
                 platform="android",
                 timezone="Europe/Paris",
@@ -82,7 +75,6 @@ class Db:
             if owner is not None:
                 devices.set_owner(
                     uow,
-                    tenant=self.tenant,
                     uuid=owner,
                     registration_id=registration_id,
                     now=self.clock.now_ms(),
@@ -101,7 +93,7 @@ class Db:
     def visible(self, uuid: str) -> bool:
         with self.c.uow_factory(self.tenant_id, write=False) as uow:
             try:
-                profiles.get_profile(uow, tenant=self.tenant, uuid=uuid)
+                profiles.get_profile(uow, uuid=uuid)
             except ProfileNotFound:
                 return False
         return True
@@ -149,7 +141,8 @@ def test_a_hard_delete_entry_purges_the_person_and_their_devices_once(
     assert (first.entries, first.profiles_purged, first.unchanged) == (1, 1, 0)
     # The person's purge takes the device: no second purge of it.
     assert (first.devices_purged, db.jobs()) == (0, 1)
-    assert not db.visible(uuid) and not db.device_visible("rid-owned")
+    assert not db.visible(uuid)
+    assert not db.device_visible("rid-owned")
     assert db.visible(kept)
     jobs = db.jobs()
 
@@ -206,7 +199,8 @@ def test_a_soft_delete_whose_window_ended_before_the_restore_is_purged(
     clock.advance(2)
     assert db.replay(entry).profiles_purged == 1
     profile = db.profile(pid)
-    assert profile is not None and profile.state is ProfileState.PURGING
+    assert profile is not None
+    assert profile.state is ProfileState.PURGING
     assert db.replay(entry).changes == 0
 
 
@@ -239,7 +233,8 @@ def test_a_batch_entry_finds_its_subjects_by_lookup_hash_as_identifier_and_as_at
     )
     done = db.replay(entry)
     assert done.profiles_purged == 2
-    assert not db.visible(by_identifier) and not db.visible(gainsight_user)
+    assert not db.visible(by_identifier)
+    assert not db.visible(gainsight_user)
     assert db.visible(bystander)
     assert db.suppressed("email", "shared@example.com")
     assert db.replay(entry).changes == 0
@@ -273,7 +268,8 @@ def test_a_soft_batch_entry_hides_its_active_subjects_until_the_logged_deadline(
     )
     assert db.replay(entry).profiles_soft_deleted == 1
     profile = db.profile(pid)
-    assert profile is not None and profile.revivable_until == until
+    assert profile is not None
+    assert profile.revivable_until == until
     assert not db.visible(uuid)
 
 
@@ -291,7 +287,8 @@ def test_a_soft_batch_entry_leaves_the_deadline_of_someone_already_soft_deleted(
     )
     assert db.replay(batch).changes == 0
     profile = db.profile(pid)
-    assert profile is not None and profile.revivable_until == first
+    assert profile is not None
+    assert profile.revivable_until == first
 
 
 def test_suppress_and_unsuppress_entries_replay_in_order(db: Db) -> None:
@@ -318,7 +315,8 @@ def test_a_device_delete_entry_hides_the_device_and_enqueues_its_purge(
     db.device("rid-kept")
     done = db.replay(db.entry(ForgetKind.DEVICE_DELETE, device_ids=(device_id,)))
     assert done.devices_purged == 1
-    assert not db.device_visible("rid-gone") and db.device_visible("rid-kept")
+    assert not db.device_visible("rid-gone")
+    assert db.device_visible("rid-kept")
     worker.drain()
     assert db.replay(db.entry(ForgetKind.DEVICE_DELETE, device_ids=(device_id,))).changes == 0
 
@@ -344,4 +342,5 @@ def test_entries_naming_no_one_the_backup_holds_change_nothing(db: Db) -> None:
         ),
     )
     assert (done.entries, done.unchanged, done.changes) == (4, 4, 0)
-    assert db.visible(kept) and db.jobs() == 0
+    assert db.visible(kept)
+    assert db.jobs() == 0

@@ -59,7 +59,9 @@ def test_concurrent_writers_share_commits_and_an_error_undoes_only_its_own_write
 
     failed = [r for r in results if isinstance(r, ValueError)]
     ids = [r for r in results if isinstance(r, int)]
-    assert len(failed) == 40 and len(ids) == 160 and len(set(ids)) == 160
+    assert len(failed) == 40
+    assert len(ids) == 160
+    assert len(set(ids)) == 160
     # Only the units that succeeded left rows behind, and every one of them is on disk.
     assert _profiles(engine) == 160
     assert committer.units == 200
@@ -79,7 +81,8 @@ def test_a_lone_caller_is_answered_without_waiting_for_company(engine: Engine) -
         asyncio.run(asyncio.wait_for(one(), timeout=10))
     finally:
         committer.close()
-    assert committer.groups == 1 and _profiles(engine) == 1
+    assert committer.groups == 1
+    assert _profiles(engine) == 1
 
 
 def test_a_group_logs_the_deletions_of_its_committed_units_and_none_of_a_failed_one(

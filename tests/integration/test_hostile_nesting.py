@@ -1,5 +1,4 @@
-"""Free-form JSON nested too deep is refused on every write path, and nothing breaks a list
-(issue 12 case 8, SPEC §5.6).
+"""Free-form JSON nested too deep is refused on every write path, and nothing breaks a list.
 
 Depth counts the objects and arrays of a record's free-form map (a profile's attributes, an
 event's properties or context, a device's info) from the map itself: ``{}`` is one level. A
@@ -26,13 +25,14 @@ from obliviate.bootstrap import Container
 from obliviate.domain.errors import ValidationError
 from obliviate.domain.free_form import MAX_DEPTH, check_free_form
 from obliviate.storage.sealing import Keyring
-from tests.conftest import snapshot
-from tests.factories import gainsight_event, gainsight_user, gs_headers, uid
+from tests.factories import gainsight_event, gainsight_user, uid
+from tests.support.headers import gs_headers, insider_headers, native_headers
+from tests.support.rows import snapshot, tenant_id_of
+from tests.support.tenants import Tenant
 from tests.surfaces.gainsight import support as gs
 from tests.surfaces.insider import support as ins
 from tests.surfaces.native import support as nat
 
-Tenant = dict[str, Any]
 PLACEHOLDER = "@@deep@@"
 # orjson, the body decoder, refuses JSON nested deeper than this as malformed.
 DECODER_LIMIT = 1024
@@ -114,7 +114,7 @@ def _nat_profile(client: TestClient, tenant: Tenant, subject: str) -> Any:
 
 
 def _nat_device(client: TestClient, tenant: Tenant, subject: str) -> Any:
-    response = client.get(f"/api/v1/devices/{subject}", headers=nat.native_headers(tenant))
+    response = client.get(f"/api/v1/devices/{subject}", headers=native_headers(tenant))
     assert response.status_code == 200, response.text
     return response.json()["info"]
 
@@ -134,7 +134,7 @@ WRITE_PATHS: dict[str, WritePath] = {
     "gainsight create user customAttributes": WritePath(
         GS,
         "POST",
-        lambda s: "/v1/users",
+        lambda _s: "/v1/users",
         lambda s: gainsight_user(s, customAttributes=P),
         1,
         "attributes",
@@ -145,7 +145,7 @@ WRITE_PATHS: dict[str, WritePath] = {
         GS,
         "PUT",
         lambda s: f"/v1/users/{s}",
-        lambda s: {"customAttributes": P},
+        lambda _s: {"customAttributes": P},
         1,
         "attributes",
         (204,),
@@ -155,7 +155,7 @@ WRITE_PATHS: dict[str, WritePath] = {
     "gainsight update-by-body customAttributes": WritePath(
         GS,
         "PUT",
-        lambda s: "/v1/users/update",
+        lambda _s: "/v1/users/update",
         lambda s: {"identifyId": s, "customAttributes": P},
         1,
         "attributes",
@@ -166,7 +166,7 @@ WRITE_PATHS: dict[str, WritePath] = {
     "gainsight custom event attributes": WritePath(
         GS,
         "POST",
-        lambda s: "/v1/events/custom",
+        lambda _s: "/v1/events/custom",
         lambda s: gainsight_event(s, attributes=P),
         0,
         "properties",
@@ -177,7 +177,7 @@ WRITE_PATHS: dict[str, WritePath] = {
     "gainsight custom event globalContext": WritePath(
         GS,
         "POST",
-        lambda s: "/v1/events/custom",
+        lambda _s: "/v1/events/custom",
         lambda s: gainsight_event(s, globalContext=P),
         1,
         "context",
@@ -188,7 +188,7 @@ WRITE_PATHS: dict[str, WritePath] = {
     "insider upsert attributes": WritePath(
         INS,
         "POST",
-        lambda s: f"{ins.BASE}/upsert",
+        lambda _s: f"{ins.BASE}/upsert",
         lambda s: {"users": [ins.user({"uuid": s}, attributes=P)]},  # type: ignore[arg-type]
         0,
         "users.0.attributes",
@@ -198,7 +198,7 @@ WRITE_PATHS: dict[str, WritePath] = {
     "insider upsert attributes.custom": WritePath(
         INS,
         "POST",
-        lambda s: f"{ins.BASE}/upsert",
+        lambda _s: f"{ins.BASE}/upsert",
         lambda s: {"users": [ins.user({"uuid": s}, attributes={"custom": P})]},
         1,
         "users.0.attributes",
@@ -208,7 +208,7 @@ WRITE_PATHS: dict[str, WritePath] = {
     "insider upsert event_params": WritePath(
         INS,
         "POST",
-        lambda s: f"{ins.BASE}/upsert",
+        lambda _s: f"{ins.BASE}/upsert",
         lambda s: {
             "users": [
                 ins.user(
@@ -232,7 +232,7 @@ WRITE_PATHS: dict[str, WritePath] = {
         NAT,
         "PUT",
         lambda s: f"{nat.API}/profiles/{s}",
-        lambda s: {"attributes": P},
+        lambda _s: {"attributes": P},
         0,
         "attributes",
         (201,),
@@ -242,7 +242,7 @@ WRITE_PATHS: dict[str, WritePath] = {
         NAT,
         "POST",
         lambda s: f"{nat.API}/profiles/{s}/events",
-        lambda s: {"events": [{"name": "viewed", "timestamp": 1_000, "properties": P}]},
+        lambda _s: {"events": [{"name": "viewed", "timestamp": 1_000, "properties": P}]},
         0,
         "properties",
         (201,),
@@ -253,7 +253,7 @@ WRITE_PATHS: dict[str, WritePath] = {
         NAT,
         "PUT",
         lambda s: f"{nat.API}/devices/{s}",
-        lambda s: {"platform": "android", "info": P},
+        lambda _s: {"platform": "android", "info": P},
         0,
         "info",
         (201,),
@@ -263,7 +263,7 @@ WRITE_PATHS: dict[str, WritePath] = {
 
 
 def _headers(surface: str, tenant: Tenant) -> dict[str, str]:
-    by_surface = {GS: gs_headers, INS: ins.headers, NAT: nat.native_headers}
+    by_surface = {GS: gs_headers, INS: insider_headers, NAT: native_headers}
     return {**by_surface[surface](tenant), "Content-Type": "application/json"}
 
 
@@ -308,7 +308,7 @@ def assert_lists_answer(client: TestClient, tenant: Tenant) -> None:
     for path, headers in (
         ("/v1/users?pageSize=1000", gs_headers(tenant)),
         ("/v1/events/custom?pageSize=1000", gs_headers(tenant)),
-        (f"{nat.API}/profiles?limit=1000", nat.native_headers(tenant)),
+        (f"{nat.API}/profiles?limit=1000", native_headers(tenant)),
     ):
         response = client.get(path, headers=headers)
         assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
@@ -391,12 +391,12 @@ def test_a_record_stored_deeper_than_any_encoder_allows_breaks_no_list(
     user = gs.create_user(client, tenant, subject)
     gs.add_event(client, tenant, subject)
     put = client.put(
-        f"{nat.API}/devices/{subject}", json={"platform": "ios"}, headers=nat.native_headers(tenant)
+        f"{nat.API}/devices/{subject}", json={"platform": "ios"}, headers=native_headers(tenant)
     )
     assert put.status_code == 201, put.text
     deep = nested_json(LEGACY_DEPTH)
     profile_id = gs.profile_id_of(user)
-    tid = nat.tenant_id_of(container, tenant)
+    tid = tenant_id_of(container, tenant)
     _plant_json(container, tid, "profiles", profile_id, profile_id, f'{{"custom":{deep}}}')
     (event_id,) = [
         int(e["eventId"], 16) for e in gs.events_of(client, tenant, subject)["customEvents"]
@@ -413,7 +413,7 @@ def test_a_record_stored_deeper_than_any_encoder_allows_breaks_no_list(
     (listed,) = gs.list_users(client, tenant, "?pageSize=1000")["users"]
     assert listed["customAttributes"] == expected
     assert _gs_event("attributes")(client, tenant, subject) == expected
-    page = client.get(f"{nat.API}/profiles", headers=nat.native_headers(tenant)).json()
+    page = client.get(f"{nat.API}/profiles", headers=native_headers(tenant)).json()
     (profile,) = page["profiles"]
     assert profile["attributes"]["custom"] == expected
     assert _gs_user(client, tenant, subject) == expected
@@ -441,14 +441,13 @@ def _depth(value: Any) -> int:
 def test_check_free_form_refuses_exactly_the_values_deeper_than_the_limit(
     value: Any, limit: int
 ) -> None:
-    try:
+    if _depth(value) <= limit:
         check_free_form(value, field="attributes", limit=limit)
-    except ValidationError as exc:
-        assert _depth(value) > limit
-        assert exc.field == "attributes"
-        assert exc.message == f"must not nest more than {limit} levels deep"
-    else:
-        assert _depth(value) <= limit
+        return
+    with pytest.raises(ValidationError) as refused:
+        check_free_form(value, field="attributes", limit=limit)
+    assert refused.value.field == "attributes"
+    assert refused.value.message == f"must not nest more than {limit} levels deep"
 
 
 @given(st.integers(min_value=1, max_value=3 * MAX_DEPTH))

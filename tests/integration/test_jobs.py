@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
@@ -14,12 +13,9 @@ from obliviate.jobs.worker import Worker
 from obliviate.storage import tables as t
 from obliviate.storage.migrate import alembic_config, migrate
 from obliviate.storage.repositories.jobs import SqlJobQueue
-from tests.conftest import FakeClock, worker_on_clock
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+from tests.support.clock import FakeClock, worker_on_clock
+from tests.support.rows import tenant_id_of
+from tests.support.tenants import sign_in
 
 
 def _worker(container: Container, clock: FakeClock, **config: Any) -> Worker:
@@ -45,21 +41,12 @@ def _job(container: Container, job_id: int) -> Any:
         return conn.execute(select(t.jobs).where(t.jobs.c.job_id == job_id)).one()
 
 
-def _tenant_id(container: Container, tenant: dict[str, Any]) -> str:
-    with container.engine.connect() as conn:
-        return str(
-            conn.execute(
-                select(t.tenants.c.tenant_id).where(t.tenants.c.name == tenant["tenant"])
-            ).scalar_one()
-        )
-
-
 def test_a_failing_job_is_retried_with_backoff_then_marked_failed(
     container: Container, tenant: dict[str, Any], clock: FakeClock
 ) -> None:
     worker = _worker(container, clock)
     worker.drain()  # PostgreSQL is shared by the whole session: run what earlier tests left
-    job_id = _enqueue(container, _tenant_id(container, tenant), "no_such_kind", clock.now_ms())
+    job_id = _enqueue(container, tenant_id_of(container, tenant), "no_such_kind", clock.now_ms())
 
     assert worker.run_once() is True
     first = _job(container, job_id)
@@ -84,13 +71,14 @@ def test_a_failing_job_is_retried_with_backoff_then_marked_failed(
 def test_a_job_whose_worker_died_is_taken_over_after_its_lease(
     container: Container, tenant: dict[str, Any], clock: FakeClock
 ) -> None:
-    tenant_id = _tenant_id(container, tenant)
+    tenant_id = tenant_id_of(container, tenant)
     _worker(container, clock).drain()
     job_id = _enqueue(container, tenant_id, "no_such_kind", clock.now_ms())
     claimed = SqlJobQueue(container.engine).claim(
         worker_id="dead", now=clock.now_ms(), lease_ms=10_000
     )
-    assert claimed is not None and claimed.job_id == job_id
+    assert claimed is not None
+    assert claimed.job_id == job_id
     # The claimant is gone (kill -9): nobody may take the job while the lease holds...
     assert (
         SqlJobQueue(container.engine).claim(worker_id="b", now=clock.now_ms(), lease_ms=10_000)
@@ -98,7 +86,8 @@ def test_a_job_whose_worker_died_is_taken_over_after_its_lease(
     )
     clock.advance(10.001)
     again = SqlJobQueue(container.engine).claim(worker_id="b", now=clock.now_ms(), lease_ms=10_000)
-    assert again is not None and again.job_id == job_id
+    assert again is not None
+    assert again.job_id == job_id
     assert again.attempts == 2
     assert _job(container, job_id).locked_by == "b"
 
@@ -106,7 +95,7 @@ def test_a_job_whose_worker_died_is_taken_over_after_its_lease(
 def test_concurrent_workers_claim_each_job_exactly_once(
     container: Container, tenant: dict[str, Any], clock: FakeClock
 ) -> None:
-    tenant_id = _tenant_id(container, tenant)
+    tenant_id = tenant_id_of(container, tenant)
     wanted = {_enqueue(container, tenant_id, "k", clock.now_ms()) for _ in range(40)}
     claims: list[int] = []
     lock = threading.Lock()
@@ -146,16 +135,12 @@ def _hard_deleted_with_events(
     (its purge job is queued)."""
     from obliviate.domain.events import NewEvent
     from obliviate.services import deletions, profiles
-    from obliviate.services.tenants import Authenticator
 
     _worker(container, clock).drain()
-    caller = Authenticator(container.tenant_store, default_revival_window=60).gainsight(
-        tenant["gainsight"]["api_key"]
-    )
+    caller = sign_in(container, tenant, "gainsight", revival_window=60)
     with container.uow_factory(caller.tenant.tenant_id) as uow:
         view, _ = profiles.create_profile(
             uow,
-            tenant=caller.tenant,
             uuid=uuid,
             attributes={},
             now=clock.now_ms(),
@@ -182,7 +167,8 @@ def test_a_worker_that_lost_its_lease_cannot_touch_the_job_its_successor_holds(
     assert first is not None
     clock.advance(2)
     second = SqlJobQueue(container.engine).claim(worker_id="b", now=clock.now_ms(), lease_ms=60_000)
-    assert second is not None and second.job_id == first.job_id
+    assert second is not None
+    assert second.job_id == first.job_id
 
     def step(worker_id: str) -> deletions.PurgeProgress:
         with container.uow_factory(tenant_id) as uow:

@@ -1,4 +1,5 @@
-"""The deletion semantics of SPEC §2 at the service layer, on SQLite and PostgreSQL."""
+"""Soft deletion, revival within the window, hard deletion and purging at the service layer, on
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from obliviate.domain.tenants import Caller
 from obliviate.jobs.worker import Worker
 from obliviate.services import deletions, events, profiles
 from obliviate.services.receipts import first_broken_receipt
-from obliviate.services.tenants import Authenticator
 from obliviate.storage import tables as t
-from tests.conftest import FakeClock, worker_on_clock
 from tests.factories import uid
+from tests.support.clock import FakeClock
+from tests.support.tenants import Tenant, sign_in
 
 WINDOW = 7 * 86400.0
 NO_ROWS = {
@@ -32,19 +33,8 @@ NO_ROWS = {
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def caller(container: Container, tenant: dict[str, Any]) -> Caller:
-    auth = Authenticator(container.tenant_store, default_revival_window=WINDOW)
-    return auth.gainsight(tenant["gainsight"]["api_key"])
-
-
-@pytest.fixture
-def clocked_worker(container: Container, clock: FakeClock) -> Worker:
-    return worker_on_clock(container, clock)
+def caller(container: Container, tenant: Tenant) -> Caller:
+    return sign_in(container, tenant, "gainsight", revival_window=WINDOW)
 
 
 class Person:
@@ -58,7 +48,6 @@ class Person:
         with self.c.uow_factory(self.tenant_id) as uow:
             _, revived = profiles.create_profile(
                 uow,
-                tenant=self.caller.tenant,
                 uuid=uuid,
                 attributes=attrs,
                 now=self.clock.now_ms(),
@@ -71,7 +60,6 @@ class Person:
         with self.c.uow_factory(self.tenant_id) as uow:
             profiles.update_profile(
                 uow,
-                tenant=self.caller.tenant,
                 uuid=uuid,
                 changes=changes,
                 now=self.clock.now_ms(),
@@ -83,7 +71,6 @@ class Person:
         with self.c.uow_factory(self.tenant_id) as uow:
             events.record_event(
                 uow,
-                tenant=self.caller.tenant,
                 uuid=uuid,
                 event=NewEvent(name, self.clock.now_ms(), {"n": 1}),
                 now=self.clock.now_ms(),
@@ -107,13 +94,12 @@ class Person:
 
     def get(self, uuid: str) -> profiles.ProfileView:
         with self.c.uow_factory(self.tenant_id, write=False) as uow:
-            return profiles.get_profile(uow, tenant=self.caller.tenant, uuid=uuid)
+            return profiles.get_profile(uow, uuid=uuid)
 
     def event_count(self, uuid: str) -> int:
         with self.c.uow_factory(self.tenant_id, write=False) as uow:
             page = events.list_events(
                 uow,
-                tenant=self.caller.tenant,
                 uuid=uuid,
                 start=None,
                 end=None,
@@ -306,8 +292,8 @@ def test_a_tenant_cannot_see_or_delete_another_tenants_profile(
 ) -> None:
     uuid = uid()
     people.create(uuid)
-    auth = Authenticator(container.tenant_store, default_revival_window=WINDOW)
-    intruder = Person(container, auth.gainsight(other_tenant["gainsight"]["api_key"]), clock)
+    theirs = sign_in(container, other_tenant, "gainsight", revival_window=WINDOW)
+    intruder = Person(container, theirs, clock)
     with pytest.raises(ProfileNotFound):
         intruder.get(uuid)
     with pytest.raises(ProfileNotFound):

@@ -1,6 +1,7 @@
-"""Model-based test (issue 7): random sequences of create, update, event, soft delete, hard
-delete, restore, time passing and purge, run against the real services and a tiny in-memory
-model of SPEC §2.1-2.2, which must agree after every step. Runs on SQLite and PostgreSQL."""
+"""Model-based test: random sequences of create, update, event, soft delete, hard delete,
+restore, time passing and purge, run against the real services and a tiny in-memory model of
+soft deletion, revival within the window and hard deletion, which must agree after every step.
+Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from obliviate.bootstrap import Container
 from obliviate.domain.errors import ConflictError, DuplicateProfile, ProfileNotFound
 from obliviate.domain.events import NewEvent
 from obliviate.services import deletions, events, profiles
-from obliviate.services.tenants import Authenticator
-from tests.conftest import FakeClock, worker_on_clock
+from tests.support.clock import FakeClock, worker_on_clock
+from tests.support.tenants import sign_in
 
 WINDOW = 100.0  # seconds
 # One person: every step then bears on the same life cycle. With four, Hypothesis rarely built
@@ -36,10 +37,9 @@ def _machine(container: Container, tenant: dict[str, Any]) -> type[RuleBasedStat
     class Lifecycle(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            auth = Authenticator(
-                container.tenant_store, default_revival_window=WINDOW, mass_delete_floor=10**9
+            self.caller = sign_in(
+                container, tenant, "gainsight", revival_window=WINDOW, mass_delete_floor=10**9
             )
-            self.caller = auth.gainsight(tenant["gainsight"]["api_key"])
             self.clock = FakeClock()
             self.worker = worker_on_clock(container, self.clock)
             self.prefix = secrets.token_hex(4)
@@ -67,7 +67,6 @@ def _machine(container: Container, tenant: dict[str, Any]) -> type[RuleBasedStat
                 self._run(
                     lambda uow, now: profiles.create_profile(
                         uow,
-                        tenant=self.caller.tenant,
                         uuid=uuid,
                         attributes={"n": n},
                         now=now,
@@ -88,7 +87,6 @@ def _machine(container: Container, tenant: dict[str, Any]) -> type[RuleBasedStat
                 self._run(
                     lambda uow, now: profiles.update_profile(
                         uow,
-                        tenant=self.caller.tenant,
                         uuid=uuid,
                         changes={"u": 1},
                         now=now,
@@ -107,7 +105,7 @@ def _machine(container: Container, tenant: dict[str, Any]) -> type[RuleBasedStat
             try:
                 self._run(
                     lambda uow, now: events.record_event(
-                        uow, tenant=self.caller.tenant, uuid=uuid, event=NewEvent("e", now), now=now
+                        uow, uuid=uuid, event=NewEvent("e", now), now=now
                     )
                 )
             except ProfileNotFound:
@@ -153,7 +151,7 @@ def _machine(container: Container, tenant: dict[str, Any]) -> type[RuleBasedStat
             try:
                 self._run(
                     lambda uow, now: profiles.restore_profile(
-                        uow, tenant=self.caller.tenant, uuid=uuid, now=now, hasher=container.hasher
+                        uow, uuid=uuid, now=now, hasher=container.hasher
                     )
                 )
             except ConflictError:
@@ -184,13 +182,12 @@ def _machine(container: Container, tenant: dict[str, Any]) -> type[RuleBasedStat
                 person, uuid = self._person(n), self._uuid(n)
                 with container.uow_factory(self.caller.tenant.tenant_id, write=False) as uow:
                     try:
-                        profiles.get_profile(uow, tenant=self.caller.tenant, uuid=uuid)
+                        profiles.get_profile(uow, uuid=uuid)
                         visible = True
                     except ProfileNotFound:
                         visible = False
                     seen = events.list_events(
                         uow,
-                        tenant=self.caller.tenant,
                         uuid=uuid,
                         start=None,
                         end=None,

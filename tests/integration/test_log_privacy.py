@@ -9,7 +9,8 @@ from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.http.logging import JsonFormatter
-from tests.factories import gainsight_event, gainsight_user, gs_headers, uid
+from tests.factories import gainsight_event, gainsight_user, uid
+from tests.support.headers import gs_headers, native_headers
 
 
 def test_request_logs_carry_keyed_hashes_never_identifiers(
@@ -85,7 +86,7 @@ def test_native_logs_and_metrics_carry_no_identifiers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     uuid, email = uid("native-secret"), "native-planted@example.com"
-    bearer = {"Authorization": f"Bearer {tenant['native']['token']}"}
+    bearer = native_headers(tenant)
     with caplog.at_level(logging.INFO, logger="obliviate"):
         client.put(
             f"/api/v1/profiles/{uuid}", headers=bearer, json={"identifiers": {"email": email}}

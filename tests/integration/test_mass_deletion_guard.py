@@ -1,4 +1,4 @@
-"""The mass-deletion guard has no side doors (SPEC §5.4; issue 12, case 6).
+"""The mass-deletion guard has no side doors: no surface deletes past the allowance unasked.
 
 Every surface that removes a profile counts against one allowance; the window slides over the
 last 60 minutes instead of the clock hour, and the allowance is a share of the profiles there
@@ -22,10 +22,10 @@ from obliviate.domain.errors import MassDeletionRefused
 from obliviate.domain.guard import DeletionKind
 from obliviate.domain.tenants import Tenant
 from obliviate.services.guard import admit_deletions
-from obliviate.services.tenants import Authenticator
 from obliviate.storage import tables as t
-from tests.conftest import FakeClock
-from tests.factories import gs_headers
+from tests.support.clock import FakeClock
+from tests.support.headers import gs_headers, native_headers
+from tests.support.tenants import sign_in
 from tests.surfaces.insider.support import call as insider_call
 from tests.surfaces.native.support import (
     API,
@@ -34,7 +34,6 @@ from tests.surfaces.native.support import (
     assert_problem,
     create_profile,
     get_profile,
-    native_headers,
     subject,
     submit,
 )
@@ -156,10 +155,8 @@ def test_sixty_minutes_after_a_burst_its_allowance_is_back(
 
 
 def tenant_of(container: Container, wire: Wire, *, floor: int) -> Tenant:
-    auth = Authenticator(
-        container.tenant_store, default_revival_window=7 * 86400.0, mass_delete_floor=floor
-    )
-    return auth.native(wire["native"]["token"]).tenant
+    caller = sign_in(container, wire, "native", revival_window=7 * 86400.0, mass_delete_floor=floor)
+    return caller.tenant
 
 
 def tallied(container: Container, tenant: Tenant) -> int:

@@ -1,5 +1,5 @@
 """Native tokens: listed without their secret, revoked one by one, and their last use written at
-most once per auth cache period (SPEC §5.5)."""
+most once per auth cache period."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from obliviate.domain.errors import AuthenticationError, NotFoundError, Validati
 from obliviate.security import hash_secret
 from obliviate.services.native_tokens import list_tokens, revoke_token
 from obliviate.services.tenants import Authenticator, create_token
-from tests.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 
 def _now() -> int:

@@ -15,7 +15,7 @@ from obliviate.storage.engine import make_engine
 from obliviate.storage.point_reads import PointReads
 from obliviate.storage.prepared import Prepared
 from obliviate.storage.uow import SqlUnitOfWorkFactory
-from tests.surfaces.gainsight.support import tenant_id_of
+from tests.support.rows import tenant_id_of
 
 NOW = 1_700_000_000_000
 
@@ -115,7 +115,8 @@ def test_point_reads_see_each_new_commit_and_hold_no_snapshot_between_reads(
         pid = _create(SqlUnitOfWorkFactory(writer, vault=container.vault), tid, {"v": 1})
         with reads(tid) as uow:
             found = uow.profiles.get(pid)
-            assert found is not None and found.attributes == {"v": 1}
+            assert found is not None
+            assert found.attributes == {"v": 1}
         # Between reads the connection holds no read transaction, so a checkpoint can
         # take the whole WAL back into the database file.
         raw = writer.raw_connection()
@@ -126,10 +127,15 @@ def test_point_reads_see_each_new_commit_and_hold_no_snapshot_between_reads(
             assert busy == 0
         finally:
             raw.close()
+
         # An error inside a read leaves the connection usable for the next one.
-        with pytest.raises(ZeroDivisionError), reads(tid) as uow:
-            uow.profiles.get(pid)
-            _ = 1 / 0
+        def fail_inside_a_read() -> None:
+            with reads(tid) as uow:
+                uow.profiles.get(pid)
+                _ = 1 / 0
+
+        with pytest.raises(ZeroDivisionError):
+            fail_inside_a_read()
         with reads(tid) as uow:
             assert uow.profiles.get(pid) is not None
     finally:

@@ -4,7 +4,8 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from tests.factories import gainsight_user, gs_headers
+from tests.factories import gainsight_user
+from tests.support.headers import gs_headers
 
 
 def test_created_user_can_be_read_back(client: TestClient, tenant: dict[str, Any]) -> None:
@@ -16,9 +17,7 @@ def test_created_user_can_be_read_back(client: TestClient, tenant: dict[str, Any
     assert got.json()["email"] == "person@example.com"
 
 
-def test_every_answer_carries_a_request_id_of_its_own_or_the_callers(
-    client: TestClient, tenant: dict[str, Any]
-) -> None:
+def test_every_answer_carries_a_request_id_of_its_own_or_the_callers(client: TestClient) -> None:
     ids = {client.get("/healthz").headers["x-request-id"] for _ in range(20)}
     assert len(ids) == 20
     assert all(i.isalnum() and len(i) == 32 for i in ids)

@@ -64,7 +64,8 @@ def test_a_taken_name_is_refused_and_nothing_of_the_second_tenant_is_stored(
     )
     assert refused is False
     record = store.tenant_named(name)
-    assert record is not None and record.tenant_id == first
+    assert record is not None
+    assert record.tenant_id == first
     assert (record.created_at, record.revival_window_seconds) == (NOW, None)
     assert _credential_count(container, second) == 0
 
@@ -115,7 +116,8 @@ def test_every_scope_is_stored_as_sql_null_and_scopes_as_a_sorted_list(
         ).scalar_one()
     assert unscoped == 2
     held = store.holder_of(Surface.NATIVE, scoped.secret_hash, None)
-    assert held is not None and held.scopes == frozenset({"read", "write"})
+    assert held is not None
+    assert held.scopes == frozenset({"read", "write"})
     tokens = store.native_tokens(name)
     assert tokens is not None
     assert [(tok.token_id, tok.scopes) for tok in tokens if tok.scopes] == [
@@ -169,11 +171,13 @@ def test_replacing_keeps_the_public_half_when_asked_and_revokes_every_live_one(
     kept = store.replace_credentials(
         name, _credential(Surface.INSIDER, "fresh", now=NOW + 5), keep_public_id=True
     )
-    assert kept is not None and kept.public_id == "partner"
+    assert kept is not None
+    assert kept.public_id == "partner"
     renamed = store.replace_credentials(
         name, _credential(Surface.INSIDER, "fresh", now=NOW + 6), keep_public_id=False
     )
-    assert renamed is not None and renamed.public_id == "fresh"
+    assert renamed is not None
+    assert renamed.public_id == "fresh"
 
     with container.engine.connect() as conn:
         rows = conn.execute(

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, create_engine, select
 
 from obliviate.security import DeploymentKeys
 from obliviate.storage import tables as t
@@ -24,6 +24,16 @@ def vault_of(conn: Connection, env: Mapping[str, str]) -> Vault:
         assert db is not None, "no OBLIVIATE_SECRET_KEY and not a SQLite file"
         secret = Path(db).parent.joinpath("secret.key").read_text().strip()
     return read_vault(conn, DeploymentKeys(current=secret.encode()))
+
+
+def vault_in(env: Mapping[str, str]) -> Vault:
+    """The vault of the database a server process with ``env`` runs on."""
+    engine = create_engine(env["OBLIVIATE_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            return vault_of(conn, env)
+    finally:
+        engine.dispose()
 
 
 class HeldIdentifier(NamedTuple):

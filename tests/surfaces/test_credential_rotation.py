@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import Any
 
@@ -11,6 +10,7 @@ from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.services.tenants import create_token, rotate_credentials
+from tests.support.headers import surface_headers
 
 SURFACES = {
     "gainsight": ("GET", "/v1/users", 401),
@@ -25,29 +25,18 @@ def settings_overrides() -> dict[str, Any]:
     return {"auth_cache_ttl": 0}
 
 
-def _headers(surface: str, creds: dict[str, str]) -> dict[str, str]:
-    if surface == "gainsight":
-        return {"X-APTRINSIC-API-KEY": creds["api_key"]}
-    if surface == "engagelab":
-        pair = f"{creds['app_key']}:{creds['master_secret']}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
-    if surface == "insider":
-        return {"X-PARTNER-NAME": creds["partner_name"], "X-REQUEST-TOKEN": creds["request_token"]}
-    return {"Authorization": f"Bearer {creds['token']}"}
-
-
 @pytest.mark.parametrize("surface", sorted(SURFACES))
 def test_rotated_credentials_work_at_once_and_the_old_ones_stop(
     surface: str, client: TestClient, container: Container, tenant: dict[str, Any]
 ) -> None:
     method, path, refused = SURFACES[surface]
     body = {"identifiers": {"uuid": "nobody"}} if surface == "insider" else None
-    old = _headers(surface, tenant[surface])
+    old = surface_headers(surface, tenant[surface])
     assert client.request(method, path, headers=old, json=body).status_code in (200, 404)
     fresh = rotate_credentials(
         container.tenant_store, name=tenant["tenant"], surface=surface, now=int(time.time() * 1000)
     )
-    new = _headers(surface, fresh.fields())
+    new = surface_headers(surface, fresh.fields())
     assert client.request(method, path, headers=new, json=body).status_code in (200, 404)
     assert client.request(method, path, headers=old, json=body).status_code == refused
 
@@ -65,7 +54,7 @@ def test_rotating_native_revokes_scoped_tokens_too(
     refused = client.get("/api/v1/profiles", headers=old)
     assert refused.status_code == 401
     assert refused.json()["detail"] == "a valid bearer token is required"
-    new = _headers("native", fresh.fields())
+    new = surface_headers("native", fresh.fields())
     assert client.get("/api/v1/profiles", headers=new).status_code == 200
 
 

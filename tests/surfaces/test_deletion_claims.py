@@ -1,4 +1,4 @@
-"""Every deletion claim holds, tried as a careless and as a hostile client would (issue 12).
+"""Every deletion claim holds, tried as a careless and as a hostile client would.
 
 A deletion job resolves its subject when it runs and follows merges; an email deletion covers
 Gainsight users holding it only in their ``email`` field; equivalent spellings of a value are one
@@ -16,7 +16,9 @@ from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.jobs.worker import Worker
-from tests.conftest import snapshot
+from tests.support.headers import gs_headers, insider_headers, native_headers
+from tests.support.rows import snapshot
+from tests.support.tenants import Tenant
 from tests.surfaces.gainsight import support as gs
 from tests.surfaces.insider import support as ins
 from tests.surfaces.native.support import (
@@ -25,14 +27,11 @@ from tests.surfaces.native.support import (
     assert_problem,
     create_profile,
     job_status,
-    native_headers,
     put_profile,
     run_until_terminal,
     subject,
     submit,
 )
-
-Tenant = dict[str, Any]
 
 
 def hard_delete_suppressed(client: TestClient, tenant: Tenant, uuid: str) -> None:
@@ -101,7 +100,7 @@ def test_an_email_deletion_removes_every_gainsight_user_holding_it_in_the_email_
     done = job_status(client, tenant, job["id"])
     assert [s["outcome"] for s in done["subjects"]] == ["suppressed"]
     assert done["counts"]["profiles"] == 2
-    headers = {"X-APTRINSIC-API-KEY": tenant["gainsight"]["api_key"]}
+    headers = gs_headers(tenant)
     for gone in ("gs-shared-1", "gs-shared-2"):
         gs.assert_error(client.get(f"/v1/users/{gone}", headers=headers), 404, "NOT_FOUND")
     assert client.get("/v1/users/gs-other", headers=headers).status_code == 200
@@ -115,17 +114,17 @@ def test_an_insider_delete_by_email_removes_a_gainsight_user_holding_it_in_the_e
         client, tenant, "POST", "/delete", {"identifiers": {"email": "both@example.com."}}
     )
     ins.assert_json(deleted, 200, {})
-    headers = {"X-APTRINSIC-API-KEY": tenant["gainsight"]["api_key"]}
+    headers = gs_headers(tenant)
     gs.assert_error(client.get("/v1/users/gs-ins", headers=headers), 404, "NOT_FOUND")
 
 
 def test_a_suppressed_email_is_refused_in_the_gainsight_email_field_in_any_spelling(
-    client: TestClient, container: Container, worker: Worker, tenant: Tenant
+    client: TestClient, container: Container, tenant: Tenant
 ) -> None:
     create_profile(client, tenant, "sup-g", email="ana@example.com")
     hard_delete_suppressed(client, tenant, "sup-g")
     gs.create_user(client, tenant, "gs-innocent", email="innocent@example.com")
-    headers = {"X-APTRINSIC-API-KEY": tenant["gainsight"]["api_key"]}
+    headers = gs_headers(tenant)
     before = snapshot(container)
     for spelling in ("ana@example.com", "ANA@Example.COM", " ana@example.com.", "ana@EXAMPLE.com."):
         created = client.post(
@@ -237,7 +236,7 @@ def test_changing_an_identifier_to_a_suppressed_value_is_refused_and_changes_not
 def test_suppressing_a_soft_deleted_person_stops_their_revival_on_every_surface(
     client: TestClient, container: Container, tenant: Tenant, suppressed: tuple[str, str]
 ) -> None:
-    headers = {"X-APTRINSIC-API-KEY": tenant["gainsight"]["api_key"]}
+    headers = gs_headers(tenant)
     gs.create_user(client, tenant, "soft-1", email="soft-1@example.com")
     assert client.delete("/v1/users/soft-1", headers=headers).status_code == 200
     id_type, value = suppressed
@@ -275,7 +274,7 @@ def settings_overrides() -> dict[str, Any]:
 
 
 def test_an_upsert_cannot_fold_more_than_the_merge_limit_into_one_profile(
-    client: TestClient, container: Container, tenant: Tenant
+    client: TestClient, tenant: Tenant
 ) -> None:
     people = [ins.user({"uuid": f"p{n}"}, {"name": f"person {n}"}) for n in range(12)]
     ins.upsert(client, tenant, *people)
@@ -293,7 +292,7 @@ def test_an_upsert_cannot_fold_more_than_the_merge_limit_into_one_profile(
     with_header = client.post(
         "/api/user/v1/upsert",
         json={"users": sharing[11:]},
-        headers={**ins.headers(tenant), "X-Obliviate-Confirm-Mass-Delete": "yes"},
+        headers={**insider_headers(tenant), "X-Obliviate-Confirm-Mass-Delete": "yes"},
     )
     assert with_header.json()["data"]["successful"] == {"count": 1}, with_header.text
 
@@ -319,7 +318,8 @@ def test_new_people_sharing_a_placeholder_email_are_not_folded_into_one_profile(
     before = snapshot(container)
     refused = ins.call(client, tenant, "POST", "/delete", {"identifiers": {"uuid": "n0"}})
     assert refused.status_code == 400, refused.text
-    assert "11 deletions" in refused.text and "5 allowed" in refused.text
+    assert "11 deletions" in refused.text
+    assert "5 allowed" in refused.text
     assert snapshot(container) == before
 
 
@@ -334,5 +334,6 @@ def test_deleting_a_merged_profile_counts_every_person_merged_into_it(
     before = snapshot(container)
     refused = ins.call(client, tenant, "POST", "/delete", {"identifiers": {"email": PLACEHOLDER}})
     assert refused.status_code == 400, refused.text
-    assert "7 deletions" in refused.text and "5 allowed" in refused.text
+    assert "7 deletions" in refused.text
+    assert "5 allowed" in refused.text
     assert snapshot(container) == before

@@ -1,9 +1,8 @@
-"""Issue 12, case 7: the README's demo credentials open nothing under OBLIVIATE_ENV=production,
-whatever created them (SPEC §5.5)."""
+"""The README's demo credentials open nothing under OBLIVIATE_ENV=production, whatever created
+them."""
 
 from __future__ import annotations
 
-import base64
 import secrets
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from starlette.testclient import TestClient
 from obliviate.bootstrap import Container
 from obliviate.services.tenants import DEMO_CREDENTIALS, create_tenant, create_token
 from tests.support.databases import fresh_database
+from tests.support.headers import surface_headers
 
 # Each surface's own refusal: method, path, status and the body it answers.
 REFUSALS: dict[str, tuple[str, str, int, Any]] = {
@@ -82,15 +82,7 @@ def _demo_tenant(container: Container) -> str:
 
 
 def _headers(surface: str) -> dict[str, str]:
-    creds = DEMO_CREDENTIALS[surface]
-    if surface == "gainsight":
-        return {"X-APTRINSIC-API-KEY": creds["api_key"]}
-    if surface == "engagelab":
-        pair = f"{creds['app_key']}:{creds['master_secret']}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
-    if surface == "insider":
-        return {"X-PARTNER-NAME": creds["partner_name"], "X-REQUEST-TOKEN": creds["request_token"]}
-    return {"Authorization": f"Bearer {creds['token']}"}
+    return surface_headers(surface, DEMO_CREDENTIALS[surface])
 
 
 def _body(surface: str) -> Any:
@@ -102,7 +94,8 @@ def _assert_refused(surface: str, response: Any) -> None:
     assert response.status_code == status, response.text
     if surface == "native":
         problem = response.json()
-        assert problem["status"] == 401 and problem["detail"] == "a valid bearer token is required"
+        assert problem["status"] == 401
+        assert problem["detail"] == "a valid bearer token is required"
         assert response.headers["content-type"] == "application/problem+json"
     else:
         assert response.json() == body
@@ -131,7 +124,8 @@ def test_a_native_hard_delete_with_the_demo_token_is_refused_and_deletes_nothing
     deleted = client.delete("/api/v1/profiles/kept?mode=hard", headers=_headers("native"))
     _assert_refused("native", deleted)
     kept = client.get("/api/v1/profiles/kept", headers=own)
-    assert kept.status_code == 200 and kept.json()["attributes"] == {"a": 1}
+    assert kept.status_code == 200
+    assert kept.json()["attributes"] == {"a": 1}
 
 
 @pytest.mark.parametrize("settings_overrides", [{"env": "development", "auth_cache_ttl": 0}])

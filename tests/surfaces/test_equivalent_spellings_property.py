@@ -4,20 +4,15 @@ gets past a suppression, and none misses a deletion."""
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from starlette.testclient import TestClient
 
+from tests.support.headers import native_headers
+from tests.support.tenants import Tenant
 from tests.surfaces.insider import support as ins
-from tests.surfaces.native.support import (
-    API,
-    assert_problem,
-    create_profile,
-    native_headers,
-    put_profile,
-)
+from tests.surfaces.native.support import API, assert_problem, create_profile, put_profile
 from tests.unit.test_canonical_identifiers import (
     DOMAINS,
     LOCALS,
@@ -26,7 +21,6 @@ from tests.unit.test_canonical_identifiers import (
     phone_spellings,
 )
 
-Tenant = dict[str, Any]
 # Each example talks to the real app over a database that outlives it; the examples only add
 # people under fresh uuids, so sharing it between them is sound.
 PROPERTY = settings(

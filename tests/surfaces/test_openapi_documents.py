@@ -1,7 +1,6 @@
-"""Each vendor surface describes itself (issue 7): an OpenAPI 3.1 document at
-``/<surface>/openapi.json``, served without credentials, that lists exactly the routes the app
-serves for that surface. A new route without its documentation fails here; so does a route
-under a prefix no surface claims."""
+"""Each vendor surface describes itself: an OpenAPI 3.1 document at ``/<surface>/openapi.json``,
+served without credentials, that lists exactly the routes the app serves for that surface. A new
+route without its documentation fails here; so does a route under a prefix no surface claims."""
 
 from __future__ import annotations
 
@@ -13,8 +12,9 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from obliviate.http.apidoc import documented_operations, openapi_path
+from tests.support.headers import gs_headers, native_headers
 
-# Path prefix of each surface's API (SPEC §3).
+# Path prefix of each surface's API.
 PREFIXES = {
     "gainsight": "/v1/",
     "engagelab": "/v4/",
@@ -72,7 +72,7 @@ def test_the_document_lists_exactly_the_routes_the_app_serves_for_the_surface(
     assert documented_operations(document(client, surface)) == mine
 
 
-@pytest.mark.parametrize("surface", (*VENDORS, "native"))
+@pytest.mark.parametrize("surface", [*VENDORS, "native"])
 def test_the_document_is_valid_openapi_3_1_and_needs_no_credentials(
     client: TestClient, surface: str
 ) -> None:
@@ -118,10 +118,10 @@ def test_a_user_another_surface_wrote_still_reads_as_the_documented_gainsight_us
         "location": "Singapore",
         "custom": [1],
     }
-    native = {"Authorization": f"Bearer {tenant['native']['token']}"}
+    native = native_headers(tenant)
     created = client.put("/api/v1/profiles/typed-1", json={"attributes": odd}, headers=native)
     assert created.status_code == 201, created.text
-    gainsight = {"X-APTRINSIC-API-KEY": tenant["gainsight"]["api_key"]}
+    gainsight = gs_headers(tenant)
     response = client.get("/v1/users/typed-1", headers=gainsight)
     assert response.status_code == 200, response.text
     schema = schemathesis.openapi.from_dict(document(client, "gainsight"))

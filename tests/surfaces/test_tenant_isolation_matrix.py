@@ -1,4 +1,4 @@
-"""Tenant isolation, generated from the route table (issue 7).
+"""Tenant isolation, generated from the route table.
 
 Every route of the app is called with tenant B's credentials for tenant A's ids. It must answer
 not-found (or B's own, empty view, or act on B's own data), leak nothing of A's, and leave every
@@ -14,15 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.http.gainsight.catalog import CONTENT_LISTS, EVENT_HISTORIES
 from obliviate.jobs.worker import Worker
-from obliviate.storage import tables as t
-from tests.conftest import snapshot
+from tests.support.headers import surface_headers
+from tests.support.rows import snapshot, tenant_id_of
 
 UUID, EMAIL, PHONE = "iso-user-a", "iso-a@example.com", "+6591234567"
 DEVICE, TAG, ALIAS = "iso-device-a", "isotag", "isoalias"
@@ -52,20 +51,6 @@ class TenantA:
     profile_hex: str
     job_id: str
     receipt_id: str
-
-
-def _auth(surface: str, creds: dict[str, Any]) -> dict[str, str]:
-    if surface == "gainsight":
-        return {"X-APTRINSIC-API-KEY": creds["gainsight"]["api_key"]}
-    if surface == "engagelab":
-        pair = f"{creds['engagelab']['app_key']}:{creds['engagelab']['master_secret']}"
-        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
-    if surface == "insider":
-        return {
-            "X-PARTNER-NAME": creds["insider"]["partner_name"],
-            "X-REQUEST-TOKEN": creds["insider"]["request_token"],
-        }
-    return {"Authorization": f"Bearer {creds['native']['token']}"}
 
 
 def _matrix(a: TenantA) -> dict[str, Probe]:
@@ -209,7 +194,9 @@ def _route_keys(client: TestClient) -> set[str]:
 
 def _seed_a(client: TestClient, tenant: dict[str, Any], worker: Worker) -> TenantA:
     def call(surface: str, method: str, path: str, body: Any = None) -> Any:
-        response = client.request(method, path, json=body, headers=_auth(surface, tenant))
+        response = client.request(
+            method, path, json=body, headers=surface_headers(surface, tenant[surface])
+        )
         assert response.status_code < 300, (path, response.text)
         return response.json() if response.content else None
 
@@ -276,13 +263,6 @@ def _rows_of(container: Container, tenant_id: str) -> dict[str, list[tuple[Any, 
     }
 
 
-def _tenant_id(container: Container, name: str) -> str:
-    with container.engine.connect() as conn:
-        return str(
-            conn.execute(select(t.tenants.c.tenant_id).where(t.tenants.c.name == name)).scalar_one()
-        )
-
-
 ROUTES: list[str] = sorted(_matrix(TenantA("", "", "0", "0")))
 
 
@@ -300,12 +280,15 @@ def test_another_tenant_cannot_reach_this_tenants_data(
     worker: Worker,
 ) -> None:
     a = _seed_a(client, tenant, worker)
-    a.tenant_id = _tenant_id(container, tenant["tenant"])
+    a.tenant_id = tenant_id_of(container, tenant)
     probe = _matrix(a)[route]
     before = _rows_of(container, a.tenant_id)
     method = route.split(" ", 1)[0]
     response = client.request(
-        method, probe.path, json=probe.json, headers=_auth(probe.surface, other_tenant)
+        method,
+        probe.path,
+        json=probe.json,
+        headers=surface_headers(probe.surface, other_tenant[probe.surface]),
     )
     assert response.status_code in probe.allowed, response.text
     assert _rows_of(container, a.tenant_id) == before
@@ -318,7 +301,7 @@ def test_another_tenant_cannot_reach_this_tenants_data(
 
 def _bad_credentials(surface: str, tenant: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
     """Missing, malformed and wrong credentials for a surface, each named."""
-    good = _auth(surface, tenant)
+    good = surface_headers(surface, tenant[surface])
     if surface == "gainsight":
         return [
             ("missing", {}),

@@ -8,7 +8,7 @@ can only mean that person's value is there. What is NOT a marker, and why:
 - names of attributes, custom attributes, custom identifiers, event params and device info
   keys: schema, not a person's value (a client sends the same names for everyone);
 - event names (``clicked``, ``purchase``, ``visited``): the Gainsight ``eventName==`` filter
-  reads them across people, and SPEC §5.7 lists event *properties*;
+  reads them across people, and it is event *properties* that hold a person's values;
 - Gainsight ``propertyKeys`` / ``propertyKey`` and ``userType``, Insider's ``{"source"}``
   event context, a device's ``platform``: product constants, the same for every person;
 - event timestamps and Gainsight ``date``: numbers that cannot be told apart from any other.
@@ -29,7 +29,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-from tests.system.proc import Server
+from tests.support.servers import Server
 
 JSON = {"Content-Type": "application/json"}
 EVENT_NAMES = ("clicked", "purchase", "visited")

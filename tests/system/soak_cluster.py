@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from obliviate.storage import tables as t
-from tests.system.proc import Proc, Server, free_port, wait_for
+from tests.support.servers import Proc, Server, free_port, wait_for
 
 SERVERS = 2
 WORKERS = 2

@@ -7,13 +7,14 @@ its outcome unknown. Standard library only, so a client process starts fast.
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import random
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from tests.support.headers import tenant_headers
 
 TIMEOUT_S = 30.0
 # How long to look for a live server before giving the request up as not sent.
@@ -39,19 +40,8 @@ class Reply:
 
 def headers_for(creds: dict[str, Any]) -> dict[str, dict[str, str]]:
     """Each surface's auth headers from ``obliviate tenant create --json`` output."""
-    engagelab = creds["engagelab"]
-    basic = f"{engagelab['app_key']}:{engagelab['master_secret']}".encode()
     json_type = {"Content-Type": "application/json"}
-    return {
-        "gainsight": {"X-APTRINSIC-API-KEY": creds["gainsight"]["api_key"], **json_type},
-        "engagelab": {"Authorization": "Basic " + base64.b64encode(basic).decode(), **json_type},
-        "insider": {
-            "X-PARTNER-NAME": creds["insider"]["partner_name"],
-            "X-REQUEST-TOKEN": creds["insider"]["request_token"],
-            **json_type,
-        },
-        "native": {"Authorization": f"Bearer {creds['native']['token']}", **json_type},
-    }
+    return {surface: {**sent, **json_type} for surface, sent in tenant_headers(creds).items()}
 
 
 class Servers:

@@ -218,7 +218,8 @@ class Client:
             person.events_unknown += count
 
     def event_on_soft_deleted(self) -> None:
-        """Refused with 404 and not stored (SPEC §2.1); a 2xx here is an anomaly."""
+        """An event for a soft-deleted person: refused with 404 and not stored; a 2xx here is an
+        anomaly."""
         person = self.rng.choice(self.people(SOFT))
         if self.rng.random() < 0.5:
             body: Any = {"eventName": "soak", "identifyId": person.uuid, "propertyKey": "AP-SOAK"}

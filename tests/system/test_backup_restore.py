@@ -1,5 +1,5 @@
-"""SPEC §5.8 with real processes: a restored backup brings back no one deleted or suppressed
-after it was taken, on SQLite and PostgreSQL.
+"""With real processes: a restored backup brings back no one deleted or suppressed after it was
+taken, on SQLite and PostgreSQL.
 
 People are planted through the surfaces, a backup is taken while the server runs, then people
 are deleted (hard, by batch, through Gainsight, a device through EngageLab), suppressed and
@@ -20,6 +20,7 @@ from obliviate.storage import tables as t
 from obliviate.storage.engine import normalise_url
 from obliviate.storage.forget_log import FileForgetLog
 from tests.support.databases import fresh_database
+from tests.support.servers import Server, create_tenant, run_cli, wait_for
 from tests.system.markers import (
     Api,
     Credentials,
@@ -34,7 +35,6 @@ from tests.system.markers import (
     plant_native,
     values_missing_from_reads,
 )
-from tests.system.proc import Server, create_tenant, run_cli, wait_for
 
 pytestmark = pytest.mark.system
 
@@ -142,8 +142,10 @@ def test_a_restored_backup_brings_back_no_one_deleted_or_suppressed_after_it(
 
         busy = run_cli(env, "restore", "--yes", str(backup))
         assert busy.returncode == 1, (busy.stdout, busy.stderr)
-        assert "is in use" in busy.stderr and "stop every obliviate process" in busy.stderr
-        assert is_gone(api, hard) and not is_gone(api, later)
+        assert "is in use" in busy.stderr
+        assert "stop every obliviate process" in busy.stderr
+        assert is_gone(api, hard)
+        assert not is_gone(api, later)
     finally:
         server.kill9()
 
@@ -157,8 +159,10 @@ def test_a_restored_backup_brings_back_no_one_deleted_or_suppressed_after_it(
     assert _count(summary, "devices purged") == 1, summary
     for person in (hard, suppressed, batched):
         # The output names no one: counts only.
-        assert person.uuid is not None and person.uuid not in summary + restored.stderr
-        assert person.email is not None and person.email not in summary + restored.stderr
+        assert person.uuid is not None
+        assert person.uuid not in summary + restored.stderr
+        assert person.email is not None
+        assert person.email not in summary + restored.stderr
 
     server = Server(env, tmp_path / "after.log")
     try:

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.system.proc import Proc, Server, create_tenant, wait_for
+from tests.support.headers import surface_headers
+from tests.support.servers import SYSTEM_KEY, Proc, Server, create_tenant, wait_for
 
 pytestmark = pytest.mark.system
 
@@ -28,7 +29,7 @@ def system_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]
         url = f"sqlite:///{tmp_path / 'obliviate.db'}"
     return {
         "OBLIVIATE_DATABASE_URL": url,
-        "OBLIVIATE_SECRET_KEY": "system-test-key",
+        "OBLIVIATE_SECRET_KEY": SYSTEM_KEY,
         "OBLIVIATE_DATA_DIR": str(tmp_path),
         "OBLIVIATE_WORKER_POLL_INTERVAL": "0.05",
         "OBLIVIATE_LOG_LEVEL": "WARNING",
@@ -42,21 +43,16 @@ def test_a_separate_worker_deletes_the_person_a_merge_moved_after_submission(
     worker: Proc | None = None
     try:
         creds = create_tenant(system_env, f"merge{secrets.token_hex(4)}")
-        insider: dict[str, str] = {
-            "X-PARTNER-NAME": creds["insider"]["partner_name"],
-            "X-REQUEST-TOKEN": creds["insider"]["request_token"],
-            "Content-Type": "application/json",
-        }
-        native = {
-            "Authorization": f"Bearer {creds['native']['token']}",
-            "Content-Type": "application/json",
-        }
+        json_type = {"Content-Type": "application/json"}
+        insider = {**surface_headers("insider", creds["insider"]), **json_type}
+        native = {**surface_headers("native", creds["native"]), **json_type}
 
         def upsert(*users: dict[str, Any]) -> None:
             status, answer = server.request(
                 "POST", "/api/user/v1/upsert", {"users": list(users)}, insider
             )
-            assert status == 200 and answer["data"]["fail"] == {}, answer
+            assert status == 200, answer
+            assert answer["data"]["fail"] == {}, answer
 
         upsert({"identifiers": {"uuid": "q-older"}, "attributes": {"name": "Q"}})
         upsert(

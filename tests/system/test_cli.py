@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
 
 from obliviate.storage import tables as t
+from tests.support.servers import run_cli
 
 pytestmark = pytest.mark.system
 
@@ -17,18 +16,8 @@ pytestmark = pytest.mark.system
 def _run(
     tmp_path: Path, *args: str, extra: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "OBLIVIATE_DATABASE_URL": f"sqlite:///{tmp_path / 'o.db'}",
-        **(extra or {}),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "obliviate", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return run_cli(
+        {"OBLIVIATE_DATABASE_URL": f"sqlite:///{tmp_path / 'o.db'}", **(extra or {})}, *args
     )
 
 
@@ -44,7 +33,8 @@ def test_tenant_create_prints_credentials_once_and_stores_only_hashes(tmp_path: 
         creds["insider"]["request_token"],
         creds["native"]["token"],
     ]
-    assert creds["engagelab"]["app_key"] and creds["insider"]["partner_name"] == "acme"
+    assert creds["engagelab"]["app_key"]
+    assert creds["insider"]["partner_name"] == "acme"
 
     engine = create_engine(f"sqlite:///{tmp_path / 'o.db'}")
     with engine.connect() as conn:
@@ -56,14 +46,16 @@ def test_tenant_create_prints_credentials_once_and_stores_only_hashes(tmp_path: 
     assert all(secret.encode() not in db_bytes for secret in secrets)
 
     listed = _run(tmp_path, "tenant", "list")
-    assert listed.returncode == 0 and listed.stdout.split() == ["acme"]
+    assert listed.returncode == 0
+    assert listed.stdout.split() == ["acme"]
     assert secrets[0] not in listed.stdout
 
 
 def test_a_tenant_name_is_taken_once_and_must_be_well_formed(tmp_path: Path) -> None:
     assert _run(tmp_path, "tenant", "create", "acme").returncode == 0
     again = _run(tmp_path, "tenant", "create", "acme")
-    assert again.returncode != 0 and "already exists" in again.stderr
+    assert again.returncode != 0
+    assert "already exists" in again.stderr
     bad = _run(tmp_path, "tenant", "create", "Not Valid")
     assert bad.returncode != 0
 
@@ -71,24 +63,13 @@ def test_a_tenant_name_is_taken_once_and_must_be_well_formed(tmp_path: Path) -> 
 def test_migrate_is_idempotent(tmp_path: Path) -> None:
     assert _run(tmp_path, "migrate").returncode == 0
     second = _run(tmp_path, "migrate")
-    assert second.returncode == 0 and "latest" in second.stdout
+    assert second.returncode == 0
+    assert "latest" in second.stdout
 
 
 def test_demo_credentials_are_refused_in_production(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "OBLIVIATE_DATABASE_URL": f"sqlite:///{tmp_path / 'o.db'}",
-        "OBLIVIATE_ENV": "production",
-        "OBLIVIATE_SECRET_KEY": "k",
-    }
-    refused = subprocess.run(
-        [sys.executable, "-m", "obliviate", "serve", "--demo", "--port", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    production = {"OBLIVIATE_ENV": "production", "OBLIVIATE_SECRET_KEY": "k"}
+    refused = _run(tmp_path, "serve", "--demo", "--port", "1", extra=production)
     assert refused.returncode != 0
     assert refused.stderr.strip() == (
         "Error: demo credentials are refused when OBLIVIATE_ENV=production"

@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+
+from tests.support.servers import run_cli
 
 pytestmark = pytest.mark.system
 
 
 def _run(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
         "OBLIVIATE_DATABASE_URL": f"sqlite:///{db}",
         "OBLIVIATE_SECRET_KEY": "cli-test-key",
         "OBLIVIATE_WORKER_POLL_INTERVAL": "0.02",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "obliviate", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(env, *args, timeout=120)
 
 
 def _sql(db: Path, statement: str) -> None:
@@ -69,7 +61,8 @@ def test_import_reports_bad_lines_and_exits_non_zero(db: Path, tmp_path: Path) -
     result = _run(db, "import", "--tenant", "acme", "--file", str(bad))
     assert result.returncode == 1
     assert "imported 1 profiles; 2 lines failed" in result.stdout
-    assert "line 2" in result.stderr and "line 3" in result.stderr
+    assert "line 2" in result.stderr
+    assert "line 3" in result.stderr
 
 
 def test_a_dry_run_and_the_real_run_report_the_same_counts(db: Path, tmp_path: Path) -> None:
@@ -83,7 +76,8 @@ def test_a_dry_run_and_the_real_run_report_the_same_counts(db: Path, tmp_path: P
     done = json.loads(real.stdout.strip().splitlines()[-1])
     assert set(done["jobs"].values()) == {"completed"}
     assert done["counts"] == planned["counts"]
-    assert done["counts"]["profiles"] == 10 and done["counts"]["events"] == 10
+    assert done["counts"]["profiles"] == 10
+    assert done["counts"]["events"] == 10
     assert done["outcomes"] == {"deleted": 10, "not_found": 1} == planned["outcomes"]
 
 
@@ -92,7 +86,8 @@ def test_audit_verify_names_an_edited_or_removed_receipt(db: Path, tmp_path: Pat
     ids.write_text("u1\nu2\nu3\n")
     assert _run(db, "deletions", "submit", "--tenant", "acme", "--file", str(ids)).returncode == 0
     ok = _run(db, "audit", "verify")
-    assert ok.returncode == 0 and "3 receipts, chain intact" in ok.stdout
+    assert ok.returncode == 0
+    assert "3 receipts, chain intact" in ok.stdout
 
     exported = _run(db, "audit", "export", "--since", "2000-01-01")
     lines = [json.loads(line) for line in exported.stdout.splitlines()]
@@ -102,7 +97,8 @@ def test_audit_verify_names_an_edited_or_removed_receipt(db: Path, tmp_path: Pat
     second = lines[1]["receipt_id"]
     _sql(db, f"UPDATE receipts SET counts = '{{\"events\": 0}}' WHERE receipt_id = '{second}'")
     edited = _run(db, "audit", "verify")
-    assert edited.returncode == 1 and second in edited.stderr
+    assert edited.returncode == 1
+    assert second in edited.stderr
 
     _sql(
         db,
@@ -113,7 +109,8 @@ def test_audit_verify_names_an_edited_or_removed_receipt(db: Path, tmp_path: Pat
     last = lines[2]["receipt_id"]
     _sql(db, f"DELETE FROM receipts WHERE receipt_id = '{last}'")
     removed = _run(db, "audit", "verify")
-    assert removed.returncode == 1 and last in removed.stderr
+    assert removed.returncode == 1
+    assert last in removed.stderr
 
 
 def test_scoped_tokens_and_rotation(db: Path) -> None:
@@ -124,4 +121,5 @@ def test_scoped_tokens_and_rotation(db: Path) -> None:
     rotated = _run(db, "tenant", "rotate", "acme", "--surface", "insider")
     assert rotated.returncode == 0
     fresh = json.loads(rotated.stdout)["insider"]
-    assert fresh["partner_name"] == "acme" and fresh["request_token"].startswith("in_")
+    assert fresh["partner_name"] == "acme"
+    assert fresh["request_token"].startswith("in_")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from obliviate.storage import tables as t
 from tests.factories import gainsight_event, gainsight_user, uid
-from tests.system.proc import Proc, Server, wait_for
+from tests.support.rows import count_rows
+from tests.support.servers import SYSTEM_KEY, Proc, Server, wait_for
 
 pytestmark = pytest.mark.system
 GS = {"X-APTRINSIC-API-KEY": "demo-gainsight-key", "Content-Type": "application/json"}
@@ -20,22 +20,13 @@ GS = {"X-APTRINSIC-API-KEY": "demo-gainsight-key", "Content-Type": "application/
 def env(tmp_path: Path) -> dict[str, str]:
     return {
         "OBLIVIATE_DATABASE_URL": f"sqlite:///{tmp_path / 'obliviate.db'}",
-        "OBLIVIATE_SECRET_KEY": "system-test-key",
+        "OBLIVIATE_SECRET_KEY": SYSTEM_KEY,
         "OBLIVIATE_GAINSIGHT_RATE_LIMIT": "100000/second",
         "OBLIVIATE_WORKER_POLL_INTERVAL": "0.05",
         "OBLIVIATE_PURGE_BATCH_SIZE": "20",
         "OBLIVIATE_JOB_LEASE": "2s",
         "OBLIVIATE_LOG_LEVEL": "WARNING",
     }
-
-
-def _count(env: dict[str, str], query: Any) -> int:
-    engine = create_engine(env["OBLIVIATE_DATABASE_URL"])
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -55,7 +46,8 @@ def test_soft_delete_is_in_force_after_kill_9_right_after_the_200(
         assert server.request("POST", "/v1/users", gainsight_user(uuid), GS)[0] == 201
         assert server.request("POST", "/v1/events/custom", gainsight_event(uuid), GS)[0] == 201
         status, body = server.request("DELETE", f"/v1/users/{uuid}", None, GS)
-        assert status == 200 and body["statusCode"] == "200"
+        assert status == 200
+        assert body["statusCode"] == "200"
     finally:
         server.kill9()
 
@@ -67,7 +59,8 @@ def test_soft_delete_is_in_force_after_kill_9_right_after_the_200(
         status, events = restarted.request(
             "GET", f"/v1/events/custom?filter=identifyId=={uuid}", None, GS
         )
-        assert status == 200 and events["totalHits"] == 1
+        assert status == 200
+        assert events["totalHits"] == 1
     finally:
         restarted.stop()
 
@@ -89,9 +82,9 @@ def test_hard_delete_acknowledged_before_kill_9_is_purged_after_restart(
     try:
         assert restarted.request("GET", f"/v1/users/{uuid}", None, GS)[0] == 404
         done = select(func.count()).select_from(t.jobs).where(t.jobs.c.state == "completed")
-        wait_for(lambda: _count(env, done) == 1, "the purge job to complete")
-        assert _count(env, select(func.count()).select_from(t.events)) == 0
-        assert _count(env, select(func.count()).select_from(t.receipts)) == 1
+        wait_for(lambda: count_rows(env, done) == 1, "the purge job to complete")
+        assert count_rows(env, select(func.count()).select_from(t.events)) == 0
+        assert count_rows(env, select(func.count()).select_from(t.receipts)) == 1
     finally:
         restarted.stop()
 
@@ -112,20 +105,20 @@ def test_killing_the_worker_mid_purge_loses_nothing_and_writes_one_receipt_each(
 
         completed = select(func.count()).select_from(t.jobs).where(t.jobs.c.state == "completed")
         worker = Proc(["worker"], env, tmp_path / "worker.log")
-        wait_for(lambda: _count(env, completed) >= 5, "the worker to make progress")
+        wait_for(lambda: count_rows(env, completed) >= 5, "the worker to make progress")
         worker.kill9()
-        assert _count(env, completed) < len(people), "the kill came too late to test anything"
+        assert count_rows(env, completed) < len(people), "the kill came too late to test anything"
 
         worker = Proc(["worker"], env, tmp_path / "worker2.log")
         try:
-            wait_for(lambda: _count(env, completed) == len(people), "every job to complete", 60)
+            wait_for(lambda: count_rows(env, completed) == len(people), "every job to complete", 60)
         finally:
             worker.stop()
-        assert _count(env, select(func.count()).select_from(t.events)) == 0
-        assert _count(env, select(func.count()).select_from(t.identifiers)) == 0
-        assert _count(env, select(func.count()).select_from(t.profiles)) == 0
+        assert count_rows(env, select(func.count()).select_from(t.events)) == 0
+        assert count_rows(env, select(func.count()).select_from(t.identifiers)) == 0
+        assert count_rows(env, select(func.count()).select_from(t.profiles)) == 0
         receipts = select(func.count(func.distinct(t.receipts.c.job_id))).select_from(t.receipts)
-        assert _count(env, receipts) == len(people)
-        assert _count(env, select(func.count()).select_from(t.receipts)) == len(people)
+        assert count_rows(env, receipts) == len(people)
+        assert count_rows(env, select(func.count()).select_from(t.receipts)) == len(people)
     finally:
         server.stop()

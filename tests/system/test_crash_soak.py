@@ -1,4 +1,4 @@
-"""Crash soak (issue 7): a mixed workload from several clients, kill -9 again and again.
+"""Crash soak: a mixed workload from several clients, kill -9 again and again.
 
 Client processes (``soak_workload``) create people, send events, soft- and hard-delete,
 revive, delete identifiers, register, own and delete devices and submit batch deletions over
@@ -28,7 +28,7 @@ from sqlalchemy import Engine, create_engine, select
 
 from obliviate.storage import tables as t
 from obliviate.storage.engine import normalise_url
-from tests.system.proc import create_tenant, wait_for
+from tests.support.servers import create_tenant, server_env, wait_for
 from tests.system.soak_checks import CHECKS, Verdict, judge, unfinished_jobs
 from tests.system.soak_cluster import SERVERS, WORKERS, Cluster, victims
 from tests.system.soak_http import headers_for
@@ -61,22 +61,16 @@ def engine(backend: tuple[str, str]) -> Iterator[Engine]:
 
 
 def _env(database_url: str) -> dict[str, str]:
-    return {
-        "OBLIVIATE_DATABASE_URL": database_url,
-        "OBLIVIATE_SECRET_KEY": "system-test-key",
-        "OBLIVIATE_GAINSIGHT_RATE_LIMIT": "1000000/second",
-        "OBLIVIATE_ENGAGELAB_RATE_LIMIT": "1000000/second",
-        "OBLIVIATE_INSIDER_RATE_LIMIT": "1000000/second",
-        "OBLIVIATE_NATIVE_RATE_LIMIT": "1000000/second",
-        "OBLIVIATE_MASS_DELETE_FLOOR": "1000000",
-        "OBLIVIATE_WORKER_POLL_INTERVAL": "0.05",
+    return server_env(
+        database_url,
+        rate_limit="1000000/second",
+        OBLIVIATE_MASS_DELETE_FLOOR="1000000",
         # A killed worker's job is taken over soon; small purge steps make a kill mid-purge likely.
-        "OBLIVIATE_JOB_LEASE": "2s",
-        "OBLIVIATE_JOB_BACKOFF_BASE": "0.1",
-        "OBLIVIATE_JOB_BACKOFF_MAX": "1",
-        "OBLIVIATE_PURGE_BATCH_SIZE": "3",
-        "OBLIVIATE_LOG_LEVEL": "WARNING",
-    }
+        OBLIVIATE_JOB_LEASE="2s",
+        OBLIVIATE_JOB_BACKOFF_BASE="0.1",
+        OBLIVIATE_JOB_BACKOFF_MAX="1",
+        OBLIVIATE_PURGE_BATCH_SIZE="3",
+    )
 
 
 def _tenant_id(engine: Engine, name: str) -> str:

@@ -1,4 +1,4 @@
-"""Issue 12, case 5 with real processes: every process of a deployment hashes under one key.
+"""With real processes: every process of a deployment hashes under one key.
 
 Without ``OBLIVIATE_SECRET_KEY`` each process used to invent its own key, so a suppression made
 by one was not seen by another; setting a key later silently voided every suppression."""
@@ -14,7 +14,7 @@ import pytest
 from obliviate.security import key_id
 from obliviate.storage.deployment_keys import KEY_MISMATCH
 from tests.support.databases import fresh_database
-from tests.system.proc import Proc, Server, run_cli, wait_for
+from tests.support.servers import Proc, Server, run_cli, wait_for
 
 pytestmark = pytest.mark.system
 

@@ -27,12 +27,11 @@ from sqlalchemy import Engine, create_engine, func, select
 from obliviate.security import KeyedHasher
 from obliviate.storage import tables as t
 from tests.support import sealed
-from tests.system.proc import Proc, Server, wait_for
+from tests.support.servers import SYSTEM_KEY, Proc, Server, wait_for
 
 pytestmark = pytest.mark.system
 
 DEVICES = 1_000
-SECRET_KEY = "system-test-key"
 AUTH = "Basic " + base64.b64encode(b"demo-app-key:demo-master-secret").decode()
 HEADERS = {"Authorization": AUTH, "Content-Type": "application/json"}
 CLIENTS = 8
@@ -56,7 +55,7 @@ def alias_of(i: int) -> str | None:
 def env(tmp_path: Path) -> dict[str, str]:
     return {
         "OBLIVIATE_DATABASE_URL": f"sqlite:///{tmp_path / 'obliviate.db'}",
-        "OBLIVIATE_SECRET_KEY": SECRET_KEY,
+        "OBLIVIATE_SECRET_KEY": SYSTEM_KEY,
         "OBLIVIATE_ENGAGELAB_RATE_LIMIT": "100000000/second",
         # Deleting all 1,000 devices is the point here, not a burst for the guard to refuse.
         "OBLIVIATE_MASS_DELETE_FLOOR": "1000000",
@@ -237,7 +236,7 @@ def test_killing_the_worker_mid_way_through_1000_device_deletions_purges_each_de
         assert len(receipts) == DEVICES
         assert len({r.job_id for r in receipts}) == DEVICES
         assert set(job_device) == {r.job_id for r in receipts}
-        hasher = KeyedHasher(SECRET_KEY.encode())
+        hasher = KeyedHasher(SYSTEM_KEY.encode())
         wrong = []
         for r in receipts:
             i = device_ids[job_device[r.job_id]]

@@ -1,12 +1,12 @@
 """The official EngageLab SDK (PyPI ``engagelab-apppush``) against a real ``obliviate serve``.
 
-SPEC §3.2 and issue 3: a client written for the vendor works by changing only its base URL and
-credentials. The SDK is used as published; only ``base_url`` points at Obliviate.
+A client written for the vendor works by changing only its base URL and credentials. The SDK is
+used as published; only ``base_url`` points at Obliviate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,13 +19,13 @@ from engagelab import (  # type: ignore[import-untyped]
     TagRegistrationIDs,
     TagSetParam,
 )
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from obliviate.storage import tables as t
-from obliviate.storage.sealing import Vault
 from tests.factories import uid
-from tests.support import sealed
-from tests.system.proc import Server, wait_for
+from tests.support.rows import count_rows
+from tests.support.sealed import vault_in
+from tests.support.servers import Server, wait_for
 
 pytestmark = pytest.mark.system
 
@@ -34,36 +34,9 @@ MASTER_SECRET = "demo-master-secret"
 NATIVE = {"Authorization": "Bearer demo-native-token", "Content-Type": "application/json"}
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('sdk') / 'obliviate.db'}"
-    if request.param == "postgres":
-        url = str(request.getfixturevalue("postgres_url"))
-    return {
-        "OBLIVIATE_DATABASE_URL": url,
-        "OBLIVIATE_SECRET_KEY": "system-test-key",
-        "OBLIVIATE_ENGAGELAB_RATE_LIMIT": "100000/second",
-        "OBLIVIATE_NATIVE_RATE_LIMIT": "100000/second",
-        "OBLIVIATE_WORKER_POLL_INTERVAL": "0.05",
-        "OBLIVIATE_LOG_LEVEL": "WARNING",
-    }
-
-
-@pytest.fixture(scope="module")
-def server(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    # One server per backend for the module; each test works on ids of its own.
-    running = Server(env, tmp_path_factory.mktemp("logs") / "server.log")
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
 @pytest.fixture
-def sdk(server: Server) -> Any:
-    return Client(APP_KEY, MASTER_SECRET, base_url=server.base, timeout=10)
+def sdk(backend_server: Server) -> Any:
+    return Client(APP_KEY, MASTER_SECRET, base_url=backend_server.base, timeout=10)
 
 
 def label(prefix: str) -> str:
@@ -80,24 +53,6 @@ def assert_api_error(error: pytest.ExceptionInfo[Any], status: int, code: int) -
     assert error.value.status_code == status
     assert error.value.error.code == code
     assert error.value.error.message
-
-
-def vault_in(env: dict[str, str]) -> Vault:
-    engine = create_engine(env["OBLIVIATE_DATABASE_URL"])
-    try:
-        with engine.connect() as conn:
-            return sealed.vault_of(conn, env)
-    finally:
-        engine.dispose()
-
-
-def count_rows(env: dict[str, str], query: Any) -> int:
-    engine = create_engine(env["OBLIVIATE_DATABASE_URL"])
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
-    finally:
-        engine.dispose()
 
 
 # --- devices -----------------------------------------------------------------------------
@@ -152,32 +107,34 @@ def test_sdk_sees_a_deleted_device_vanish_from_tags_and_aliases_at_once(sdk: Any
 
 
 def test_a_device_deleted_through_the_sdk_is_purged_with_one_receipt(
-    sdk: Any, env: dict[str, str]
+    sdk: Any, backend_env: dict[str, str]
 ) -> None:
     rid, tag = uid("rid"), label("tag")
     receipts = (
         select(func.count()).select_from(t.receipts).where(t.receipts.c.reason == "device_delete")
     )
-    already = count_rows(env, receipts)
+    already = count_rows(backend_env, receipts)
     sdk.device.set(rid, DeviceSetParam(tags=DeviceSetTags(add=[tag]), alias=label("alias")))
     sdk.device.delete(rid)
-    vault = vault_in(env)
+    vault = vault_in(backend_env)
     rid_hash = vault.lookup_hash("registration_id", rid)
     left = (
         select(func.count()).select_from(t.devices).where(t.devices.c.registration_hash == rid_hash)
     )
-    wait_for(lambda: count_rows(env, left) == 0, "the server's worker to purge the device")
+    wait_for(lambda: count_rows(backend_env, left) == 0, "the server's worker to purge the device")
     # Written once the erasure pass ran, which waits out any transaction that could still
     # see the device's key (the server log names each wait).
     wait_for(
-        lambda: count_rows(env, receipts) == already + 1, "the device_delete receipt", timeout=90
+        lambda: count_rows(backend_env, receipts) == already + 1,
+        "the device_delete receipt",
+        timeout=90,
     )
     tag_rows = (
         select(func.count())
         .select_from(t.device_tags)
         .where(t.device_tags.c.tag_hash == vault.lookup_hash("tag", tag))
     )
-    assert count_rows(env, tag_rows) == 0
+    assert count_rows(backend_env, tag_rows) == 0
     sdk.device.set(rid, DeviceSetParam())
     assert sdk.device.get(rid).tags == []
 
@@ -185,10 +142,10 @@ def test_a_device_deleted_through_the_sdk_is_purged_with_one_receipt(
 # --- tags --------------------------------------------------------------------------------
 
 
-def test_sdk_sets_lists_counts_checks_and_deletes_tags(sdk: Any, server: Server) -> None:
+def test_sdk_sets_lists_counts_checks_and_deletes_tags(sdk: Any, backend_server: Server) -> None:
     phone, tablet, tag, other = uid("phone"), uid("tablet"), label("tag"), label("other")
-    set_platform(server, phone, "android")
-    set_platform(server, tablet, "ios")
+    set_platform(backend_server, phone, "android")
+    set_platform(backend_server, tablet, "ios")
     sdk.device.set(phone, DeviceSetParam(tags=DeviceSetTags(add=[tag, other])))
 
     assert sdk.tag.set(tag, TagSetParam(registration_ids=TagRegistrationIDs(add=[tablet]))) is None
@@ -229,9 +186,9 @@ def test_sdk_invalid_tag_raises_400_code_27002(sdk: Any) -> None:
 # --- aliases -----------------------------------------------------------------------------
 
 
-def test_sdk_gets_and_deletes_aliases(sdk: Any, server: Server) -> None:
+def test_sdk_gets_and_deletes_aliases(sdk: Any, backend_server: Server) -> None:
     phone, tablet, alias = uid("phone"), uid("tablet"), label("alias")
-    set_platform(server, phone, "android")
+    set_platform(backend_server, phone, "android")
     sdk.device.set(phone, DeviceSetParam(alias=alias))
     assert sdk.alias.get(alias).registration_ids == [phone]
     assert sdk.alias.get(alias, platforms=["android", "ios"]).registration_ids == [phone]
@@ -258,11 +215,11 @@ def test_sdk_gets_and_deletes_aliases(sdk: Any, server: Server) -> None:
     ids=["bad-secret", "bad-app-key", "empty-secret"],
 )
 def test_sdk_with_bad_credentials_raises_401_code_27004(
-    server: Server, sdk: Any, app_key: str, secret: str
+    backend_server: Server, sdk: Any, app_key: str, secret: str
 ) -> None:
     rid = uid("rid")
     sdk.device.set(rid, DeviceSetParam(tags=DeviceSetTags(add=["kept"])))
-    intruder = Client(app_key, secret, base_url=server.base, timeout=10)
+    intruder = Client(app_key, secret, base_url=backend_server.base, timeout=10)
     calls: list[Callable[[], Any]] = [
         lambda: intruder.tag.list(),
         lambda: intruder.device.get(rid),

@@ -1,5 +1,5 @@
-"""SPEC §5.7 with real processes: after a person is deleted on any surface and their erasure is
-``done``, no byte of them is left in the database files, and their encryption key is gone.
+"""With real processes: after a person is deleted on any surface and their erasure is ``done``, no
+byte of them is left in the database files, and their encryption key is gone.
 
 A victim and a control person are planted through each of the four surfaces (tests/system/
 markers.py), every value they hold marked with random text no one else has, plus one more
@@ -32,6 +32,7 @@ from psycopg.rows import TupleRow
 from sqlalchemy.engine import make_url
 
 from tests.support.databases import fresh_postgres
+from tests.support.servers import SYSTEM_KEY, Server, create_tenant, wait_for
 from tests.system.byte_scan import (
     Needle,
     describe,
@@ -53,11 +54,9 @@ from tests.system.markers import (
     plant_everyone,
     values_missing_from_reads,
 )
-from tests.system.proc import Server, create_tenant, wait_for
 
 pytestmark = pytest.mark.system
 
-SECRET_KEY = "system-test-key"
 PENDING = "obliviate_erasure_pending"
 LAG = "obliviate_erasure_lag_seconds"
 DONE_WITHIN_S = 30.0
@@ -151,7 +150,8 @@ class PostgresStore:
         """The main fork of one relation: every segment file (``<path>``, ``<path>.1``, ...),
         each read to its end."""
         row = conn.execute("SELECT pg_relation_filepath(%s::oid)", (oid,)).fetchone()
-        assert row is not None and isinstance(row[0], str), oid
+        assert row is not None, oid
+        assert isinstance(row[0], str), oid
         pieces: list[bytes] = []
         for segment in count():
             path = row[0] if segment == 0 else f"{row[0]}.{segment}"
@@ -185,7 +185,7 @@ class Erased:
 def _env(url: str, tmp_path: Path) -> dict[str, str]:
     return {
         "OBLIVIATE_DATABASE_URL": url,
-        "OBLIVIATE_SECRET_KEY": SECRET_KEY,
+        "OBLIVIATE_SECRET_KEY": SYSTEM_KEY,
         "OBLIVIATE_DATA_DIR": str(tmp_path / "data"),
         # Erase as soon as each purge is done, and purge at once, so the test waits on the
         # work itself rather than on a delay.
@@ -215,7 +215,8 @@ def _assert_done(erasure: object, after_ms: int, what: str) -> None:
     assert erasure.get("state") == "done", f"{what}: {erasure}"
     at = erasure.get("at")
     now = int(time.time() * 1000)
-    assert isinstance(at, int) and after_ms <= at <= now, f"{what}: erasure at {at!r}"
+    assert isinstance(at, int), f"{what}: erasure at {at!r}"
+    assert after_ms <= at <= now, f"{what}: erasure at {at!r}"
 
 
 def _lines(items: Iterable[str]) -> str:
@@ -271,7 +272,8 @@ def _delete_and_wait(server: Server, api: Api, victims: list[Person]) -> dict[De
     reads as gone everywhere and the batch has ended; the native job ids."""
     job_ids = {p.deletion: job for p in victims if (job := delete(api, p)) is not None}
     gauges = _erasure_gauges(server)
-    assert PENDING in gauges and LAG in gauges, f"/metrics lacks the erasure gauges: {gauges}"
+    assert PENDING in gauges, f"/metrics lacks the erasure gauges: {gauges}"
+    assert LAG in gauges, f"/metrics lacks the erasure gauges: {gauges}"
     batch = f"/api/v1/deletions/{job_ids[Deletion.NATIVE_BATCH]}"
 
     def settled() -> bool:

@@ -1,6 +1,6 @@
 """Two published Gainsight PX clients, unmodified, against a real ``obliviate serve``.
 
-SPEC §3.2: a client written for the vendor works by changing only where it connects and its
+A client written for the vendor works by changing only where it connects and its
 credentials. Both clients are pip-installed from PyPI into cached venvs
 (``tests/system/gainsight_clients.py``):
 
@@ -22,7 +22,6 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,8 +29,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.servers import Server, create_tenant
 from tests.system import gainsight_clients as gc
-from tests.system.proc import Server, create_tenant
 
 pytestmark = pytest.mark.system
 
@@ -201,36 +200,10 @@ def plant(server: Server, api_key: str) -> Planted:
 # --- fixtures ----------------------------------------------------------------------------
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('gsclients') / 'obliviate.db'}"
-    if request.param == "postgres":
-        url = str(request.getfixturevalue("postgres_url"))
-    return {
-        "OBLIVIATE_DATABASE_URL": url,
-        "OBLIVIATE_SECRET_KEY": "system-test-key",
-        "OBLIVIATE_GAINSIGHT_RATE_LIMIT": "100000/second",
-        "OBLIVIATE_NATIVE_RATE_LIMIT": "100000/second",
-        "OBLIVIATE_WORKER_POLL_INTERVAL": "0.05",
-        "OBLIVIATE_LOG_LEVEL": "WARNING",
-    }
-
-
 @pytest.fixture(scope="module")
-def server(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(env, tmp_path_factory.mktemp("logs") / "server.log")
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="module")
-def planted(server: Server, env: dict[str, str]) -> Planted:
-    credentials = create_tenant(env, f"gsclients-{secrets.token_hex(4)}")
-    return plant(server, str(credentials["gainsight"]["api_key"]))
+def planted(backend_server: Server, backend_env: dict[str, str]) -> Planted:
+    credentials = create_tenant(backend_env, f"gsclients-{secrets.token_hex(4)}")
+    return plant(backend_server, str(credentials["gainsight"]["api_key"]))
 
 
 @pytest.fixture(scope="session")
@@ -262,12 +235,15 @@ class AirbyteRuns:
 
 @pytest.fixture(scope="module")
 def airbyte(
-    airbyte_venv: Path, server: Server, planted: Planted, tmp_path_factory: pytest.TempPathFactory
+    airbyte_venv: Path,
+    backend_server: Server,
+    planted: Planted,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AirbyteRuns:
     work = tmp_path_factory.mktemp("airbyte")
     config = work / "config.json"
     config.write_text(json.dumps({"api_key": planted.api_key}))
-    env = gc.airbyte_env(server.base)
+    env = gc.airbyte_env(backend_server.base)
 
     def run(*args: str) -> gc.Run:
         return gc.run_client(airbyte_venv, gc.AIRBYTE, list(args), env, work, args[0]).ok()
@@ -289,12 +265,15 @@ def airbyte(
 
 @pytest.fixture(scope="module")
 def singer(
-    singer_venv: Path, server: Server, planted: Planted, tmp_path_factory: pytest.TempPathFactory
+    singer_venv: Path,
+    backend_server: Server,
+    planted: Planted,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> gc.Run:
     work = tmp_path_factory.mktemp("singer")
     config = work / "config.json"
     settings = {
-        "api_url": f"{server.base}/v1",
+        "api_url": f"{backend_server.base}/v1",
         "api_key": planted.api_key,
         "page_size": PAGE_SIZE,
         "start_date": WINDOW_START,
@@ -329,12 +308,14 @@ def test_airbyte_spec_check_and_discover(airbyte: AirbyteRuns) -> None:
     assert {s["name"] for s in catalog["catalog"]["streams"]} == AIRBYTE_STREAMS
 
 
+# The server holds the planted data, as in every other client run: only the key is wrong.
+@pytest.mark.usefixtures("planted")
 def test_airbyte_check_with_a_wrong_key_fails_on_401(
-    airbyte_venv: Path, server: Server, planted: Planted, tmp_path: Path
+    airbyte_venv: Path, backend_server: Server, tmp_path: Path
 ) -> None:
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"api_key": "gs_not-a-key"}))
-    env = gc.airbyte_env(server.base)
+    env = gc.airbyte_env(backend_server.base)
     check = gc.run_client(
         airbyte_venv, gc.AIRBYTE, ["check", "--config", str(config)], env, tmp_path, "check"
     )

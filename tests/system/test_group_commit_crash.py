@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, select
 from obliviate.storage import tables as t
 from tests.factories import gainsight_user, uid
 from tests.support import sealed
-from tests.system.proc import Server, wait_for
+from tests.support.servers import SYSTEM_KEY, Server, wait_for
 
 pytestmark = pytest.mark.system
 GS = {
@@ -28,7 +28,7 @@ CLIENTS = 32
 def test_every_acknowledged_soft_delete_survives_kill_9_mid_burst(tmp_path: Path) -> None:
     env = {
         "OBLIVIATE_DATABASE_URL": f"sqlite:///{tmp_path / 'obliviate.db'}",
-        "OBLIVIATE_SECRET_KEY": "system-test-key",
+        "OBLIVIATE_SECRET_KEY": SYSTEM_KEY,
         "OBLIVIATE_GAINSIGHT_RATE_LIMIT": "1000000/second",
         "OBLIVIATE_LOG_LEVEL": "WARNING",
         "OBLIVIATE_GROUP_COMMIT": "true",

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.system.proc import Server
+from tests.support.servers import SYSTEM_KEY, Server, create_tenant
 
 pytestmark = [pytest.mark.system, pytest.mark.redis]
 PROFILE = "/api/user/v1/profile"
@@ -31,19 +27,11 @@ def test_four_servers_sharing_redis_admit_exactly_the_limit_per_tenant(
 ) -> None:
     env = {
         "OBLIVIATE_DATABASE_URL": f"sqlite:///{tmp_path / 'obliviate.db'}",
-        "OBLIVIATE_SECRET_KEY": "system-test-key",
+        "OBLIVIATE_SECRET_KEY": SYSTEM_KEY,
         "OBLIVIATE_RATELIMIT_URL": redis_url,
         "OBLIVIATE_LOG_LEVEL": "WARNING",
     }
-    created = subprocess.run(
-        [sys.executable, "-m", "obliviate", "tenant", "create", "other", "--json"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    other = json.loads(created.stdout)["insider"]
+    other = create_tenant(env, "other")["insider"]
     servers: list[Server] = []
     try:
         # One after another: the first creates the demo tenant the others then find.

@@ -1,4 +1,4 @@
-"""Races on PostgreSQL: 32 clients, 2 server processes, the same 50 people (issue 7).
+"""Races on PostgreSQL: 32 clients, 2 server processes, the same 50 people.
 
 Creates, updates, soft and hard deletes collide. No request may fail with a 5xx, and the end
 state must be one some serial order could produce: every identifier points at a live profile,
@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, select
 from obliviate.storage import tables as t
 from obliviate.storage.engine import normalise_url
 from tests.support import sealed
-from tests.system.proc import Server, create_tenant, wait_for
+from tests.support.servers import SYSTEM_KEY, Server, create_tenant, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.postgres]
 PEOPLE = [f"race-{i}" for i in range(50)]
@@ -28,7 +28,7 @@ def test_concurrent_writers_on_two_servers_leave_a_serial_state(
 ) -> None:
     env = {
         "OBLIVIATE_DATABASE_URL": postgres_url,
-        "OBLIVIATE_SECRET_KEY": "system-test-key",
+        "OBLIVIATE_SECRET_KEY": SYSTEM_KEY,
         "OBLIVIATE_GAINSIGHT_RATE_LIMIT": "1000000/second",
         "OBLIVIATE_MASS_DELETE_FLOOR": "1000000",
         "OBLIVIATE_WORKER_POLL_INTERVAL": "0.05",

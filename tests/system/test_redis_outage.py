@@ -1,4 +1,4 @@
-"""The rate limiter's Redis goes away and comes back (issue 12 case 9, SPEC §5.6).
+"""The rate limiter's Redis goes away and comes back: service pauses, then resumes by itself.
 
 A real ``redis-server`` of the test's own, on its own port, killed with SIGKILL and started
 again on the same port; a real ``obliviate serve`` process in front of it. While Redis is down
@@ -9,7 +9,6 @@ is 503 naming redis and ``/healthz`` stays 200; once Redis is back, service resu
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import shutil
 import signal
@@ -30,8 +29,9 @@ from starlette.testclient import TestClient
 
 from obliviate.domain.errors import DependencyUnavailable
 from obliviate.ratelimit import REDIS_TIMEOUT_S, RateLimiter
-from tests.conftest import unavailable
-from tests.system.proc import Server, create_tenant, free_port, wait_for
+from tests.support.environment import unavailable
+from tests.support.headers import tenant_headers
+from tests.support.servers import SYSTEM_KEY, Server, create_tenant, free_port, wait_for
 
 pytestmark = pytest.mark.redis
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -59,7 +59,8 @@ class RedisProcess:
         wait_for(self.answers, f"redis-server on port {self.port}")
 
     def answers(self) -> bool:
-        assert self.popen is not None and self.popen.poll() is None, "redis-server exited"
+        assert self.popen is not None, "redis-server exited"
+        assert self.popen.poll() is None, "redis-server exited"
         client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
         try:
             return bool(client.ping())
@@ -119,17 +120,11 @@ class SurfaceCall:
 
 
 def surface_calls(creds: dict[str, Any]) -> dict[str, SurfaceCall]:
-    gs = {"X-APTRINSIC-API-KEY": creds["gainsight"]["api_key"]}
-    el = creds["engagelab"]
-    basic = base64.b64encode(f"{el['app_key']}:{el['master_secret']}".encode()).decode()
-    ins = {
-        "X-PARTNER-NAME": creds["insider"]["partner_name"],
-        "X-REQUEST-TOKEN": creds["insider"]["request_token"],
-    }
-    native = {"Authorization": f"Bearer {creds['native']['token']}"}
+    signed = tenant_headers(creds)
+    gs, el, ins, native = (signed[s] for s in ("gainsight", "engagelab", "insider", "native"))
     return {
         "gainsight": SurfaceCall("GET", "/v1/users", None, gs, 200),
-        "engagelab": SurfaceCall("GET", "/v4/tags", None, {"Authorization": f"Basic {basic}"}, 200),
+        "engagelab": SurfaceCall("GET", "/v4/tags", None, el, 200),
         "insider": SurfaceCall(
             "POST", "/api/user/v1/profile", {"identifiers": {"uuid": "nobody"}}, ins, 404
         ),
@@ -145,7 +140,8 @@ def assert_unavailable(surface: str, answer: Answer) -> None:
     """The surface's own 503 envelope, naming redis, with a whole-second Retry-After."""
     assert answer.status == 503, f"{surface}: {answer.status} {answer.body}"
     retry_after = answer.headers.get("retry-after", "")
-    assert retry_after.isdigit() and int(retry_after) >= 1, f"{surface}: {answer.headers}"
+    assert retry_after.isdigit(), f"{surface}: {answer.headers}"
+    assert int(retry_after) >= 1, f"{surface}: {answer.headers}"
     body = answer.body
     if surface == "gainsight":
         assert body == {
@@ -182,7 +178,7 @@ def test_redis_outage_is_a_503_on_every_surface_and_service_resumes_by_itself(
 ) -> None:
     env = {
         "OBLIVIATE_DATABASE_URL": f"sqlite:///{tmp_path / 'obliviate.db'}",
-        "OBLIVIATE_SECRET_KEY": "system-test-key",
+        "OBLIVIATE_SECRET_KEY": SYSTEM_KEY,
         "OBLIVIATE_RATELIMIT_URL": redis_process.url,
         "OBLIVIATE_LOG_LEVEL": "WARNING",
     }

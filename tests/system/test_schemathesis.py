@@ -1,4 +1,4 @@
-"""Schemathesis against a real server, every operation of all four surfaces (issue 7, fuzzing).
+"""Schemathesis fuzzing against a real server, every operation of all four surfaces.
 
 Each surface's OpenAPI document is read from the live server at ``/<surface>/openapi.json``;
 requests are generated from it and sent with a tenant's valid credentials: valid ones, ones
@@ -12,7 +12,6 @@ SQLite's can (NUL).
 
 from __future__ import annotations
 
-import base64
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,7 +32,16 @@ from sqlalchemy import create_engine, select
 
 from obliviate.storage import tables as t
 from obliviate.storage.engine import normalise_url
-from tests.system.proc import Server, create_tenant, wait_for
+from tests.support.headers import tenant_headers
+from tests.support.servers import (
+    BACKENDS,
+    Server,
+    create_tenant,
+    database_url_for,
+    server_env,
+    serving,
+    wait_for,
+)
 
 pytestmark = pytest.mark.system
 
@@ -71,51 +79,24 @@ class Live:
     headers: dict[str, dict[str, str]]
 
 
-def _headers(created: dict[str, Any]) -> dict[str, dict[str, str]]:
-    engagelab = f"{created['engagelab']['app_key']}:{created['engagelab']['master_secret']}"
-    return {
-        "gainsight": {"X-APTRINSIC-API-KEY": created["gainsight"]["api_key"]},
-        "engagelab": {"Authorization": "Basic " + base64.b64encode(engagelab.encode()).decode()},
-        "insider": {
-            "X-PARTNER-NAME": created["insider"]["partner_name"],
-            "X-REQUEST-TOKEN": created["insider"]["request_token"],
-        },
-        "native": {"Authorization": f"Bearer {created['native']['token']}"},
-    }
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Live]:
     data = tmp_path_factory.mktemp("fuzz")
-    if request.param == "postgres":
-        database_url = str(request.getfixturevalue("postgres_url"))
-    else:
-        database_url = f"sqlite:///{data / 'obliviate.db'}"
-    env = {
-        "OBLIVIATE_DATABASE_URL": database_url,
-        "OBLIVIATE_SECRET_KEY": "system-test-key",
-        "OBLIVIATE_DATA_DIR": str(data),
-        # The fuzzer is one very busy client: limits and the mass-delete guard would answer
-        # most of its requests before they reach the code under test.
-        "OBLIVIATE_GAINSIGHT_RATE_LIMIT": "1000000/second",
-        "OBLIVIATE_ENGAGELAB_RATE_LIMIT": "1000000/second",
-        "OBLIVIATE_INSIDER_RATE_LIMIT": "1000000/second",
-        "OBLIVIATE_NATIVE_RATE_LIMIT": "1000000/second",
-        "OBLIVIATE_MASS_DELETE_FLOOR": "1000000",
-        "OBLIVIATE_WORKER_POLL_INTERVAL": "0.05",
-        "OBLIVIATE_LOG_LEVEL": "WARNING",
-    }
-    server = Server(env, data / "server.log")
-    try:
+    database_url = database_url_for(str(request.param), data, request)
+    # The fuzzer is one very busy client: limits and the mass-delete guard would answer most of
+    # its requests before they reach the code under test.
+    env = server_env(
+        database_url,
+        rate_limit="1000000/second",
+        OBLIVIATE_DATA_DIR=str(data),
+        OBLIVIATE_MASS_DELETE_FLOOR="1000000",
+    )
+    with serving(env, data / "server.log") as server:
         # A tenant of its own: on a shared PostgreSQL the fuzzed data stays out of others' way.
         name = f"fuzz-{secrets.token_hex(4)}"
-        yield Live(server, database_url, name, _headers(create_tenant(env, name)))
-    finally:
-        server.stop()
+        yield Live(server, database_url, name, tenant_headers(create_tenant(env, name)))
 
 
 def _seed(live: Live) -> None:

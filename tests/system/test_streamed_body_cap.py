@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.system.proc import Server
+from tests.support.servers import SYSTEM_KEY, Server
 
 pytestmark = pytest.mark.system
 CHUNK = 64 * 1024
@@ -18,7 +18,7 @@ CHUNK = 64 * 1024
 def test_a_six_megabyte_body_is_refused_before_it_is_all_sent(tmp_path: Path) -> None:
     env = {
         "OBLIVIATE_DATABASE_URL": f"sqlite:///{tmp_path / 'obliviate.db'}",
-        "OBLIVIATE_SECRET_KEY": "system-test-key",
+        "OBLIVIATE_SECRET_KEY": SYSTEM_KEY,
         "OBLIVIATE_LOG_LEVEL": "WARNING",
     }
     server = Server(env, tmp_path / "server.log", "--no-worker")

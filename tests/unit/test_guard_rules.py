@@ -1,5 +1,5 @@
-"""The mass-deletion guard's rule in domain/guard.py (SPEC §5.4): a window of whole minutes
-that slides, and a population that fillers made inside the window do not raise."""
+"""The mass-deletion guard's rule in domain/guard.py: a window of whole minutes that slides, and a
+population that fillers made inside the window do not raise."""
 
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ def test_readme_shows_one_start_command_and_one_test_command() -> None:
     starts = [b.strip() for b in blocks if "obliviate serve" in b and b.strip().count("\n") == 0]
     tests = [b.strip() for b in blocks if "pytest" in b]
     assert len(starts) == 1
-    assert len(tests) == 1 and tests[0].count("\n") == 0
+    assert len(tests) == 1
+    assert tests[0].count("\n") == 0
 
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:

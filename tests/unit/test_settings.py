@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from obliviate.settings import Settings, parse_duration
+from obliviate.settings import KeySettings, Settings, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -25,7 +25,7 @@ def test_durations_read_in_every_documented_form(raw: object, seconds: float) ->
 
 @pytest.mark.parametrize("raw", ["", "7 days", "-3s", "d", True, None, [1]])
 def test_unreadable_durations_are_refused(raw: object) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="duration"):
         parse_duration(raw)
 
 
@@ -34,18 +34,18 @@ def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("OBLIVIATE_PURGE_INTERVAL", "3s")
     monkeypatch.setenv("OBLIVIATE_GAINSIGHT_RATE_LIMIT", "600/minute")
     settings = Settings()
-    assert settings.revival_window == 43200.0
-    assert settings.purge_interval == 3.0
-    assert settings.gainsight_rate_limit == "600/minute"
-    assert settings.max_body_bytes == 5_000_000
+    assert settings.deletion.revival_window == 43200.0
+    assert settings.deletion.purge_interval == 3.0
+    assert settings.rate_limits.gainsight == "600/minute"
+    assert settings.http.max_body_bytes == 5_000_000
 
 
 def test_defaults_are_seven_days_and_sixty_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OBLIVIATE_REVIVAL_WINDOW", "OBLIVIATE_PURGE_INTERVAL"):
         monkeypatch.delenv(name, raising=False)
     settings = Settings()
-    assert settings.revival_window == 7 * 86400
-    assert settings.purge_interval == 60
+    assert settings.deletion.revival_window == 7 * 86400
+    assert settings.deletion.purge_interval == 60
 
 
 def test_production_requires_an_explicit_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,7 +55,8 @@ def test_production_requires_an_explicit_secret_key(monkeypatch: pytest.MonkeyPa
     assert _problem(refused) == (
         "Value error, OBLIVIATE_SECRET_KEY must be set when OBLIVIATE_ENV=production"
     )
-    assert Settings(env="production", secret_key=SecretStr("k")).env == "production"
+    keys = KeySettings(current=SecretStr("k"))
+    assert Settings(env="production", keys=keys).env == "production"
 
 
 def _problem(error: pytest.ExceptionInfo[ValidationError]) -> str:
@@ -72,13 +73,13 @@ def test_postgres_requires_an_explicit_secret_key(monkeypatch: pytest.MonkeyPatc
         "every process of the deployment must hold the same key"
     )
     monkeypatch.setenv("OBLIVIATE_SECRET_KEY", "shared-key")
-    assert Settings().secret_key is not None
+    assert Settings().keys.current is not None
 
 
 def test_a_sqlite_install_may_go_without_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OBLIVIATE_SECRET_KEY", raising=False)
     monkeypatch.setenv("OBLIVIATE_DATABASE_URL", "sqlite:///./data/o.db")
-    assert Settings().secret_key is None
+    assert Settings().keys.current is None
 
 
 def test_previous_keys_are_read_comma_separated_and_never_shown(
@@ -87,12 +88,13 @@ def test_previous_keys_are_read_comma_separated_and_never_shown(
     monkeypatch.setenv("OBLIVIATE_SECRET_KEY", "current-key")
     monkeypatch.setenv("OBLIVIATE_PREVIOUS_SECRET_KEYS", "older-key, oldest-key,")
     settings = Settings()
-    assert [k.get_secret_value() for k in settings.previous_secret_keys] == [
+    assert [k.get_secret_value() for k in settings.keys.previous] == [
         "older-key",
         "oldest-key",
     ]
     shown = repr(settings)
-    assert "current-key" not in shown and "older-key" not in shown
+    assert "current-key" not in shown
+    assert "older-key" not in shown
 
 
 @pytest.mark.parametrize(

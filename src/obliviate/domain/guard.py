@@ -1,5 +1,5 @@
-"""The mass-deletion guard's rule (SPEC §2.7, §5.4): how many deletions a tenant may make in
-the last 60 minutes without confirming the burst.
+"""The mass-deletion guard's rule: how many deletions a tenant may make in the last 60 minutes
+without confirming the burst.
 
 Each kind of thing removed has its own allowance: profiles (every surface that deletes a
 person) and devices (EngageLab device deletes), each a share of the tenant's population of

@@ -13,7 +13,6 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
-from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,12 +25,9 @@ from obliviate.http.logging import AccessLogMiddleware
 from obliviate.http.native.routes import routes as native_routes
 from obliviate.http.runtime import Runtime
 from obliviate.http.unrouted import unrouted
-from obliviate.storage.engine import read_connection
-from obliviate.storage.erasure import Eraser, ErasureBusy
-from obliviate.storage.repositories.jobs import SqlJobQueue
 
 
-def build_app(rt: Runtime, engine: Engine) -> Starlette:
+def build_app(rt: Runtime) -> Starlette:
     registry = CollectorRegistry()
     requests_total = Counter(
         "obliviate_requests", "Requests served", ["surface", "status"], registry=registry
@@ -41,13 +37,9 @@ def build_app(rt: Runtime, engine: Engine) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
-        def ping() -> None:
-            with read_connection(engine) as conn:
-                conn.execute(text("SELECT 1"))
-
         unreachable: list[str] = []
         try:
-            await to_thread.run_sync(ping)
+            await to_thread.run_sync(rt.transactions.ping)
         except Exception:
             unreachable.append("database")
         # Requests are refused (503) while the rate limiter's Redis is down, so the process is
@@ -74,7 +66,7 @@ def build_app(rt: Runtime, engine: Engine) -> Starlette:
     )
 
     async def metrics(_: Request) -> Response:
-        backlog = await to_thread.run_sync(SqlJobQueue(engine).erasure_backlog)
+        backlog = await to_thread.run_sync(rt.queue.erasure_backlog)
         erasure_pending.set(backlog.pending)
         oldest = backlog.oldest_created_at
         erasure_lag.set(0 if oldest is None else max(0, rt.clock.now_ms() - oldest) / 1000)
@@ -85,9 +77,6 @@ def build_app(rt: Runtime, engine: Engine) -> Starlette:
         yield
         await rt.limiter.close()
         await to_thread.run_sync(rt.transactions.close)
-        # Nothing of the WAL outlives the process: a clean stop leaves it empty.
-        with contextlib.suppress(ErasureBusy):
-            await to_thread.run_sync(Eraser(engine).truncate_wal)
 
     app = Starlette(
         lifespan=lifespan,

@@ -19,8 +19,8 @@ def dumps_any_depth(value: Any) -> bytes:
     """Encode plain JSON values (dict, list, str, int, float, bool, None) nested to any depth.
 
     orjson stops at 255 levels and the json module at the interpreter's recursion limit, while a
-    record stored before free-form depth was bounded (SPEC §5.6) may nest deeper than either:
-    it must not turn every list that holds it into a 500. Iterative, so no depth is too deep.
+    record stored before ``check_free_form`` bounded its depth may nest deeper than either: it
+    must not turn every list that holds it into a 500. Iterative, so no depth is too deep.
     """
     parts: list[str] = []
     # Values still to encode, and _Text to emit as it stands, last first.

@@ -18,6 +18,7 @@ from obliviate.http.text import refuse_nul_in_url
 from obliviate.ratelimit import RateLimiter
 from obliviate.security import hash_secret
 from obliviate.services.ports import SubjectHasher, Transactions, UnitOfWork
+from obliviate.services.queue_port import JobQueue
 from obliviate.services.tenants import Authenticator
 
 T = TypeVar("T")
@@ -31,6 +32,8 @@ class SystemClock:
 @dataclass
 class Runtime:
     transactions: Transactions
+    # Every tenant's jobs, for the erasure figures of /metrics.
+    queue: JobQueue
     authenticator: Authenticator
     limiter: RateLimiter
     hasher: SubjectHasher
@@ -80,7 +83,7 @@ CONFIRM_MASS_DELETE = "x-obliviate-confirm-mass-delete"
 
 
 def mass_delete_confirmed(request: Request) -> bool:
-    """The caller's explicit yes to a deletion burst past the guard (SPEC §2.7)."""
+    """The caller's explicit yes to a deletion burst past the mass-deletion guard."""
     return request.headers.get(CONFIRM_MASS_DELETE, "").strip().lower() == "yes"
 
 

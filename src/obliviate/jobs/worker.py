@@ -15,8 +15,7 @@ from sqlalchemy.exc import StatementError
 from obliviate.domain.deletion import DELETION_BATCH, PURGE_DEVICE, PURGE_PROFILE
 from obliviate.services import batches, deletions
 from obliviate.services.ports import Clock, SubjectHasher, UnitOfWorkFactory
-from obliviate.services.queue_port import ClaimedJob, JobQueue
-from obliviate.storage.erasure import Eraser, ErasureBusy
+from obliviate.services.queue_port import ClaimedJob, ErasureBusy, ErasurePass, JobQueue
 
 log = logging.getLogger("obliviate.worker")
 
@@ -48,7 +47,7 @@ class Worker:
         self,
         *,
         queue: JobQueue,
-        eraser: Eraser,
+        eraser: ErasurePass,
         uow_factory: UnitOfWorkFactory,
         hasher: SubjectHasher,
         clock: Clock,

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from obliviate.domain.tenants import Tenant
 from obliviate.services.accounts import scan_accounts
 from obliviate.services.ports import ProfileFilter, UnitOfWork
 from obliviate.services.profiles import scan_profiles
@@ -60,11 +59,11 @@ def _catalog(records: Iterable[tuple[Mapping[str, Any], int, int]]) -> list[Cust
     return [found[name] for name in sorted(found)]
 
 
-def user_custom_attributes(uow: UnitOfWork, *, tenant: Tenant) -> list[CustomAttribute]:
+def user_custom_attributes(uow: UnitOfWork) -> list[CustomAttribute]:
     """Every custom attribute an active user holds (a deleted user's vanish with them)."""
     return _catalog(
         (custom, view.profile.created_at, view.profile.updated_at)
-        for view in scan_profiles(uow, tenant=tenant, flt=ProfileFilter())
+        for view in scan_profiles(uow, flt=ProfileFilter())
         if isinstance(custom := view.profile.attributes.get(USER_CUSTOM), dict)
     )
 

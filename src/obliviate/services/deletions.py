@@ -17,7 +17,6 @@ from obliviate.services.guard import admit_deletions
 from obliviate.services.ports import SubjectHasher, UnitOfWork
 from obliviate.services.receipts import append_receipt
 from obliviate.services.suppression import suppress_profile
-from obliviate.storage.deletion_targets import TARGETS_BY_SUBJECT
 
 UUID = IdentifierType.UUID.value
 
@@ -230,9 +229,9 @@ def purge_step(
     if result.get("purged_at") is not None:
         return PurgeStep(PurgeProgress.ERASE, int(result["purged_at"]))
     counts: dict[str, int] = dict(result.get("counts") or payload.get("released") or {})
-    for target in TARGETS_BY_SUBJECT[kind]:
-        removed = uow.person_rows.delete_batch(kind, target.kind, subject_id, batch_size)
-        counts[target.kind] = counts.get(target.kind, 0) + removed
+    for target in uow.person_rows.kinds(kind):
+        removed = uow.person_rows.delete_batch(kind, target, subject_id, batch_size)
+        counts[target] = counts.get(target, 0) + removed
         if removed == batch_size:
             uow.jobs.set_result(
                 job_id, {**result, "counts": counts}, now=now, lease_until=lease_until

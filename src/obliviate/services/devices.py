@@ -19,7 +19,7 @@ from obliviate.domain.free_form import check_free_form
 from obliviate.domain.guard import DeletionKind
 from obliviate.domain.identifiers import Identifier, IdentifierType, uuid_value
 from obliviate.domain.profiles import ProfileState, has_expired
-from obliviate.domain.tenants import Caller, Tenant
+from obliviate.domain.tenants import Caller
 from obliviate.services import forget_entries
 from obliviate.services.deletions import begin_expiry_purge
 from obliviate.services.guard import admit_deletions
@@ -50,7 +50,7 @@ def _visible(uow: UnitOfWork, registration_id: str) -> Device:
     return device
 
 
-def get_device(uow: UnitOfWork, *, tenant: Tenant, registration_id: str) -> DeviceView:
+def get_device(uow: UnitOfWork, *, registration_id: str) -> DeviceView:
     device = _visible(uow, registration_id)
     return DeviceView(device, sorted(uow.devices.tags_of(device.device_id)))
 
@@ -104,7 +104,6 @@ def _bind(uow: UnitOfWork, device: Device, alias: str, now: int) -> None:
 def set_device(
     uow: UnitOfWork,
     *,
-    tenant: Tenant,
     registration_id: str,
     change: DeviceChange,
     now: int,
@@ -138,7 +137,6 @@ def set_device(
 def put_device(
     uow: UnitOfWork,
     *,
-    tenant: Tenant,
     registration_id: str,
     platform: str | None,
     timezone: str | None,
@@ -164,9 +162,7 @@ def put_device(
     return device, False
 
 
-def set_owner(
-    uow: UnitOfWork, *, tenant: Tenant, uuid: str, registration_id: str, now: int
-) -> Device:
+def set_owner(uow: UnitOfWork, *, uuid: str, registration_id: str, now: int) -> Device:
     """Make a profile own a device: deleting the profile then deletes the device."""
     profile = uow.profiles.find_by_identifier(
         IdentifierType.UUID.value, uuid_value(uuid), for_update=True
@@ -189,7 +185,8 @@ def delete_device(
 ) -> int:
     """Hide the device, its tags, alias, info and timezone at once; enqueue the purge.
 
-    Counted by the mass-deletion guard against the tenant's device allowance (SPEC §5.4)."""
+    Counted by the mass-deletion guard against the tenant's device allowance, which is kept
+    apart from its profile allowance."""
     registration_id = validate_registration_id(registration_id)
     device = uow.devices.find_visible(registration_id)
     if device is None:
@@ -244,26 +241,22 @@ def begin_device_purge(
     )
 
 
-def devices_status(
-    uow: UnitOfWork, *, tenant: Tenant, registration_ids: Sequence[str]
-) -> list[Device]:
+def devices_status(uow: UnitOfWork, *, registration_ids: Sequence[str]) -> list[Device]:
     registration_ids = [validate_registration_id(rid) for rid in registration_ids]
     found = {dev.registration_id: dev for dev in uow.devices.visible_many(registration_ids)}
     return [found[rid] for rid in dict.fromkeys(registration_ids) if rid in found]
 
 
-def list_tags(uow: UnitOfWork, *, tenant: Tenant) -> list[str]:
+def list_tags(uow: UnitOfWork) -> list[str]:
     return uow.devices.visible_tags()
 
 
 def set_tag_devices(
     uow: UnitOfWork,
     *,
-    tenant: Tenant,
     tag: str,
     add: Sequence[str],
     remove: Sequence[str],
-    now: int,
 ) -> None:
     """Add or remove one tag on many devices; unknown devices refuse the whole request."""
     tag = validate_label(tag, "tag")
@@ -278,37 +271,31 @@ def set_tag_devices(
         uow.devices.remove_tags(device.device_id, [tag])
 
 
-def delete_tag(uow: UnitOfWork, *, tenant: Tenant, tag: str, platforms: Sequence[str]) -> int:
+def delete_tag(uow: UnitOfWork, *, tag: str, platforms: Sequence[str]) -> int:
     tag = validate_label(tag, "tag")
     ids = uow.devices.visible_device_ids_with_tag(tag, platforms)
     return uow.devices.remove_tag_from(tag, ids)
 
 
-def count_tags(
-    uow: UnitOfWork, *, tenant: Tenant, tags: Sequence[str], platforms: Sequence[str]
-) -> dict[str, int]:
+def count_tags(uow: UnitOfWork, *, tags: Sequence[str], platforms: Sequence[str]) -> dict[str, int]:
     canonical = [validate_label(tag, "tags") for tag in tags]
     counted = uow.devices.count_tagged(canonical, platforms)
     # Answered under the names the caller sent.
     return {tag: counted.get(c, 0) for tag, c in zip(tags, canonical, strict=True)}
 
 
-def device_has_tag(uow: UnitOfWork, *, tenant: Tenant, tag: str, registration_id: str) -> bool:
+def device_has_tag(uow: UnitOfWork, *, tag: str, registration_id: str) -> bool:
     tag = validate_label(tag, "tag")
     device = uow.devices.find_visible(validate_registration_id(registration_id))
     return device is not None and tag in uow.devices.tags_of(device.device_id)
 
 
-def alias_devices(
-    uow: UnitOfWork, *, tenant: Tenant, alias: str, platforms: Sequence[str]
-) -> list[str]:
+def alias_devices(uow: UnitOfWork, *, alias: str, platforms: Sequence[str]) -> list[str]:
     alias = validate_label(alias, "alias")
     return [dev.registration_id for dev in uow.devices.visible_with_alias(alias, platforms)]
 
 
-def unbind_alias(
-    uow: UnitOfWork, *, tenant: Tenant, alias: str, platforms: Sequence[str], now: int
-) -> None:
+def unbind_alias(uow: UnitOfWork, *, alias: str, platforms: Sequence[str], now: int) -> None:
     alias = validate_label(alias, "alias")
     for dev in uow.devices.visible_with_alias(alias, platforms):
         uow.devices.update_fields(dev.device_id, now=now, alias=None)

@@ -8,7 +8,6 @@ from obliviate.domain.errors import ProfileNotFound
 from obliviate.domain.events import NewEvent, StoredEvent
 from obliviate.domain.identifiers import IdentifierType, uuid_value
 from obliviate.domain.profiles import ProfileState
-from obliviate.domain.tenants import Tenant
 from obliviate.services.ports import UnitOfWork
 
 UUID = IdentifierType.UUID.value
@@ -26,9 +25,7 @@ class EventPage:
     total: int
 
 
-def record_event(
-    uow: UnitOfWork, *, tenant: Tenant, uuid: str, event: NewEvent, now: int
-) -> EventView:
+def record_event(uow: UnitOfWork, *, uuid: str, event: NewEvent, now: int) -> EventView:
     """Store an event of an active profile; a hidden profile's events are refused, not kept."""
     uuid = uuid_value(uuid)
     profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
@@ -41,7 +38,6 @@ def record_event(
 def list_events(
     uow: UnitOfWork,
     *,
-    tenant: Tenant,
     uuid: str | None,
     start: int | None,
     end: int | None,
@@ -73,7 +69,6 @@ def list_events(
 def events_of_profile(
     uow: UnitOfWork,
     *,
-    tenant: Tenant,
     profile_id: int,
     name: str,
     start: int | None,
@@ -85,9 +80,7 @@ def events_of_profile(
     )
 
 
-def record_events(
-    uow: UnitOfWork, *, tenant: Tenant, uuid: str, batch: list[NewEvent], now: int
-) -> int:
+def record_events(uow: UnitOfWork, *, uuid: str, batch: list[NewEvent], now: int) -> int:
     """Store a batch of events of one active profile, all or none."""
     uuid = uuid_value(uuid)
     profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)

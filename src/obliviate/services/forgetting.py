@@ -248,7 +248,7 @@ def _soft_delete(
     return done
 
 
-def _revive(uow: UnitOfWork, entry: ForgetEntry, hasher: SubjectHasher, now: int) -> ReplaySummary:
+def _revive(uow: UnitOfWork, entry: ForgetEntry, _hasher: SubjectHasher, now: int) -> ReplaySummary:
     done = ReplaySummary()
     for profile in _profiles_named(uow, entry):
         if profile.state is ProfileState.SOFT_DELETED:
@@ -282,7 +282,7 @@ def _subjects_delete(
 
 
 def _suppress(
-    uow: UnitOfWork, entry: ForgetEntry, hasher: SubjectHasher, now: int
+    uow: UnitOfWork, entry: ForgetEntry, _hasher: SubjectHasher, _now: int
 ) -> ReplaySummary:
     added = sum(
         uow.suppressions.add(id_type, value_hash, now=entry.at, job_id=None)
@@ -292,7 +292,7 @@ def _suppress(
 
 
 def _unsuppress(
-    uow: UnitOfWork, entry: ForgetEntry, hasher: SubjectHasher, now: int
+    uow: UnitOfWork, entry: ForgetEntry, _hasher: SubjectHasher, _now: int
 ) -> ReplaySummary:
     removed = sum(uow.suppressions.remove(id_type, h) for id_type, h in entry.hashes)
     return ReplaySummary(suppressions_removed=removed)

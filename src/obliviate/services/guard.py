@@ -1,4 +1,5 @@
-"""The mass-deletion guard of SPEC §2.7 and §5.4 ("Do not delete all users")."""
+"""The mass-deletion guard: deletions past a share of the tenant's profiles or devices within
+60 minutes are refused unless the caller confirms the burst."""
 
 from __future__ import annotations
 

@@ -237,7 +237,7 @@ def upsert_person(
     return UpsertOutcome(profile.profile_id, created, revived, merged)
 
 
-def find_person(uow: UnitOfWork, *, tenant: Tenant, identifiers: Sequence[Identifier]) -> Profile:
+def find_person(uow: UnitOfWork, *, identifiers: Sequence[Identifier]) -> Profile:
     """The active profile the identifiers name (the oldest, should they name several)."""
     found = _resolve(uow, identifiers, now=0, hasher=None)
     for profile in _survivor_first(list(found.values())):
@@ -254,7 +254,7 @@ def _active_by(uow: UnitOfWork, ident: Identifier) -> Profile:
     return profile
 
 
-def delete_identifier(uow: UnitOfWork, *, tenant: Tenant, ident: Identifier, now: int) -> None:
+def delete_identifier(uow: UnitOfWork, *, ident: Identifier, now: int) -> None:
     """Remove one identifier value from its profile; never the profile's last one."""
     profile = _active_by(uow, ident)
     if len(uow.profiles.identifiers_of(profile.profile_id)) <= 1:
@@ -266,7 +266,6 @@ def delete_identifier(uow: UnitOfWork, *, tenant: Tenant, ident: Identifier, now
 def change_identifier(
     uow: UnitOfWork,
     *,
-    tenant: Tenant,
     old: Identifier,
     new: Identifier,
     now: int,
@@ -317,13 +316,12 @@ def hard_delete_person(
 def delete_attributes(
     uow: UnitOfWork,
     *,
-    tenant: Tenant,
     identifiers: Sequence[Identifier],
     names: Sequence[str],
     custom_names: Sequence[str],
     now: int,
 ) -> None:
-    found = find_person(uow, tenant=tenant, identifiers=identifiers)
+    found = find_person(uow, identifiers=identifiers)
     # Lock, and read again: a change committed since the look-up must not be overwritten.
     profile = uow.profiles.get(found.profile_id, for_update=True)
     if profile is None or profile.state is not ProfileState.ACTIVE:

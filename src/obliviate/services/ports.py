@@ -165,6 +165,11 @@ class Devices(Protocol):
 
 
 class PersonRows(Protocol):
+    def kinds(self, subject_kind: str) -> tuple[str, ...]:
+        """What a subject of this kind ("profile", "device") has rows of, in purge order:
+        every registered deletion target."""
+        ...
+
     def count(self, subject_kind: str, subject_id: int) -> dict[str, int]: ...
     def delete_batch(self, subject_kind: str, kind: str, subject_id: int, limit: int) -> int: ...
 
@@ -305,6 +310,10 @@ class Transactions(Protocol):
     ) -> T:
         """Run ``work`` in a read transaction. A ``point`` read looks up a bounded number of
         rows by key; an implementation may run it without leaving the event loop."""
+        ...
+
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query now (readiness)."""
         ...
 
     def close(self) -> None:

@@ -21,7 +21,6 @@ from obliviate.domain.profiles import (
     is_revivable,
     merge_attributes,
 )
-from obliviate.domain.tenants import Tenant
 from obliviate.services import forget_entries
 from obliviate.services.deletions import begin_expiry_purge
 from obliviate.services.ports import IdentifierTaken, ProfileFilter, SubjectHasher, UnitOfWork
@@ -72,7 +71,6 @@ def _writable(uow: UnitOfWork, *, uuid: str, now: int, hasher: SubjectHasher) ->
 def create_profile(
     uow: UnitOfWork,
     *,
-    tenant: Tenant,
     uuid: str,
     attributes: dict[str, Any],
     now: int,
@@ -109,7 +107,6 @@ def create_profile(
 def update_profile(
     uow: UnitOfWork,
     *,
-    tenant: Tenant,
     uuid: str,
     changes: dict[str, Any],
     now: int,
@@ -137,7 +134,7 @@ def update_profile(
     return ProfileView(updated, uuid)
 
 
-def get_profile(uow: UnitOfWork, *, tenant: Tenant, uuid: str) -> ProfileView:
+def get_profile(uow: UnitOfWork, *, uuid: str) -> ProfileView:
     uuid = uuid_value(uuid)
     profile = uow.profiles.find_by_identifier(UUID, uuid)
     if profile is None or profile.state is not ProfileState.ACTIVE:
@@ -148,7 +145,6 @@ def get_profile(uow: UnitOfWork, *, tenant: Tenant, uuid: str) -> ProfileView:
 def list_profiles(
     uow: UnitOfWork,
     *,
-    tenant: Tenant,
     flt: ProfileFilter,
     after: int | None,
     limit: int,
@@ -161,7 +157,7 @@ def list_profiles(
 
 
 def scan_profiles(
-    uow: UnitOfWork, *, tenant: Tenant, flt: ProfileFilter, chunk: int = 500
+    uow: UnitOfWork, *, flt: ProfileFilter, chunk: int = 500
 ) -> Iterator[ProfileView]:
     """Every active profile the filter selects, in creation order, a chunk at a time: for
     queries storage cannot answer by index (attributes are sealed, so only the profile's own
@@ -177,15 +173,13 @@ def scan_profiles(
         after = found[-1].profile_id
 
 
-def restore_profile(
-    uow: UnitOfWork, *, tenant: Tenant, uuid: str, now: int, hasher: SubjectHasher
-) -> ProfileView:
+def restore_profile(uow: UnitOfWork, *, uuid: str, now: int, hasher: SubjectHasher) -> ProfileView:
     """Undo a soft delete within the revival window."""
     uuid = uuid_value(uuid)
     profile = uow.profiles.find_by_identifier(UUID, uuid, for_update=True)
     if profile is not None and profile.state is ProfileState.ACTIVE:
         raise ConflictError("the profile is not deleted")
-    return update_profile(uow, tenant=tenant, uuid=uuid, changes={}, now=now, hasher=hasher)
+    return update_profile(uow, uuid=uuid, changes={}, now=now, hasher=hasher)
 
 
 def profile_identifiers(uow: UnitOfWork, *, profile_id: int) -> list[tuple[str, str]]:

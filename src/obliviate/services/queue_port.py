@@ -23,6 +23,18 @@ class ErasureBacklog:
     oldest_created_at: int | None
 
 
+class ErasureBusy(Exception):
+    """An erasure pass could not finish now (a reader held what it must rewrite); the purges
+    it would have covered wait for the next one."""
+
+
+class ErasurePass(Protocol):
+    def erase(self) -> None:
+        """Make unreadable on disk what every purge committed before the call removed;
+        raises ``ErasureBusy`` when that cannot be done now."""
+        ...
+
+
 class JobQueue(Protocol):
     """The jobs of every tenant, as the worker and the metrics see them. Each call is its own
     transaction; a job's steps run in units of work (``Jobs``) under the lease taken here."""

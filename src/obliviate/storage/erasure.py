@@ -24,16 +24,13 @@ import re
 import psycopg
 from sqlalchemy import Engine
 
+from obliviate.services.queue_port import ErasureBusy
 from obliviate.storage.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
     is_postgres,
     sqlite_path,
     writer_lock,
 )
-
-
-class ErasureBusy(Exception):
-    """The pass could not finish now (a reader held the WAL); try again shortly."""
 
 
 class Eraser:

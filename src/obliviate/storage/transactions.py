@@ -9,13 +9,18 @@ after a commit that enqueued a job.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import TypeVar
 
 from anyio import to_thread
+from sqlalchemy import text
 
 from obliviate.domain.forgetting import ForgetEntry
 from obliviate.services.ports import ForgetLog, UnitOfWork
+from obliviate.services.queue_port import ErasureBusy
+from obliviate.storage.engine import read_connection
+from obliviate.storage.erasure import Eraser
 from obliviate.storage.group_commit import GroupCommitter
 from obliviate.storage.point_reads import PointReads
 from obliviate.storage.uow import SqlUnitOfWorkFactory
@@ -40,6 +45,10 @@ class ThreadedTransactions:
         self._uow_factory = uow_factory
         self._forget_log = forget_log
         self._wake_worker = wake_worker
+        self._open()
+
+    def _open(self) -> None:
+        """What a strategy keeps for the process's life, made once its options are set."""
 
     async def write(self, tenant_id: str, work: Callable[[UnitOfWork], T]) -> T:
         def run() -> T:
@@ -62,7 +71,12 @@ class ThreadedTransactions:
             self._forget_log.append(entries)
 
     async def read(
-        self, tenant_id: str, work: Callable[[UnitOfWork], T], *, point: bool = False
+        self,
+        tenant_id: str,
+        work: Callable[[UnitOfWork], T],
+        *,
+        # The port's keyword: a hint that only the SQLite transactions act on.
+        point: bool = False,  # noqa: ARG002
     ) -> T:
         return await self._threaded_read(tenant_id, work)
 
@@ -72,6 +86,10 @@ class ThreadedTransactions:
                 return work(uow)
 
         return await to_thread.run_sync(run)
+
+    def ping(self) -> None:
+        with read_connection(self._uow_factory.engine) as conn:
+            conn.execute(text("SELECT 1"))
 
     def close(self) -> None:
         if self._forget_log is not None:
@@ -83,15 +101,10 @@ class SqliteTransactions(ThreadedTransactions):
     there is no network, so such a read takes tens of microseconds, less than handing it to a
     thread and back. Anything that may scan still runs in a thread."""
 
-    def __init__(
-        self,
-        uow_factory: SqlUnitOfWorkFactory,
-        *,
-        forget_log: ForgetLog | None = None,
-        wake_worker: WakeWorker = _no_worker,
-    ) -> None:
-        super().__init__(uow_factory, forget_log=forget_log, wake_worker=wake_worker)
-        self._point_reads = PointReads(uow_factory.engine, vault=uow_factory.vault)
+    def _open(self) -> None:
+        super()._open()
+        factory = self._uow_factory
+        self._point_reads = PointReads(factory.engine, vault=factory.vault)
 
     async def read(
         self, tenant_id: str, work: Callable[[UnitOfWork], T], *, point: bool = False
@@ -104,26 +117,25 @@ class SqliteTransactions(ThreadedTransactions):
     def close(self) -> None:
         self._point_reads.close()
         super().close()
+        # Nothing of the WAL outlives the process: a clean stop leaves it empty (unless a
+        # reader of another process holds it; the next erasure pass empties it then).
+        with contextlib.suppress(ErasureBusy):
+            Eraser(self._uow_factory.engine).truncate_wal()
 
 
 class SqliteGroupCommitTransactions(SqliteTransactions):
     """Writes go through one group-commit thread (see ``GroupCommitter``), which appends the
     group's forget-log entries with its COMMIT and wakes the worker after it."""
 
-    def __init__(
-        self,
-        uow_factory: SqlUnitOfWorkFactory,
-        *,
-        forget_log: ForgetLog | None = None,
-        wake_worker: WakeWorker = _no_worker,
-    ) -> None:
-        super().__init__(uow_factory, forget_log=forget_log, wake_worker=wake_worker)
+    def _open(self) -> None:
+        super()._open()
+        factory = self._uow_factory
         self._committer = GroupCommitter(
-            uow_factory.engine,
-            vault=uow_factory.vault,
-            key_id=uow_factory.key_id,
-            forget_log=forget_log,
-            wake_worker=wake_worker,
+            factory.engine,
+            vault=factory.vault,
+            key_id=factory.key_id,
+            forget_log=self._forget_log,
+            wake_worker=self._wake_worker,
         )
 
     async def write(self, tenant_id: str, work: Callable[[UnitOfWork], T]) -> T:

@@ -1,10 +1,5 @@
-"""Identity resolution at the service layer (SPEC §1 Identifiers, §2, §3.3; issue 4).
-
-Upsert finds a person by any identifier, creates one when none matches, merges the profiles that
-several identifiers point at into the oldest active one, and revives a soft-deleted profile
-within its window. Identifier deletion keeps at least one identifier. Runs on SQLite and
-PostgreSQL.
-"""
+"""Helpers of the identity tests: identifier builders, and a store that drives the identity
+services the way the Insider surface does."""
 
 from __future__ import annotations
 
@@ -23,7 +18,7 @@ from obliviate.services.devices import DeviceChange
 from obliviate.services.identity import PersonInput, UpsertOutcome
 from obliviate.storage import tables as t
 from obliviate.storage.deletion_targets import PROFILE_TARGETS
-from tests.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 WINDOW = 7 * 86400.0
 NO_ROWS = {target.kind: 0 for target in PROFILE_TARGETS}
@@ -83,20 +78,17 @@ class Store:
 
     def find(self, *idents: Identifier) -> Profile:
         with self.c.uow_factory(self.tenant_id, write=False) as uow:
-            return identity.find_person(uow, tenant=self.tenant, identifiers=idents)
+            return identity.find_person(uow, identifiers=idents)
 
     def delete_identifier(self, ident: Identifier) -> None:
         with self.c.uow_factory(self.tenant_id) as uow:
-            identity.delete_identifier(
-                uow, tenant=self.tenant, ident=ident, now=self.clock.now_ms()
-            )
+            identity.delete_identifier(uow, ident=ident, now=self.clock.now_ms())
             uow.commit()
 
     def change_identifier(self, old: Identifier, new: Identifier) -> None:
         with self.c.uow_factory(self.tenant_id) as uow:
             identity.change_identifier(
                 uow,
-                tenant=self.tenant,
                 old=old,
                 new=new,
                 now=self.clock.now_ms(),
@@ -122,7 +114,6 @@ class Store:
         with self.c.uow_factory(self.tenant_id) as uow:
             identity.delete_attributes(
                 uow,
-                tenant=self.tenant,
                 identifiers=[ident],
                 names=names,
                 custom_names=custom_names,
@@ -143,15 +134,12 @@ class Store:
         with self.c.uow_factory(self.tenant_id) as uow:
             devices.set_device(
                 uow,
-                tenant=self.tenant,
                 registration_id=registration_id,
                 change=DeviceChange(add=tags),
                 now=now,
                 hasher=self.c.hasher,
             )
-            devices.set_owner(
-                uow, tenant=self.tenant, uuid=uuid_value, registration_id=registration_id, now=now
-            )
+            devices.set_owner(uow, uuid=uuid_value, registration_id=registration_id, now=now)
             uow.commit()
 
     def identifiers_of(self, profile_id: int) -> list[tuple[str, str]]:

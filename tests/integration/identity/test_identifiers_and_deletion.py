@@ -1,9 +1,8 @@
-"""Identity resolution at the service layer (SPEC §1 Identifiers, §2, §3.3; issue 4).
+"""Identifiers and deletion at the service layer, as the Insider surface drives them.
 
-Upsert finds a person by any identifier, creates one when none matches, merges the profiles that
-several identifiers point at into the oldest active one, and revives a soft-deleted profile
-within its window. Identifier deletion keeps at least one identifier. Runs on SQLite and
-PostgreSQL.
+Identifier deletion keeps at least one identifier; an identifier changes only to a value no one
+else holds; a hard delete hides a person at once and its purge leaves no row; attribute deletion
+removes only what it names, also while other writers race it. Runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from obliviate.domain.profiles import Profile
 from obliviate.jobs.worker import Worker
 from obliviate.services import identity
 from obliviate.services.identity import PersonInput
-from tests.conftest import FakeClock
 from tests.factories import uid
 from tests.integration.identity.support import (  # noqa: F401
     NO_ROWS,
@@ -37,6 +35,7 @@ from tests.integration.identity.support import (  # noqa: F401
     phone,
     uuid,
 )
+from tests.support.clock import FakeClock
 
 
 def test_the_sole_identifier_of_a_profile_cannot_be_deleted(store: Store) -> None:
@@ -270,7 +269,6 @@ def delete_age_while(
             monkeypatch.setattr(uow.profiles, "save", save_after_the_racer)
             identity.delete_attributes(
                 uow,
-                tenant=store.tenant,
                 identifiers=[person],
                 names=["age"],
                 custom_names=[],

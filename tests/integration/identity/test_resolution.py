@@ -1,9 +1,8 @@
-"""Identity resolution at the service layer (SPEC §1 Identifiers, §2, §3.3; issue 4).
+"""Identity resolution at the service layer, as the Insider surface drives it.
 
 Upsert finds a person by any identifier, creates one when none matches, merges the profiles that
 several identifiers point at into the oldest active one, and revives a soft-deleted profile
-within its window. Identifier deletion keeps at least one identifier. Runs on SQLite and
-PostgreSQL.
+within its window. Runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,8 +17,6 @@ from obliviate.domain.errors import (
 )
 from obliviate.domain.profiles import ProfileState
 from obliviate.jobs.worker import Worker
-from obliviate.services.tenants import Authenticator
-from tests.conftest import FakeClock
 from tests.factories import uid
 from tests.integration.identity.support import (
     NO_ROWS,
@@ -32,6 +29,8 @@ from tests.integration.identity.support import (
     phone,
     uuid,
 )
+from tests.support.clock import FakeClock
+from tests.support.tenants import sign_in
 
 
 def test_upsert_with_unknown_identifiers_creates_one_profile_holding_all_of_them(
@@ -99,9 +98,9 @@ def test_identifiers_resolve_only_within_their_own_tenant(
 ) -> None:
     shared = email(f"{uid()}@example.com")
     mine = store.upsert(shared, attributes={"name": "mine"})
-    auth = Authenticator(container.tenant_store, default_revival_window=WINDOW)
-    creds = other_tenant["insider"]
-    theirs = Store(container, auth.insider(creds["partner_name"], creds["request_token"]), clock)
+    theirs = Store(
+        container, sign_in(container, other_tenant, "insider", revival_window=WINDOW), clock
+    )
     outcome = theirs.upsert(shared, attributes={"name": "theirs"})
     assert outcome.created is True
     assert outcome.profile_id != mine.profile_id
@@ -388,6 +387,3 @@ def test_expired_soft_deleted_profile_is_not_merged_into_an_active_one(
     clocked_worker.drain()
     assert store.rows_of(expired.profile_id) == NO_ROWS
     assert store.merges() == []
-
-
-# --- identifier deletion: the sole-identifier rule ----------------------------------------------

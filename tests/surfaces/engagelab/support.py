@@ -1,9 +1,8 @@
-"""Helpers shared by the EngageLab surface tests: Basic auth, the error envelope, devices,
-and the jobs and receipts a device deletion leaves behind."""
+"""Helpers shared by the EngageLab surface tests: the error envelope, devices, tags and
+aliases, and the device rows a deletion leaves behind."""
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,23 +12,12 @@ from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.storage import tables as t
-
-Tenant = dict[str, Any]
-Snapshot = dict[str, list[tuple[Any, ...]]]
+from tests.support.headers import el_headers, native_headers
+from tests.support.tenants import Tenant
 
 AUTH_MISSING = 27001
 INVALID = 27002
 AUTH_FAILED = 27004
-
-
-def basic(app_key: str, master_secret: str) -> dict[str, str]:
-    token = base64.b64encode(f"{app_key}:{master_secret}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
-def el_headers(tenant: Tenant) -> dict[str, str]:
-    creds = tenant["engagelab"]
-    return basic(creds["app_key"], creds["master_secret"])
 
 
 def assert_error(response: httpx2.Response, status: int, code: int) -> str:
@@ -132,35 +120,6 @@ def has_tag(client: TestClient, tenant: Tenant, tag: str, rid: str) -> bool:
     return bool(response.json()["result"])
 
 
-def tenant_id_of(container: Container, tenant: Tenant) -> str:
-    with container.engine.connect() as conn:
-        found = conn.execute(
-            select(t.tenants.c.tenant_id).where(t.tenants.c.name == tenant["tenant"])
-        ).scalar_one()
-    return str(found)
-
-
-def rows_of_tenant(snap: Snapshot, tenant_id: str) -> Snapshot:
-    """The part of a snapshot that belongs to one tenant (``tenant_id`` leads every key)."""
-    return {table: [r for r in rows if r[0] == repr(tenant_id)] for table, rows in snap.items()}
-
-
-def jobs_of(container: Container, tenant_id: str) -> list[dict[str, Any]]:
-    with container.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.jobs).where(t.jobs.c.tenant_id == tenant_id).order_by(t.jobs.c.job_id)
-        )
-        return [dict(r._mapping) for r in rows]
-
-
-def receipts_of(container: Container, tenant_id: str) -> list[dict[str, Any]]:
-    with container.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.receipts).where(t.receipts.c.tenant_id == tenant_id).order_by(t.receipts.c.seq)
-        )
-        return [dict(r._mapping) for r in rows]
-
-
 def device_rows(container: Container, tenant_id: str, rid: str) -> dict[str, int]:
     """Rows left of every device ever registered under ``rid``: devices and their tags."""
     d, dt = t.devices, t.device_tags
@@ -178,10 +137,6 @@ def device_rows(container: Container, tenant_id: str, rid: str) -> dict[str, int
             .where(dt.c.tenant_id == tenant_id, dt.c.device_id.in_(ids))
         ).scalar_one()
     return {"devices": int(devices), "device_tags": int(tags)}
-
-
-def native_headers(tenant: Tenant) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tenant['native']['token']}"}
 
 
 def set_platform(client: TestClient, tenant: Tenant, rid: str, platform: str) -> None:
@@ -206,7 +161,7 @@ class Call:
 
 
 def every_endpoint(rid: str, tag: str = "news", alias: str = "ann") -> dict[str, Call]:
-    """Every endpoint of SPEC §3.2, aimed at one device, tag and alias."""
+    """Every EngageLab endpoint, aimed at one device, tag and alias."""
     return {
         "GET device": Call("GET", f"/v4/devices/{rid}"),
         "POST device": Call(

@@ -1,6 +1,6 @@
 """Every mutating EngageLab endpoint refuses bad input with its documented envelope and changes
-no row anywhere (SPEC §3.2: "validation failures -> 400 code 27002"; missing credentials 27001,
-wrong 27004; §4: body cap)."""
+no row anywhere: a validation failure is 400 code 27002, missing credentials 401 code 27001,
+wrong ones 401 code 27004, and a body over the cap 413."""
 
 from __future__ import annotations
 
@@ -12,21 +12,17 @@ import pytest
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
-from tests.conftest import snapshot
+from tests.support.headers import basic, el_headers, native_headers
+from tests.support.rows import rows_of_tenant, snapshot, tenant_id_of
+from tests.support.tenants import Tenant
 from tests.surfaces.engagelab.support import (
     AUTH_FAILED,
     AUTH_MISSING,
     INVALID,
-    Tenant,
     assert_error,
     assert_ok,
-    basic,
-    el_headers,
     get_device,
-    native_headers,
-    rows_of_tenant,
     set_device,
-    tenant_id_of,
 )
 
 VICTIM = "victim1"

@@ -1,5 +1,5 @@
-"""Tenant B's EngageLab credentials never reach tenant A's devices, tags or aliases on any
-endpoint (STYLE: tenancy is structural; SPEC §1: all data is scoped by tenant)."""
+"""Tenant B's EngageLab credentials never reach tenant A's devices, tags or aliases on any endpoint:
+every row belongs to one tenant, and a tenant's credentials reach only its own."""
 
 from __future__ import annotations
 
@@ -10,23 +10,20 @@ from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.jobs.worker import Worker
-from tests.conftest import snapshot
+from tests.support.headers import el_headers, native_headers
+from tests.support.rows import rows_of_tenant, snapshot, tenant_id_of
+from tests.support.tenants import Tenant
 from tests.surfaces.engagelab.support import (
     INVALID,
-    Tenant,
     alias_ids,
     all_tags,
     assert_error,
     assert_ok,
     delete_device,
-    el_headers,
     get_device,
     has_tag,
-    native_headers,
-    rows_of_tenant,
     set_device,
     tags_count,
-    tenant_id_of,
 )
 
 A_RID = "alice-phone"

@@ -1,4 +1,4 @@
-"""EngageLab device deletes pass the mass-deletion guard (SPEC §5.4; issue 12, case 6).
+"""EngageLab device deletes pass the mass-deletion guard.
 
 A burst of ``DELETE /v4/devices/{rid}`` is refused past the device allowance, a share of the
 tenant's devices at the start of the last 60 minutes, unless the request carries
@@ -15,19 +15,20 @@ import pytest
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
-from tests.conftest import FakeClock, snapshot
+from tests.support.clock import FakeClock
+from tests.support.headers import el_headers, native_headers
+from tests.support.rows import snapshot
+from tests.support.tenants import Tenant
 from tests.surfaces.engagelab.support import (
     INVALID,
-    Tenant,
     assert_error,
     assert_ok,
     delete_device,
     device_is_gone,
-    el_headers,
     get_device,
     set_device,
 )
-from tests.surfaces.native.support import API, CONFIRM, create_profile, native_headers, own_device
+from tests.surfaces.native.support import API, CONFIRM, create_profile, own_device
 
 HOUR = 3600.0
 MINUTE = 60.0

@@ -1,4 +1,4 @@
-"""Devices owned by a profile follow it (SPEC §1 Device, §2.1, §2.2, §2.3).
+"""Devices owned by a profile follow it through soft deletion, revival and hard deletion.
 
 Ownership is set natively (``PUT /api/v1/profiles/{uuid}/devices/{rid}``) on a profile created
 through Gainsight. Soft-deleting the profile hides its devices from every EngageLab read; reviving
@@ -8,36 +8,30 @@ EngageLab leaves its owner alone.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.jobs.worker import Worker
-from obliviate.storage import tables as t
-from tests.conftest import snapshot
-from tests.factories import gainsight_user, gs_headers
+from tests.factories import gainsight_user
+from tests.support.clock import wait_until_revival_window_ends
+from tests.support.headers import el_headers, gs_headers, native_headers
+from tests.support.rows import jobs_of, receipts_of, snapshot, tenant_id_of
+from tests.support.tenants import Tenant
 from tests.surfaces.engagelab.support import (
     INVALID,
-    Tenant,
     alias_ids,
     all_tags,
     assert_error,
     delete_device,
     device_is_gone,
     device_rows,
-    el_headers,
     get_device,
     has_tag,
-    jobs_of,
-    native_headers,
-    receipts_of,
     set_device,
     tags_count,
-    tenant_id_of,
 )
 
 UUID = "owner-1"
@@ -95,18 +89,7 @@ def assert_owned_device_hidden(client: TestClient, tenant: Tenant) -> None:
 
 
 def wait_until_window_ends(container: Container, tenant: Tenant) -> None:
-    """Poll the app's clock until it passes the deadline stored on the soft-deleted owner."""
-    with container.engine.connect() as conn:
-        deadline = conn.execute(
-            select(t.profiles.c.revivable_until).where(
-                t.profiles.c.tenant_id == tenant_id_of(container, tenant),
-                t.profiles.c.state == "soft_deleted",
-            )
-        ).scalar_one()
-    give_up = time.monotonic() + 10
-    while container.clock.now_ms() < deadline:
-        assert time.monotonic() < give_up, "the revival window never ended"
-        time.sleep(0.05)
+    wait_until_revival_window_ends(container, tenant_id_of(container, tenant))
 
 
 def assert_stray_untouched(client: TestClient, tenant: Tenant) -> None:
@@ -116,8 +99,9 @@ def assert_stray_untouched(client: TestClient, tenant: Tenant) -> None:
 # --- ownership -----------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("owner")
 def test_owning_a_device_changes_none_of_its_engagelab_reads(
-    client: TestClient, tenant: Tenant, owner: dict[str, Any]
+    client: TestClient, tenant: Tenant
 ) -> None:
     assert get_device(client, tenant, OWNED) == {"tags": OWNED_TAGS, "alias": "owner_alias"}
     assert tags_count(client, tenant, OWNED_TAGS) == {"news": 2, "sale": 1, "vip": 1}
@@ -126,11 +110,11 @@ def test_owning_a_device_changes_none_of_its_engagelab_reads(
 @pytest.mark.parametrize(
     ("uuid", "rid"), [("nobody", OWNED), (UUID, "no-such-phone")], ids=["profile", "device"]
 )
+@pytest.mark.usefixtures("owner")
 def test_owning_with_an_unknown_profile_or_device_is_404_and_changes_nothing(
     client: TestClient,
     container: Container,
     tenant: Tenant,
-    owner: dict[str, Any],
     uuid: str,
     rid: str,
 ) -> None:
@@ -144,8 +128,9 @@ def test_owning_with_an_unknown_profile_or_device_is_404_and_changes_nothing(
 # --- soft delete and revival ---------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("owner")
 def test_soft_deleting_the_owner_hides_its_devices_from_every_read(
-    client: TestClient, tenant: Tenant, owner: dict[str, Any]
+    client: TestClient, tenant: Tenant
 ) -> None:
     gainsight_delete(client, tenant, hard=False)
     assert_owned_device_hidden(client, tenant)
@@ -163,11 +148,11 @@ def test_soft_deleting_the_owner_hides_its_devices_from_every_read(
     ],
     ids=["set", "clear-tags", "delete", "untag", "tag"],
 )
+@pytest.mark.usefixtures("owner")
 def test_writes_to_a_hidden_device_are_404_and_change_nothing(
     client: TestClient,
     container: Container,
     tenant: Tenant,
-    owner: dict[str, Any],
     method: str,
     path: str,
     body: dict[str, Any] | None,
@@ -179,8 +164,9 @@ def test_writes_to_a_hidden_device_are_404_and_change_nothing(
     assert snapshot(container) == before
 
 
+@pytest.mark.usefixtures("owner")
 def test_tag_and_alias_deletes_leave_a_hidden_device_as_it_was(
-    client: TestClient, tenant: Tenant, owner: dict[str, Any]
+    client: TestClient, tenant: Tenant
 ) -> None:
     gainsight_delete(client, tenant, hard=False)
     assert client.delete("/v4/tags/vip", headers=el_headers(tenant)).status_code == 200
@@ -190,8 +176,9 @@ def test_tag_and_alias_deletes_leave_a_hidden_device_as_it_was(
 
 
 @pytest.mark.parametrize("via", ["put", "post"])
+@pytest.mark.usefixtures("owner")
 def test_reviving_the_owner_brings_its_devices_back_with_tags_and_alias(
-    client: TestClient, tenant: Tenant, owner: dict[str, Any], via: str
+    client: TestClient, tenant: Tenant, via: str
 ) -> None:
     gainsight_delete(client, tenant, hard=False)
     if via == "put":
@@ -213,12 +200,12 @@ def test_reviving_the_owner_brings_its_devices_back_with_tags_and_alias(
     assert_stray_untouched(client, tenant)
 
 
+@pytest.mark.usefixtures("owner")
 def test_when_the_window_ends_the_sweep_purges_the_owned_device(
     client: TestClient,
     container: Container,
     worker: Worker,
     tenant: Tenant,
-    owner: dict[str, Any],
 ) -> None:
     gainsight_delete(client, tenant, hard=False)
     tenant_id = tenant_id_of(container, tenant)
@@ -238,20 +225,21 @@ def test_when_the_window_ends_the_sweep_purges_the_owned_device(
 # --- hard delete ---------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("owner")
 def test_hard_deleting_the_owner_hides_its_devices_at_once(
-    client: TestClient, tenant: Tenant, owner: dict[str, Any]
+    client: TestClient, tenant: Tenant
 ) -> None:
     gainsight_delete(client, tenant, hard=True)
     assert_owned_device_hidden(client, tenant)
     assert_stray_untouched(client, tenant)
 
 
+@pytest.mark.usefixtures("owner")
 def test_hard_deleting_the_owner_purges_its_devices_and_counts_them_in_the_receipt(
     client: TestClient,
     container: Container,
     worker: Worker,
     tenant: Tenant,
-    owner: dict[str, Any],
 ) -> None:
     tenant_id = tenant_id_of(container, tenant)
     gainsight_delete(client, tenant, hard=True)
@@ -270,12 +258,11 @@ def test_hard_deleting_the_owner_purges_its_devices_and_counts_them_in_the_recei
     assert_stray_untouched(client, tenant)
 
 
+@pytest.mark.usefixtures("owner")
 def test_the_id_of_a_purged_owned_device_registers_again_fresh(
     client: TestClient,
-    container: Container,
     worker: Worker,
     tenant: Tenant,
-    owner: dict[str, Any],
 ) -> None:
     gainsight_delete(client, tenant, hard=True)
     worker.drain()
@@ -289,12 +276,12 @@ def test_the_id_of_a_purged_owned_device_registers_again_fresh(
     assert alias_ids(client, tenant, "owner_alias") == [OWNED]
 
 
+@pytest.mark.usefixtures("owner")
 def test_the_id_registers_again_fresh_before_the_purge_and_the_purge_spares_it(
     client: TestClient,
     container: Container,
     worker: Worker,
     tenant: Tenant,
-    owner: dict[str, Any],
 ) -> None:
     gainsight_delete(client, tenant, hard=True)
     set_device(client, tenant, OWNED, add=["fresh"], alias="owner_alias")
@@ -306,8 +293,9 @@ def test_the_id_registers_again_fresh_before_the_purge_and_the_purge_spares_it(
     }
 
 
+@pytest.mark.usefixtures("owner")
 def test_a_recreated_profile_does_not_own_the_old_devices(
-    client: TestClient, tenant: Tenant, owner: dict[str, Any]
+    client: TestClient, tenant: Tenant
 ) -> None:
     gainsight_delete(client, tenant, hard=True)
     created = client.post("/v1/users", json=gainsight_user(UUID), headers=gs_headers(tenant))
@@ -341,12 +329,12 @@ def test_deleting_an_owned_device_through_engagelab_leaves_its_owner(
     }
 
 
+@pytest.mark.usefixtures("owner")
 def test_after_the_window_ends_the_id_registers_again_fresh_even_before_the_sweep(
     client: TestClient,
     container: Container,
     worker: Worker,
     tenant: Tenant,
-    owner: dict[str, Any],
 ) -> None:
     gainsight_delete(client, tenant, hard=False)
     wait_until_window_ends(container, tenant)

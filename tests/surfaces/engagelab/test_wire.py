@@ -1,4 +1,4 @@
-"""Golden wire tests for EngageLab's device endpoints (SPEC §1 Device, §3.2, seed 001).
+"""Golden wire tests for EngageLab's device endpoints: requests and answers as the vendor's own.
 
 ``/v4/devices/{rid}`` GET/POST and ``/v4/devices/status``; deletion: test_wire_device_delete.py;
 tags and aliases: test_wire_tags_aliases.py; auth, 413 and 429: test_wire_errors.py.
@@ -13,15 +13,15 @@ import pytest
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
-from tests.conftest import snapshot
+from tests.support.headers import el_headers
+from tests.support.rows import snapshot
+from tests.support.tenants import Tenant
 from tests.surfaces.engagelab.support import (
     INVALID,
-    Tenant,
     alias_ids,
     all_tags,
     assert_error,
     assert_ok,
-    el_headers,
     get_device,
     set_device,
     tags_count,

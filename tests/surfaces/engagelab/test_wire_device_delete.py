@@ -1,4 +1,4 @@
-"""``DELETE /v4/devices/{rid}`` on the wire (SPEC §2.3, §3.2, seed 001 "Delete User API").
+"""``DELETE /v4/devices/{rid}`` on the wire, as the vendor documents its delete call.
 
 The device, its tags, alias binding, info and timezone vanish from every read at once; a durable
 job purges the rows and writes one receipt.
@@ -11,10 +11,11 @@ from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.jobs.worker import Worker
-from tests.conftest import snapshot
+from tests.support.headers import el_headers, native_headers
+from tests.support.rows import jobs_of, receipts_of, snapshot, tenant_id_of
+from tests.support.tenants import Tenant
 from tests.surfaces.engagelab.support import (
     INVALID,
-    Tenant,
     alias_ids,
     all_tags,
     assert_error,
@@ -22,15 +23,10 @@ from tests.surfaces.engagelab.support import (
     delete_device,
     device_is_gone,
     device_rows,
-    el_headers,
     get_device,
     has_tag,
-    jobs_of,
-    native_headers,
-    receipts_of,
     set_device,
     tags_count,
-    tenant_id_of,
 )
 
 RID = "abc123"
@@ -51,7 +47,7 @@ def doomed(client: TestClient, tenant: Tenant) -> str:
     return RID
 
 
-def test_delete_answers_success_true_exactly_as_the_seed_shows(
+def test_delete_answers_success_true_exactly_as_the_vendor_does(
     client: TestClient, tenant: Tenant, doomed: str
 ) -> None:
     response = client.delete(

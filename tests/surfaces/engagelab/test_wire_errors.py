@@ -1,4 +1,4 @@
-"""EngageLab's auth errors, body cap and rate limit on every endpoint (SPEC §3.2, §4).
+"""EngageLab's auth errors, body cap and rate limit on every endpoint.
 
 Missing Basic credentials -> 401 code 27001; wrong ones -> 401 code 27004; a body over the cap
 -> 413; over the rate limit -> 429 with ``Retry-After``. Each answer is the vendor envelope, and
@@ -17,18 +17,16 @@ import pytest
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
-from tests.conftest import snapshot
+from tests.support.headers import basic, el_headers, native_headers
+from tests.support.rows import snapshot
+from tests.support.tenants import Tenant
 from tests.surfaces.engagelab.support import (
     AUTH_FAILED,
     AUTH_MISSING,
     Call,
-    Tenant,
     assert_ok,
-    basic,
-    el_headers,
     every_endpoint,
     get_device,
-    native_headers,
     set_device,
 )
 
@@ -56,7 +54,7 @@ def send(client: TestClient, call: Call, headers: dict[str, str], body: Any = No
 
 
 def assert_envelope(response: httpx2.Response, status: int, code: int | None = None) -> None:
-    """The vendor envelope; ``code`` is pinned where SPEC names one."""
+    """The vendor envelope; ``code`` is pinned where the vendor documents one."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json; charset=utf-8"
     body = response.json()
@@ -171,8 +169,9 @@ def test_a_body_over_the_cap_is_413_on_every_endpoint_and_changes_nothing(
 
 
 @pytest.mark.parametrize("settings_overrides", [SMALL_CAP], ids=["cap-2000"])
+@pytest.mark.usefixtures("victim")
 def test_the_cap_holds_for_a_chunked_body_without_content_length(
-    client: TestClient, container: Container, tenant: Tenant, victim: dict[str, Any]
+    client: TestClient, container: Container, tenant: Tenant
 ) -> None:
     before = snapshot(container)
     payload = b'{"tags":{"add":["big"]},"padding":"' + b"x" * (CAP + 500) + b'"}'
@@ -187,9 +186,8 @@ def test_the_cap_holds_for_a_chunked_body_without_content_length(
 
 
 @pytest.mark.parametrize("settings_overrides", [SMALL_CAP], ids=["cap-2000"])
-def test_a_body_just_under_the_cap_is_accepted(
-    client: TestClient, tenant: Tenant, victim: dict[str, Any]
-) -> None:
+@pytest.mark.usefixtures("victim")
+def test_a_body_just_under_the_cap_is_accepted(client: TestClient, tenant: Tenant) -> None:
     # 99 new tags beside "news": the most a device holds, in just under 2000 bytes.
     body = json.dumps({"tags": {"add": [f"tag{n:03d}_padding" for n in range(99)]}}).encode()
     assert CAP - 200 < len(body) <= CAP

@@ -1,4 +1,5 @@
-"""Golden wire tests for EngageLab's tag and alias endpoints (SPEC §3.2, seed 001).
+"""Golden wire tests for EngageLab's tag and alias endpoints: requests and answers as the
+vendor's own.
 
 Both query forms the official SDKs send are accepted: ``tags=a&tags=b`` and ``tags=a,b``,
 ``platform=android,ios`` and ``platform=android&platform=ios``.
@@ -12,15 +13,15 @@ import pytest
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
-from tests.conftest import snapshot
+from tests.support.headers import el_headers
+from tests.support.rows import snapshot
+from tests.support.tenants import Tenant
 from tests.surfaces.engagelab.support import (
     INVALID,
-    Tenant,
     alias_ids,
     all_tags,
     assert_error,
     assert_ok,
-    el_headers,
     get_device,
     has_tag,
     set_device,
@@ -50,15 +51,17 @@ def test_tags_of_a_tenant_without_devices_is_an_empty_list(
     assert_ok(client.get("/v4/tags", headers=el_headers(tenant)), {"tags": []})
 
 
-def test_tags_lists_every_tag_in_use_once(client: TestClient, tenant: Tenant, fleet: None) -> None:
+@pytest.mark.usefixtures("fleet")
+def test_tags_lists_every_tag_in_use_once(client: TestClient, tenant: Tenant) -> None:
     assert_ok(client.get("/v4/tags", headers=el_headers(tenant)), {"tags": ["news", "sale"]})
 
 
 # --- POST /v4/tags/{tag} -----------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("fleet")
 def test_tag_set_adds_and_removes_devices_and_answers_an_empty_object(
-    client: TestClient, tenant: Tenant, fleet: None
+    client: TestClient, tenant: Tenant
 ) -> None:
     response = client.post(
         "/v4/tags/vip",
@@ -76,25 +79,26 @@ def test_tag_set_adds_and_removes_devices_and_answers_an_empty_object(
     assert tags_count(client, tenant, ["vip", "sale"]) == {"vip": 2, "sale": 1}
 
 
+@pytest.mark.usefixtures("fleet")
 def test_tag_set_adding_a_tag_a_device_already_has_is_harmless(
-    client: TestClient, tenant: Tenant, fleet: None
+    client: TestClient, tenant: Tenant
 ) -> None:
     body = {"registration_ids": {"add": [ANDROID]}}
     assert_ok(client.post("/v4/tags/news", json=body, headers=el_headers(tenant)), {})
     assert get_device(client, tenant, ANDROID)["tags"] == ["news", "sale"]
 
 
-def test_tag_set_with_a_cjk_tag_in_the_path(
-    client: TestClient, tenant: Tenant, fleet: None
-) -> None:
+@pytest.mark.usefixtures("fleet")
+def test_tag_set_with_a_cjk_tag_in_the_path(client: TestClient, tenant: Tenant) -> None:
     body = {"registration_ids": {"add": [IOS]}}
     assert_ok(client.post("/v4/tags/标签", json=body, headers=el_headers(tenant)), {})
     assert has_tag(client, tenant, "标签", IOS)
     assert tags_count(client, tenant, ["标签"]) == {"标签": 1}
 
 
+@pytest.mark.usefixtures("fleet")
 def test_tag_set_naming_an_unknown_device_is_404_and_changes_nothing(
-    client: TestClient, tenant: Tenant, container: Container, fleet: None
+    client: TestClient, tenant: Tenant, container: Container
 ) -> None:
     before = snapshot(container)
     body = {"registration_ids": {"add": [ANDROID, "nobody"]}}
@@ -120,8 +124,9 @@ def test_tag_set_takes_1000_registration_ids_and_refuses_1001(
     assert snapshot(container) == before
 
 
+@pytest.mark.usefixtures("fleet")
 def test_tag_set_that_would_give_a_device_a_101st_tag_is_refused_and_changes_nothing(
-    client: TestClient, tenant: Tenant, container: Container, fleet: None
+    client: TestClient, tenant: Tenant, container: Container
 ) -> None:
     set_device(client, tenant, IOS, add=[f"t{n:03d}" for n in range(98)])
     before = snapshot(container)
@@ -141,8 +146,9 @@ def test_tag_set_that_would_give_a_device_a_101st_tag_is_refused_and_changes_not
     ],
     ids=["missing", "array", "string", "number"],
 )
+@pytest.mark.usefixtures("fleet")
 def test_tag_set_with_bad_registration_ids_is_400_naming_them(
-    client: TestClient, tenant: Tenant, container: Container, fleet: None, body: dict[str, Any]
+    client: TestClient, tenant: Tenant, container: Container, body: dict[str, Any]
 ) -> None:
     before = snapshot(container)
     response = client.post("/v4/tags/vip", json=body, headers=el_headers(tenant))
@@ -151,8 +157,9 @@ def test_tag_set_with_bad_registration_ids_is_400_naming_them(
 
 
 @pytest.mark.parametrize("tag", ["a b", "x" * 41, "a-b"])
+@pytest.mark.usefixtures("fleet")
 def test_tag_set_with_an_invalid_tag_is_400_and_changes_nothing(
-    client: TestClient, tenant: Tenant, container: Container, fleet: None, tag: str
+    client: TestClient, tenant: Tenant, container: Container, tag: str
 ) -> None:
     before = snapshot(container)
     body = {"registration_ids": {"add": [ANDROID]}}
@@ -164,9 +171,8 @@ def test_tag_set_with_an_invalid_tag_is_400_and_changes_nothing(
 # --- DELETE /v4/tags/{tag} ---------------------------------------------------------------
 
 
-def test_tag_delete_removes_the_tag_from_every_device(
-    client: TestClient, tenant: Tenant, fleet: None
-) -> None:
+@pytest.mark.usefixtures("fleet")
+def test_tag_delete_removes_the_tag_from_every_device(client: TestClient, tenant: Tenant) -> None:
     assert_ok(client.delete("/v4/tags/news", headers=el_headers(tenant)), {})
     assert tags_count(client, tenant, ["news", "sale"]) == {"news": 0, "sale": 2}
     assert all_tags(client, tenant) == ["sale"]
@@ -176,8 +182,9 @@ def test_tag_delete_removes_the_tag_from_every_device(
 @pytest.mark.parametrize(
     "query", ["?platform=android,ios", "?platform=android&platform=ios", "?platform=ios,android"]
 )
+@pytest.mark.usefixtures("fleet")
 def test_tag_delete_by_platform_spares_devices_of_other_platforms(
-    client: TestClient, tenant: Tenant, fleet: None, query: str
+    client: TestClient, tenant: Tenant, query: str
 ) -> None:
     assert_ok(client.delete(f"/v4/tags/news{query}", headers=el_headers(tenant)), {})
     assert not has_tag(client, tenant, "news", ANDROID)
@@ -186,8 +193,9 @@ def test_tag_delete_by_platform_spares_devices_of_other_platforms(
     assert tags_count(client, tenant, ["news", "sale"]) == {"news": 1, "sale": 2}
 
 
+@pytest.mark.usefixtures("fleet")
 def test_tag_delete_of_an_unused_tag_is_a_harmless_200(
-    client: TestClient, tenant: Tenant, container: Container, fleet: None
+    client: TestClient, tenant: Tenant, container: Container
 ) -> None:
     before = snapshot(container)
     assert_ok(client.delete("/v4/tags/unused", headers=el_headers(tenant)), {})
@@ -195,8 +203,9 @@ def test_tag_delete_of_an_unused_tag_is_a_harmless_200(
 
 
 @pytest.mark.parametrize("query", ["?platform=windows", "?platform=android,symbian"])
+@pytest.mark.usefixtures("fleet")
 def test_tag_delete_with_an_unknown_platform_is_400_and_changes_nothing(
-    client: TestClient, tenant: Tenant, container: Container, fleet: None, query: str
+    client: TestClient, tenant: Tenant, container: Container, query: str
 ) -> None:
     before = snapshot(container)
     response = client.delete(f"/v4/tags/news{query}", headers=el_headers(tenant))
@@ -215,8 +224,9 @@ def test_tag_delete_with_an_unknown_platform_is_400_and_changes_nothing(
         "tags=news,sale&tags=none",
     ],
 )
+@pytest.mark.usefixtures("fleet")
 def test_tags_count_accepts_repeated_and_comma_separated_tags(
-    client: TestClient, tenant: Tenant, fleet: None, query: str
+    client: TestClient, tenant: Tenant, query: str
 ) -> None:
     response = client.get(f"/v4/tags_count?{query}", headers=el_headers(tenant))
     assert_ok(response, {"tagsCount": {"news": 3, "sale": 2, "none": 0}})
@@ -233,8 +243,9 @@ def test_tags_count_accepts_repeated_and_comma_separated_tags(
         ("platform=", {"news": 3, "sale": 2}),
     ],
 )
+@pytest.mark.usefixtures("fleet")
 def test_tags_count_counts_only_devices_of_the_named_platforms(
-    client: TestClient, tenant: Tenant, fleet: None, platform: str, expected: dict[str, int]
+    client: TestClient, tenant: Tenant, platform: str, expected: dict[str, int]
 ) -> None:
     response = client.get(f"/v4/tags_count?tags=news,sale&{platform}", headers=el_headers(tenant))
     assert_ok(response, {"tagsCount": expected})
@@ -245,8 +256,9 @@ def test_tags_count_counts_only_devices_of_the_named_platforms(
     ["", "?tags=", "?tags=a%20b", f"?tags={'x' * 41}", "?tags=news&platform=windows"],
     ids=["no-tags", "empty-tags", "space", "41-bytes", "unknown-platform"],
 )
+@pytest.mark.usefixtures("fleet")
 def test_tags_count_with_bad_parameters_is_400(
-    client: TestClient, tenant: Tenant, fleet: None, query: str
+    client: TestClient, tenant: Tenant, query: str
 ) -> None:
     response = client.get(f"/v4/tags_count{query}", headers=el_headers(tenant))
     assert_error(response, 400, INVALID)
@@ -264,16 +276,16 @@ def test_tags_count_with_bad_parameters_is_400(
         ("sale", "x", False),
     ],
 )
+@pytest.mark.usefixtures("fleet")
 def test_tag_membership_answers_result_true_or_false(
-    client: TestClient, tenant: Tenant, fleet: None, tag: str, rid: str, result: bool
+    client: TestClient, tenant: Tenant, tag: str, rid: str, result: bool
 ) -> None:
     response = client.get(f"/v4/tags/{tag}/registration_ids/{rid}", headers=el_headers(tenant))
     assert_ok(response, {"result": result})
 
 
-def test_tag_membership_with_an_invalid_tag_is_400(
-    client: TestClient, tenant: Tenant, fleet: None
-) -> None:
+@pytest.mark.usefixtures("fleet")
+def test_tag_membership_with_an_invalid_tag_is_400(client: TestClient, tenant: Tenant) -> None:
     response = client.get(
         f"/v4/tags/{'x' * 41}/registration_ids/{ANDROID}", headers=el_headers(tenant)
     )
@@ -283,15 +295,15 @@ def test_tag_membership_with_an_invalid_tag_is_400(
 # --- GET and DELETE /v4/aliases/{alias} ---------------------------------------------------
 
 
-def test_alias_lookup_names_the_one_device_holding_it(
-    client: TestClient, tenant: Tenant, fleet: None
-) -> None:
+@pytest.mark.usefixtures("fleet")
+def test_alias_lookup_names_the_one_device_holding_it(client: TestClient, tenant: Tenant) -> None:
     response = client.get("/v4/aliases/ann", headers=el_headers(tenant))
     assert_ok(response, {"registration_ids": [ANDROID]})
 
 
+@pytest.mark.usefixtures("fleet")
 def test_alias_lookup_of_an_unbound_alias_is_an_empty_list(
-    client: TestClient, tenant: Tenant, fleet: None
+    client: TestClient, tenant: Tenant
 ) -> None:
     assert_ok(
         client.get("/v4/aliases/nobody", headers=el_headers(tenant)), {"registration_ids": []}
@@ -308,24 +320,25 @@ def test_alias_lookup_of_an_unbound_alias_is_an_empty_list(
         ("?platform=", [ANDROID]),
     ],
 )
+@pytest.mark.usefixtures("fleet")
 def test_alias_lookup_by_platform(
-    client: TestClient, tenant: Tenant, fleet: None, query: str, expected: list[str]
+    client: TestClient, tenant: Tenant, query: str, expected: list[str]
 ) -> None:
     response = client.get(f"/v4/aliases/ann{query}", headers=el_headers(tenant))
     assert_ok(response, {"registration_ids": expected})
 
 
-def test_alias_delete_unbinds_it_and_keeps_the_device(
-    client: TestClient, tenant: Tenant, fleet: None
-) -> None:
+@pytest.mark.usefixtures("fleet")
+def test_alias_delete_unbinds_it_and_keeps_the_device(client: TestClient, tenant: Tenant) -> None:
     assert_ok(client.delete("/v4/aliases/ann", headers=el_headers(tenant)), {})
     assert alias_ids(client, tenant, "ann") == []
     assert get_device(client, tenant, ANDROID) == {"tags": ["news", "sale"], "alias": ""}
     assert alias_ids(client, tenant, "ian") == [IOS]
 
 
+@pytest.mark.usefixtures("fleet")
 def test_alias_delete_for_another_platform_keeps_the_binding(
-    client: TestClient, tenant: Tenant, container: Container, fleet: None
+    client: TestClient, tenant: Tenant, container: Container
 ) -> None:
     before = snapshot(container)
     assert_ok(client.delete("/v4/aliases/ann?platform=ios,web", headers=el_headers(tenant)), {})
@@ -333,24 +346,25 @@ def test_alias_delete_for_another_platform_keeps_the_binding(
     assert alias_ids(client, tenant, "ann") == [ANDROID]
 
 
+@pytest.mark.usefixtures("fleet")
 def test_alias_delete_for_the_devices_platform_unbinds_it(
-    client: TestClient, tenant: Tenant, fleet: None
+    client: TestClient, tenant: Tenant
 ) -> None:
     assert_ok(client.delete("/v4/aliases/ann?platform=android", headers=el_headers(tenant)), {})
     assert alias_ids(client, tenant, "ann") == []
 
 
+@pytest.mark.usefixtures("fleet")
 def test_alias_delete_of_an_unbound_alias_is_a_harmless_200(
-    client: TestClient, tenant: Tenant, container: Container, fleet: None
+    client: TestClient, tenant: Tenant, container: Container
 ) -> None:
     before = snapshot(container)
     assert_ok(client.delete("/v4/aliases/nobody", headers=el_headers(tenant)), {})
     assert snapshot(container) == before
 
 
-def test_an_unbound_alias_can_be_bound_again(
-    client: TestClient, tenant: Tenant, fleet: None
-) -> None:
+@pytest.mark.usefixtures("fleet")
+def test_an_unbound_alias_can_be_bound_again(client: TestClient, tenant: Tenant) -> None:
     assert_ok(client.delete("/v4/aliases/ann", headers=el_headers(tenant)), {})
     set_device(client, tenant, WEB, alias="ann")
     assert alias_ids(client, tenant, "ann") == [WEB]
@@ -362,8 +376,9 @@ def test_an_unbound_alias_can_be_bound_again(
     [f"/v4/aliases/{'x' * 41}", "/v4/aliases/a%20b", "/v4/aliases/ann?platform=windows"],
     ids=["41-bytes", "space", "unknown-platform"],
 )
+@pytest.mark.usefixtures("fleet")
 def test_alias_endpoints_refuse_invalid_input_with_400_and_change_nothing(
-    client: TestClient, tenant: Tenant, container: Container, fleet: None, method: str, path: str
+    client: TestClient, tenant: Tenant, container: Container, method: str, path: str
 ) -> None:
     before = snapshot(container)
     response = client.request(method, path, headers=el_headers(tenant))

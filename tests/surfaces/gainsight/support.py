@@ -1,8 +1,8 @@
-"""Helpers shared by the Gainsight surface tests: envelopes, tenant rows and person rows."""
+"""Helpers shared by the Gainsight surface tests: the error envelope, users, events and the
+person rows a deletion leaves behind."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx2
@@ -11,15 +11,14 @@ from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.storage import tables as t
-from tests.factories import gainsight_event, gainsight_user, gs_headers
-
-Snapshot = dict[str, list[tuple[Any, ...]]]
+from tests.factories import gainsight_event, gainsight_user
+from tests.support.headers import gs_headers
 
 DELETED_BODY = {"body": {}, "statusCode": "200", "statusCodeValue": 200}
 
 
 def assert_error(response: httpx2.Response, code: int, status: str) -> None:
-    """The whole Gainsight envelope, where SPEC fixes the status but not the message text."""
+    """The whole Gainsight envelope: the status is pinned, the message text is not."""
     assert response.status_code == code, response.text
     body = response.json()
     # support.py is not assertion-rewritten by pytest: say what was received.
@@ -72,19 +71,6 @@ def events_of(client: TestClient, tenant: dict[str, Any], identify_id: str) -> d
     return page
 
 
-def tenant_id_of(container: Container, tenant: dict[str, Any]) -> str:
-    with container.engine.connect() as conn:
-        found = conn.execute(
-            select(t.tenants.c.tenant_id).where(t.tenants.c.name == tenant["tenant"])
-        ).scalar_one()
-    return str(found)
-
-
-def rows_of_tenant(snap: Snapshot, tenant_id: str) -> Snapshot:
-    """The part of a snapshot that belongs to one tenant (``tenant_id`` leads every key)."""
-    return {table: [r for r in rows if r[0] == repr(tenant_id)] for table, rows in snap.items()}
-
-
 def profile_id_of(user: dict[str, Any]) -> int:
     """``aptrinsicId`` is the profile id in hexadecimal."""
     return int(user["aptrinsicId"], 16)
@@ -101,18 +87,6 @@ def person_rows(container: Container, tenant_id: str, profile_id: int) -> dict[s
                 .where(table.c.tenant_id == tenant_id, table.c.profile_id == profile_id)
             ).scalar_one()
     return counts
-
-
-def receipts_of(container: Container, tenant_id: str) -> list[dict[str, Any]]:
-    with container.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.receipts).where(t.receipts.c.tenant_id == tenant_id).order_by(t.receipts.c.seq)
-        )
-        return [dict(r._mapping) for r in rows]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def list_users(client: TestClient, tenant: dict[str, Any], query: str = "") -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Every mutating Gainsight endpoint refuses bad input with its documented envelope and changes
-no row anywhere (SPEC §3.1: "missing or wrong key -> 401, no effect"; §4: body cap)."""
+no row anywhere: a missing or wrong key is 401 with no effect, and a body over the cap 413."""
 
 from __future__ import annotations
 
@@ -12,17 +12,12 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
-from tests.conftest import snapshot
-from tests.factories import gainsight_error, gainsight_event, gainsight_not_found, gs_headers
-from tests.surfaces.gainsight.support import (
-    add_event,
-    assert_error,
-    create_user,
-    rows_of_tenant,
-    tenant_id_of,
-)
+from tests.factories import gainsight_error, gainsight_event, gainsight_not_found
+from tests.support.headers import gs_headers
+from tests.support.rows import rows_of_tenant, snapshot, tenant_id_of
+from tests.support.tenants import Tenant
+from tests.surfaces.gainsight.support import add_event, assert_error, create_user
 
-Tenant = dict[str, Any]
 VICTIM = "victim-1"
 VICTIM_ACCOUNT = "victim-account"
 CAP = 2000

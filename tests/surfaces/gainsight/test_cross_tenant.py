@@ -1,5 +1,5 @@
-"""Tenant B's Gainsight key never reaches tenant A's users or events (STYLE: tenancy is
-structural; SPEC §1: all data is scoped by tenant)."""
+"""Tenant B's Gainsight key never reaches tenant A's users or events: every row belongs to one
+tenant, and a tenant's key reaches only its own."""
 
 from __future__ import annotations
 
@@ -10,18 +10,12 @@ from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.jobs.worker import Worker
-from tests.conftest import snapshot
-from tests.factories import gainsight_event, gainsight_not_found, gs_headers
-from tests.surfaces.gainsight.support import (
-    DELETED_BODY,
-    add_event,
-    create_user,
-    events_of,
-    rows_of_tenant,
-    tenant_id_of,
-)
+from tests.factories import gainsight_event, gainsight_not_found
+from tests.support.headers import gs_headers
+from tests.support.rows import rows_of_tenant, snapshot, tenant_id_of
+from tests.support.tenants import Tenant
+from tests.surfaces.gainsight.support import DELETED_BODY, add_event, create_user, events_of
 
-Tenant = dict[str, Any]
 A_USER = "alice-1"
 
 
@@ -69,12 +63,11 @@ def test_other_tenants_key_gets_not_found_for_this_tenants_user_and_changes_noth
     "query",
     ["", "?pageSize=1000", f"?filter=identifyId=={A_USER}", "?filter=email==alice@example.com"],
 )
+@pytest.mark.usefixtures("alice")
 def test_other_tenants_user_list_never_shows_this_tenants_users(
     client: TestClient,
     container: Container,
-    tenant: Tenant,
     other_tenant: Tenant,
-    alice: dict[str, Any],
     query: str,
 ) -> None:
     before = snapshot(container)
@@ -87,12 +80,11 @@ def test_other_tenants_user_list_never_shows_this_tenants_users(
 @pytest.mark.parametrize(
     "query", ["", "?pageSize=1000", f"?filter=identifyId=={A_USER}", "?filter=eventName==a-event-1"]
 )
+@pytest.mark.usefixtures("alice")
 def test_other_tenants_event_list_never_shows_this_tenants_events(
     client: TestClient,
     container: Container,
-    tenant: Tenant,
     other_tenant: Tenant,
-    alice: dict[str, Any],
     query: str,
 ) -> None:
     before = snapshot(container)
@@ -102,8 +94,9 @@ def test_other_tenants_event_list_never_shows_this_tenants_events(
     assert snapshot(container) == before
 
 
+@pytest.mark.usefixtures("alice")
 def test_scroll_id_issued_to_one_tenant_lists_only_the_callers_users(
-    client: TestClient, tenant: Tenant, other_tenant: Tenant, alice: dict[str, Any]
+    client: TestClient, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     create_user(client, tenant, "alice-2")
     bob = create_user(client, other_tenant, "bob-1")

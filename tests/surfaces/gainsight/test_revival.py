@@ -1,4 +1,4 @@
-"""Soft delete, revival and hard delete through the Gainsight wire (SPEC §2.1, §2.2, seed 000).
+"""Soft delete, revival and hard delete through the Gainsight wire.
 
 The revival window is two seconds here. Tests that need it to end poll the app's clock against
 the deadline stored on the profile, with a bounded wait, instead of sleeping blindly.
@@ -16,7 +16,10 @@ from starlette.testclient import TestClient
 from obliviate.bootstrap import Container
 from obliviate.jobs.worker import Worker
 from obliviate.storage import tables as t
-from tests.factories import gainsight_event, gainsight_not_found, gainsight_user, gs_headers
+from tests.factories import gainsight_event, gainsight_not_found, gainsight_user
+from tests.support.headers import gs_headers
+from tests.support.rows import receipts_of, tenant_id_of
+from tests.support.tenants import Tenant
 from tests.surfaces.gainsight.support import (
     DELETED_BODY,
     add_event,
@@ -24,11 +27,8 @@ from tests.surfaces.gainsight.support import (
     events_of,
     person_rows,
     profile_id_of,
-    receipts_of,
-    tenant_id_of,
 )
 
-Tenant = dict[str, Any]
 UID = "rev-1"
 NO_ROWS = {"events": 0, "identifiers": 0, "profiles": 0}
 RECEIPT_COUNTS = {
@@ -93,8 +93,9 @@ def event_names(client: TestClient, tenant: Tenant, identify_id: str = UID) -> l
 # --- soft delete hides --------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("user_with_history")
 def test_soft_deleted_user_is_hidden_from_get_list_and_events(
-    client: TestClient, tenant: Tenant, user_with_history: dict[str, Any]
+    client: TestClient, tenant: Tenant
 ) -> None:
     soft_delete(client, tenant)
     got = client.get(f"/v1/users/{UID}", headers=gs_headers(tenant))
@@ -163,8 +164,9 @@ def test_update_within_window_revives_the_user_with_its_full_event_history(
     assert event_names(client, tenant) == ["e0", "e1", "e2", "after-revival"]
 
 
+@pytest.mark.usefixtures("user_with_history")
 def test_events_sent_while_soft_deleted_are_not_part_of_the_revived_history(
-    client: TestClient, tenant: Tenant, user_with_history: dict[str, Any]
+    client: TestClient, tenant: Tenant
 ) -> None:
     soft_delete(client, tenant)
     refused = client.post(
@@ -323,9 +325,8 @@ def test_hard_delete_of_a_soft_deleted_user_is_allowed_and_prevents_revival(
     assert receipt["counts"] == RECEIPT_COUNTS
 
 
-def test_update_right_after_a_hard_delete_is_not_found(
-    client: TestClient, tenant: Tenant, user_with_history: dict[str, Any]
-) -> None:
+@pytest.mark.usefixtures("user_with_history")
+def test_update_right_after_a_hard_delete_is_not_found(client: TestClient, tenant: Tenant) -> None:
     hard_delete(client, tenant)
     response = client.put(f"/v1/users/{UID}", json={"lastName": "X"}, headers=gs_headers(tenant))
     assert response.status_code == 404

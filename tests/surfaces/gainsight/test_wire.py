@@ -1,4 +1,5 @@
-"""Golden wire tests for the Gainsight PX user endpoints and API keys (SPEC §3.1, seed 000).
+"""Golden wire tests for the Gainsight PX user endpoints and API keys: requests and answers as
+the vendor's own.
 
 Lists and custom events: test_wire_lists_and_events.py; 413 and 429: test_wire_limits.py.
 """
@@ -11,13 +12,10 @@ from urllib.parse import quote
 import pytest
 from starlette.testclient import TestClient
 
-from tests.factories import (
-    gainsight_error,
-    gainsight_event,
-    gainsight_not_found,
-    gainsight_user,
-    gs_headers,
-)
+from tests.factories import gainsight_error, gainsight_event, gainsight_not_found, gainsight_user
+from tests.support.clock import now_ms
+from tests.support.headers import gs_headers
+from tests.support.tenants import Tenant
 from tests.surfaces.gainsight.support import (
     DELETED_BODY,
     add_event,
@@ -25,10 +23,7 @@ from tests.surfaces.gainsight.support import (
     create_user,
     events_of,
     list_users,
-    now_ms,
 )
-
-Tenant = dict[str, Any]
 
 EMPTY_USER_FIELDS: dict[str, Any] = {
     "type": "USER",
@@ -307,7 +302,7 @@ def test_url_encoded_ids_work_on_every_path_endpoint(
 
 
 @pytest.mark.parametrize("query", ["", "?hardDelete=false", "?hardDelete=", "?hardDelete=true"])
-def test_delete_by_path_answers_the_seed_body_and_hides_the_user(
+def test_delete_by_path_answers_the_vendors_empty_200_body_and_hides_the_user(
     client: TestClient, tenant: Tenant, query: str
 ) -> None:
     create_user(client, tenant, "del-1")
@@ -346,7 +341,7 @@ def test_delete_with_a_hard_delete_flag_that_is_not_boolean_is_refused(
 
 
 @pytest.mark.parametrize("query", ["", "?hardDelete=true"])
-def test_delete_by_body_answers_the_seed_body_and_hides_the_user(
+def test_delete_by_body_answers_the_vendors_empty_200_body_and_hides_the_user(
     client: TestClient, tenant: Tenant, query: str
 ) -> None:
     create_user(client, tenant, "body-del-1")

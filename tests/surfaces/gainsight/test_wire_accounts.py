@@ -12,11 +12,11 @@ from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.http.gainsight.translate import encode_cursor
-from tests.conftest import snapshot
-from tests.factories import gainsight_error, gs_headers
+from tests.factories import gainsight_error
+from tests.support.headers import gs_headers
+from tests.support.rows import snapshot
+from tests.support.tenants import Tenant
 from tests.surfaces.gainsight.support import DELETED_BODY, assert_error, create_user, list_users
-
-Tenant = dict[str, Any]
 
 # Every field of Gainsight's Account object, as a GET answers it.
 ACCOUNT_FIELDS = {
@@ -85,8 +85,11 @@ def test_a_created_account_answers_every_field_with_the_documented_defaults(
     assert created["numberOfEmployees"] == 40
     assert created["propertyKeys"] == ["AP-TEST-1"]
     assert created["numberOfUsers"] == 0
-    assert created["website"] == "" and created["renewalDate"] == 0 and created["nps"] == 0.0
-    assert created["customAttributes"] is None and created["location"] is None
+    assert created["website"] == ""
+    assert created["renewalDate"] == 0
+    assert created["nps"] == 0.0
+    assert created["customAttributes"] is None
+    assert created["location"] is None
     assert created["createDate"] == created["lastModifiedDate"] > 0
     assert get_account(client, tenant, "acme") == created
 
@@ -229,7 +232,8 @@ def test_accounts_list_has_the_documented_shape_and_walks_every_account_once(
 ) -> None:
     empty = list_accounts(client, tenant)
     assert set(empty) == {"accounts", "totalHits", "scrollId"}
-    assert empty["accounts"] == [] and empty["totalHits"] == 0
+    assert empty["accounts"] == []
+    assert empty["totalHits"] == 0
     made = {create_account(client, tenant, f"walk-{n}")["id"] for n in range(7)}
     first = list_accounts(client, tenant, pageSize="3")
     seen = [a["id"] for a in first["accounts"]]

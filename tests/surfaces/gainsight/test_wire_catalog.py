@@ -12,10 +12,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from obliviate.http.gainsight.catalog import CONTENT_LISTS, EVENT_HISTORIES
-from tests.factories import gainsight_error, gs_headers
+from tests.factories import gainsight_error
+from tests.support.headers import gs_headers
+from tests.support.tenants import Tenant
 from tests.surfaces.gainsight.support import assert_error, create_user
 
-Tenant = dict[str, Any]
 METADATA_FIELDS = {
     "id",
     "name",
@@ -165,7 +166,8 @@ def test_event_histories_answer_an_empty_scroll_page_and_check_their_input(
     assert response.status_code == 200
     page = response.json()
     assert set(page) == {spec.key, "totalHits", "scrollId"}
-    assert page[spec.key] == [] and page["totalHits"] == 0
+    assert page[spec.key] == []
+    assert page["totalHits"] == 0
     again = client.get(spec.path, params={"scrollId": page["scrollId"]}, headers=gs_headers(tenant))
     assert again.json()[spec.key] == []
     for bad in (

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from obliviate.http.gainsight.query import parse_time
-from tests.factories import gs_headers
+from tests.support.headers import gs_headers
+from tests.support.tenants import Tenant
 from tests.surfaces.gainsight.support import add_event, assert_error, create_user, list_users
 
-Tenant = dict[str, Any]
 DAY = 86_400_000
 BASE = 1_764_547_200_000  # 2025-12-01T00:00:00Z
 
@@ -46,8 +46,9 @@ def names(page: Any) -> list[str]:
     return [e["eventName"] for e in page["customEvents"]]
 
 
+@pytest.mark.usefixtures("week")
 def test_the_singer_taps_iso_date_window_selects_the_days_inside_it(
-    client: TestClient, tenant: Tenant, week: list[str]
+    client: TestClient, tenant: Tenant
 ) -> None:
     window = f"date>={iso(BASE + 2 * DAY)};date<={iso(BASE + 4 * DAY)}"
     page = events(client, tenant, filter=window, sort="date", pageSize="500")
@@ -55,9 +56,8 @@ def test_the_singer_taps_iso_date_window_selects_the_days_inside_it(
     assert page["totalHits"] == 3
 
 
-def test_epoch_millisecond_and_strict_comparisons(
-    client: TestClient, tenant: Tenant, week: list[str]
-) -> None:
+@pytest.mark.usefixtures("week")
+def test_epoch_millisecond_and_strict_comparisons(client: TestClient, tenant: Tenant) -> None:
     strict = events(client, tenant, filter=f"date>{BASE + 2 * DAY};date<{BASE + 5 * DAY}")
     assert names(strict) == ["day3", "day4"]
     exact = events(client, tenant, filter=f"date=={BASE + 6 * DAY}")
@@ -79,8 +79,9 @@ def test_sort_descending_by_date_walks_every_event_once_newest_first(
     assert seen == list(reversed(week))
 
 
+@pytest.mark.usefixtures("week")
 def test_event_name_and_identify_id_clauses_join_the_date_clauses(
-    client: TestClient, tenant: Tenant, week: list[str]
+    client: TestClient, tenant: Tenant
 ) -> None:
     create_user(client, tenant, "other-user")
     add_event(client, tenant, "other-user", "day3", date=BASE + 3 * DAY)

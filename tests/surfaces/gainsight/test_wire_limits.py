@@ -1,4 +1,4 @@
-"""Gainsight error envelopes for the body cap (413) and the rate limit (429), SPEC §3.1 and §4.
+"""Gainsight error envelopes for the body cap (413) and the rate limit (429).
 
 Each test sets its own limits by parametrizing ``settings_overrides`` directly.
 """
@@ -13,11 +13,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
-from tests.conftest import snapshot
-from tests.factories import gainsight_event, gainsight_user, gs_headers
+from tests.factories import gainsight_event, gainsight_user
+from tests.support.headers import gs_headers
+from tests.support.rows import snapshot
+from tests.support.tenants import Tenant
 from tests.surfaces.gainsight.support import assert_error, create_user
 
-Tenant = dict[str, Any]
 SMALL_CAP = {"max_body_bytes": 2000}
 THREE_PER_MINUTE = {"gainsight_rate_limit": "3/minute"}
 PADDING = "x" * 3000

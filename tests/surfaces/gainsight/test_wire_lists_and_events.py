@@ -1,24 +1,21 @@
-"""Golden wire tests for the Gainsight list endpoints and custom events (SPEC §3.1)."""
+"""Golden wire tests for the Gainsight list endpoints and custom events."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from tests.factories import gainsight_event, gainsight_not_found, gs_headers
+from tests.factories import gainsight_event, gainsight_not_found
+from tests.support.clock import now_ms
+from tests.support.headers import gs_headers
+from tests.support.tenants import Tenant
 from tests.surfaces.gainsight.support import (
     add_event,
     assert_error,
     create_user,
     events_of,
     list_users,
-    now_ms,
 )
-
-Tenant = dict[str, Any]
-
 
 # --- GET /v1/users --------------------------------------------------------------------------
 

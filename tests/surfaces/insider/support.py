@@ -1,5 +1,5 @@
-"""Helpers shared by the Insider surface tests: headers, the byte-exact bodies of SPEC §3.3,
-request builders and the rows a deletion leaves behind."""
+"""Helpers shared by the Insider surface tests: the vendor's answers byte for byte, request
+builders and the answer shapes of upsert and attribute deletion."""
 
 from __future__ import annotations
 
@@ -7,18 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx2
-from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from obliviate.bootstrap import Container
-from obliviate.storage import tables as t
-
-Tenant = dict[str, Any]
-Snapshot = dict[str, list[tuple[Any, ...]]]
+from tests.support.headers import insider_headers
+from tests.support.tenants import Tenant
 
 BASE = "/api/user/v1"
 
-# Byte for byte as SPEC §3.3 and seed 002 give them.
+# Byte for byte as the vendor answers.
 EMPTY = b"{}"
 USERS_UNDEFINED = b'{"error":"users must be defined: bad request"}'
 NO_SUCH_USER = b'{"error":"no such user for these identifiers: no data"}'
@@ -35,11 +31,6 @@ ACCESS_DENIED = (
 TOO_MANY_REQUESTS = b'{"error":"rejected: too many requests"}'
 
 
-def headers(tenant: Tenant) -> dict[str, str]:
-    creds = tenant["insider"]
-    return {"X-PARTNER-NAME": creds["partner_name"], "X-REQUEST-TOKEN": creds["request_token"]}
-
-
 def send(
     client: TestClient, sent_headers: dict[str, str], method: str, path: str, body: Any
 ) -> httpx2.Response:
@@ -51,7 +42,7 @@ def send(
 
 def call(client: TestClient, tenant: Tenant, method: str, path: str, body: Any) -> httpx2.Response:
     """One Insider call with the tenant's own credentials."""
-    return send(client, headers(tenant), method, path, body)
+    return send(client, insider_headers(tenant), method, path, body)
 
 
 def assert_body(response: httpx2.Response, status: int, content: bytes) -> None:
@@ -87,7 +78,7 @@ def ev(name: str, timestamp: str, **params: Any) -> dict[str, Any]:
 
 
 def counts(successful: int, failed: int = 0, errors: dict[str, list[str]] | None = None) -> Any:
-    """The upsert / attribute-delete answer as SPEC §3.3 shapes it."""
+    """The upsert / attribute-delete answer: counts of successful and failed users."""
     return {
         "data": {
             "successful": {"count": successful} if successful else {},
@@ -126,24 +117,3 @@ def events_of(
 
 def epoch(iso: str) -> int:
     return int(datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp())
-
-
-def tenant_id_of(container: Container, tenant: Tenant) -> str:
-    with container.engine.connect() as conn:
-        found = conn.execute(
-            select(t.tenants.c.tenant_id).where(t.tenants.c.name == tenant["tenant"])
-        ).scalar_one()
-    return str(found)
-
-
-def rows_of_tenant(snap: Snapshot, tenant_id: str) -> Snapshot:
-    """The part of a snapshot that belongs to one tenant (``tenant_id`` leads every key)."""
-    return {table: [r for r in rows if r[0] == repr(tenant_id)] for table, rows in snap.items()}
-
-
-def receipts_of(container: Container, tenant_id: str) -> list[dict[str, Any]]:
-    with container.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.receipts).where(t.receipts.c.tenant_id == tenant_id).order_by(t.receipts.c.seq)
-        )
-        return [dict(r._mapping) for r in rows]

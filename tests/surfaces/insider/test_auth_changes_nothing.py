@@ -1,6 +1,6 @@
-"""Every mutating Insider endpoint runs nothing when auth fails (SPEC §3.3: "No operation runs
-when auth fails"; seed 002: "If the token is incorrect, no operation will be executed"), and
-another tenant's credentials reach only that tenant's rows."""
+"""Every mutating Insider endpoint runs nothing when auth fails (as the vendor documents: with an
+incorrect token no operation is executed), and another tenant's credentials reach only that
+tenant's rows."""
 
 from __future__ import annotations
 
@@ -11,21 +11,19 @@ import pytest
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
-from tests.conftest import snapshot
+from tests.support.headers import insider_headers
+from tests.support.rows import rows_of_tenant, snapshot, tenant_id_of
+from tests.support.tenants import Tenant
 from tests.surfaces.insider.support import (
     ACCESS_DENIED,
     NO_SUCH_USER,
     PARTNER_INVALID,
-    Tenant,
     assert_body,
     assert_json,
     attributes_of,
     counts,
     ev,
-    headers,
-    rows_of_tenant,
     send,
-    tenant_id_of,
     upsert,
     user,
 )
@@ -148,7 +146,9 @@ def test_another_tenants_credentials_never_reach_the_victim(
     mutation = MUTATIONS[name]
     victim_tenant = tenant_id_of(container, tenant)
     before = rows_of_tenant(snapshot(container), victim_tenant)
-    response = send(client, headers(other_tenant), mutation.method, mutation.path, mutation.body)
+    response = send(
+        client, insider_headers(other_tenant), mutation.method, mutation.path, mutation.body
+    )
     if isinstance(mutation.other_tenant_body, bytes):
         assert_body(response, mutation.other_tenant_status, mutation.other_tenant_body)
     else:
@@ -167,7 +167,7 @@ def test_an_upsert_with_another_tenants_credentials_creates_a_separate_user_ther
     client: TestClient, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     body = MUTATIONS["upsert"].body
-    response = send(client, headers(other_tenant), "POST", "/upsert", body)
+    response = send(client, insider_headers(other_tenant), "POST", "/upsert", body)
     assert_json(response, 200, counts(1))
     assert attributes_of(client, other_tenant, {"uuid": VICTIM}) == {
         "name": "Changed",

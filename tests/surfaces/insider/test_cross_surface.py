@@ -1,5 +1,5 @@
-"""Insider and Gainsight over one store (SPEC §1: Gainsight's ``identifyId`` is the profile's
-``uuid`` identifier; §2: deletion and revival hold on every surface)."""
+"""Insider and Gainsight over one store: Gainsight's ``identifyId`` is the profile's ``uuid``
+identifier, and deletion and revival on one surface hold on the other."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from obliviate.jobs.worker import Worker
-from tests.factories import gainsight_not_found, gs_headers, uid
+from tests.factories import gainsight_not_found, uid
+from tests.support.headers import gs_headers
+from tests.support.tenants import Tenant
 from tests.surfaces.gainsight.support import DELETED_BODY, add_event, create_user, events_of
 from tests.surfaces.insider.support import (
     EMPTY,
     NO_SUCH_USER,
-    Tenant,
     assert_body,
     assert_json,
     call,

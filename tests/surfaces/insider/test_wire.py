@@ -1,4 +1,4 @@
-"""Golden wire tests for Insider's upsert endpoint (SPEC §3.3, seed 002).
+"""Golden wire tests for Insider's upsert endpoint: requests and answers as the vendor's own.
 
 Profile reads: test_wire_profile.py; identifier deletion, identifier change, user and attribute
 deletion: test_wire_identity.py; partner auth, 413 and 429: test_wire_auth_and_limits.py.
@@ -12,11 +12,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.factories import uid
+from tests.support.headers import insider_headers
+from tests.support.tenants import Tenant
 from tests.surfaces.insider.support import (
     BASE,
     NO_SUCH_USER,
     USERS_UNDEFINED,
-    Tenant,
     assert_body,
     assert_json,
     attributes_of,
@@ -24,7 +25,6 @@ from tests.surfaces.insider.support import (
     counts,
     ev,
     events_of,
-    headers,
     profile,
     upsert,
     user,
@@ -327,5 +327,5 @@ def test_upsert_of_exactly_1000_users_with_ten_events_each_is_accepted(
 def test_upsert_body_of_the_wrong_shape_is_a_bad_request(
     client: TestClient, tenant: Tenant, raw: bytes, expected: bytes
 ) -> None:
-    response = client.post(f"{BASE}/upsert", content=raw, headers=headers(tenant))
+    response = client.post(f"{BASE}/upsert", content=raw, headers=insider_headers(tenant))
     assert_body(response, 400, expected)

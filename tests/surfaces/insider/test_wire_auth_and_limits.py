@@ -1,4 +1,4 @@
-"""Insider's partner auth, body cap and rate limit, byte for byte (SPEC §3.3, seed 002).
+"""Insider's partner auth, body cap and rate limit, byte for byte as the vendor answers.
 
 That a refused request changes no row is shown per endpoint in test_auth_changes_nothing.py.
 """
@@ -12,17 +12,17 @@ import pytest
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
-from tests.conftest import snapshot
 from tests.factories import uid
+from tests.support.headers import gs_headers, insider_headers
+from tests.support.rows import snapshot
+from tests.support.tenants import Tenant
 from tests.surfaces.insider.support import (
     ACCESS_DENIED,
     BASE,
     PARTNER_INVALID,
     TOO_MANY_REQUESTS,
-    Tenant,
     assert_body,
     call,
-    headers,
     send,
     upsert,
     user,
@@ -42,7 +42,7 @@ ENDPOINT_IDS = [f"{method} {path}" for method, path, _ in ENDPOINTS]
 
 def partner_variants(tenant: Tenant) -> dict[str, dict[str, str]]:
     """Headers whose partner name is refused before the token is looked at."""
-    good = headers(tenant)
+    good = insider_headers(tenant)
     partner = good["X-PARTNER-NAME"]
     token = good["X-REQUEST-TOKEN"]
     return {
@@ -57,7 +57,7 @@ def partner_variants(tenant: Tenant) -> dict[str, dict[str, str]]:
 
 def token_variants(tenant: Tenant, other: Tenant) -> dict[str, dict[str, str]]:
     """Headers with a valid-looking lowercase partner that are refused as access denied."""
-    good = headers(tenant)
+    good = insider_headers(tenant)
     partner = good["X-PARTNER-NAME"]
     token = good["X-REQUEST-TOKEN"]
     return {
@@ -132,7 +132,7 @@ def test_a_body_over_the_cap_is_refused_with_the_size_in_the_message(
 ) -> None:
     before = snapshot(container)
     response = client.request(
-        method, f"{BASE}{path}", content=big_upsert(2001), headers=headers(tenant)
+        method, f"{BASE}{path}", content=big_upsert(2001), headers=insider_headers(tenant)
     )
     assert_body(response, 413, TOO_LARGE_2000)
     assert snapshot(container) == before
@@ -149,19 +149,23 @@ def test_the_cap_holds_for_a_chunked_body_without_a_content_length(
         for start in range(0, len(raw), 500):
             yield raw[start : start + 500]
 
-    response = client.post(f"{BASE}/upsert", content=chunks(), headers=headers(tenant))
+    response = client.post(f"{BASE}/upsert", content=chunks(), headers=insider_headers(tenant))
     assert_body(response, 413, TOO_LARGE_2000)
     assert snapshot(container) == before
 
 
 @pytest.mark.parametrize("settings_overrides", [SMALL_CAP], ids=["cap-2000"])
 def test_a_body_of_exactly_the_cap_is_accepted(client: TestClient, tenant: Tenant) -> None:
-    response = client.post(f"{BASE}/upsert", content=big_upsert(2000), headers=headers(tenant))
+    response = client.post(
+        f"{BASE}/upsert", content=big_upsert(2000), headers=insider_headers(tenant)
+    )
     assert_body(response, 200, b'{"data":{"successful":{"count":1},"fail":{}}}')
 
 
 def test_the_default_cap_is_five_million_bytes(client: TestClient, tenant: Tenant) -> None:
-    response = client.post(f"{BASE}/upsert", content=big_upsert(5_000_001), headers=headers(tenant))
+    response = client.post(
+        f"{BASE}/upsert", content=big_upsert(5_000_001), headers=insider_headers(tenant)
+    )
     assert_body(
         response,
         413,
@@ -246,7 +250,5 @@ def test_the_insider_limit_is_its_own_and_leaves_other_surfaces_alone(
     for _ in range(3):
         assert call(client, tenant, "POST", "/profile", body).status_code == 404
     assert_body(call(client, tenant, "POST", "/profile", body), 429, TOO_MANY_REQUESTS)
-    gainsight = client.get(
-        "/v1/users", headers={"X-APTRINSIC-API-KEY": tenant["gainsight"]["api_key"]}
-    )
+    gainsight = client.get("/v1/users", headers=gs_headers(tenant))
     assert gainsight.status_code == 200, gainsight.text

@@ -1,4 +1,4 @@
-"""Golden wire tests for Insider's identifier and deletion endpoints (SPEC §3.3, seed 002):
+"""Golden wire tests for Insider's identifier and deletion endpoints, as the vendor answers:
 ``DELETE`` and ``PATCH /api/user/v1/identity``, ``POST /delete`` and ``POST /attribute/delete``."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.jobs.worker import Worker
-from tests.conftest import snapshot
 from tests.factories import uid
+from tests.support.rows import receipts_of, snapshot, tenant_id_of
+from tests.support.tenants import Tenant
 from tests.surfaces.insider.support import (
     EMPTY,
     IDENTIFIER_TAKEN,
@@ -19,7 +20,6 @@ from tests.surfaces.insider.support import (
     SAME_VALUES,
     SOLE_IDENTIFIER,
     USERS_UNDEFINED,
-    Tenant,
     assert_body,
     assert_json,
     attributes_of,
@@ -28,8 +28,6 @@ from tests.surfaces.insider.support import (
     ev,
     events_of,
     profile,
-    receipts_of,
-    tenant_id_of,
     upsert,
     user,
 )
@@ -134,9 +132,8 @@ def test_deleting_two_identifiers_in_one_request_is_a_bad_request(
     assert snapshot(container) == before
 
 
-def test_deleting_an_unknown_identifier_is_not_found(
-    client: TestClient, tenant: Tenant, person: str
-) -> None:
+@pytest.mark.usefixtures("person")
+def test_deleting_an_unknown_identifier_is_not_found(client: TestClient, tenant: Tenant) -> None:
     for identifiers in ({"email": "other@mail.com"}, {"custom": {"user_loyalty_id": "nope"}}):
         assert_body(delete_identity(client, tenant, identifiers), 404, NO_SUCH_USER)
 
@@ -184,8 +181,9 @@ def test_changing_a_custom_identifier_moves_the_user_to_the_new_value(
     assert attributes_of(client, tenant, new)["uuid"] == person
 
 
+@pytest.mark.usefixtures("person")
 def test_changing_an_identifier_to_the_same_value_is_a_bad_request(
-    client: TestClient, tenant: Tenant, person: str, container: Container
+    client: TestClient, tenant: Tenant, container: Container
 ) -> None:
     before = snapshot(container)
     for old, new in (
@@ -197,8 +195,9 @@ def test_changing_an_identifier_to_the_same_value_is_a_bad_request(
     assert snapshot(container) == before
 
 
+@pytest.mark.usefixtures("person")
 def test_changing_an_identifier_to_one_another_user_holds_is_a_bad_request(
-    client: TestClient, tenant: Tenant, person: str, container: Container
+    client: TestClient, tenant: Tenant, container: Container
 ) -> None:
     upsert(client, tenant, user({"email": "taken@mail.com"}))
     before = snapshot(container)
@@ -207,17 +206,17 @@ def test_changing_an_identifier_to_one_another_user_holds_is_a_bad_request(
     assert snapshot(container) == before
 
 
-def test_changing_an_unknown_identifier_is_not_found(
-    client: TestClient, tenant: Tenant, person: str
-) -> None:
+@pytest.mark.usefixtures("person")
+def test_changing_an_unknown_identifier_is_not_found(client: TestClient, tenant: Tenant) -> None:
     response = change_identity(
         client, tenant, {"email": "nobody@mail.com"}, {"email": "n@mail.com"}
     )
     assert_body(response, 404, NO_SUCH_USER)
 
 
+@pytest.mark.usefixtures("person")
 def test_identity_change_of_the_wrong_shape_is_a_bad_request(
-    client: TestClient, tenant: Tenant, person: str
+    client: TestClient, tenant: Tenant
 ) -> None:
     response = call(client, tenant, "PATCH", "/identity", {"old_identifier": {"email": EMAIL}})
     assert_body(response, 400, b'{"error":"new_identifier must be an object: bad request"}')
@@ -285,8 +284,9 @@ def test_deleting_an_unknown_or_already_deleted_user_is_not_found(
     assert_body(call(client, tenant, "POST", "/delete", body), 404, NO_SUCH_USER)
 
 
+@pytest.mark.usefixtures("person")
 def test_user_delete_without_identifiers_is_a_bad_request(
-    client: TestClient, tenant: Tenant, person: str, container: Container
+    client: TestClient, tenant: Tenant, container: Container
 ) -> None:
     before = snapshot(container)
     response = call(client, tenant, "POST", "/delete", {"identifiers": {}})

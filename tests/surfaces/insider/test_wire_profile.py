@@ -1,4 +1,4 @@
-"""Golden wire tests for Insider's profile endpoint (SPEC §3.3, seed 002): attributes, events
+"""Golden wire tests for Insider's profile endpoint, as the vendor answers: attributes, events
 between dates with wanted params, and the not-found body."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.factories import uid
+from tests.support.tenants import Tenant
 from tests.surfaces.insider.support import (
     NO_SUCH_USER,
-    Tenant,
     assert_body,
     assert_json,
     call,
@@ -92,8 +92,9 @@ def test_profile_answers_only_the_wanted_attributes(
     )
 
 
+@pytest.mark.usefixtures("person")
 def test_profile_answers_wanted_events_between_the_dates_with_only_the_wanted_params(
-    client: TestClient, tenant: Tenant, person: str
+    client: TestClient, tenant: Tenant
 ) -> None:
     response = profile(
         client,
@@ -123,8 +124,9 @@ def test_profile_answers_wanted_events_between_the_dates_with_only_the_wanted_pa
     )
 
 
+@pytest.mark.usefixtures("person")
 def test_profile_events_without_dates_are_all_of_them_oldest_first(
-    client: TestClient, tenant: Tenant, person: str
+    client: TestClient, tenant: Tenant
 ) -> None:
     found = events_of(client, tenant, {"email": "ADA@example.com"}, "purchase")
     assert [e["event_params"]["product_id"] for e in found["purchase"]] == ["p1", "p2", "p3"]
@@ -134,9 +136,8 @@ def test_profile_events_without_dates_are_all_of_them_oldest_first(
     }
 
 
-def test_profile_of_an_unknown_user_is_not_found(
-    client: TestClient, tenant: Tenant, person: str
-) -> None:
+@pytest.mark.usefixtures("person")
+def test_profile_of_an_unknown_user_is_not_found(client: TestClient, tenant: Tenant) -> None:
     for ident in (
         {"uuid": "nobody"},
         {"email": "nobody@example.com"},
@@ -147,7 +148,7 @@ def test_profile_of_an_unknown_user_is_not_found(
 
 
 def test_profile_of_another_tenants_user_is_not_found(
-    client: TestClient, tenant: Tenant, other_tenant: Tenant, person: str
+    client: TestClient, other_tenant: Tenant, person: str
 ) -> None:
     assert_body(profile(client, other_tenant, {"uuid": person}), 404, NO_SUCH_USER)
 

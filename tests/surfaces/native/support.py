@@ -16,23 +16,14 @@ from obliviate.bootstrap import Container
 from obliviate.jobs.worker import Worker
 from obliviate.services.tenants import create_token
 from obliviate.storage import tables as t
-
-Tenant = dict[str, Any]
-Snapshot = dict[str, list[tuple[Any, ...]]]
+from tests.support.clock import now_ms
+from tests.support.headers import bearer, native_headers
+from tests.support.tenants import Tenant
 
 API = "/api/v1"
 PROBLEM_BASE = "https://obliviate.dev/problems/"
 TERMINAL = frozenset({"completed", "partial", "failed", "cancelled"})
 CONFIRM = {"X-Obliviate-Confirm-Mass-Delete": "yes"}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def native_headers(tenant: Tenant) -> dict[str, str]:
-    """The tenant's own token: it carries every scope."""
-    return bearer(tenant["native"]["token"])
 
 
 def scoped_token(container: Container, tenant: Tenant, *scopes: str) -> dict[str, str]:
@@ -41,10 +32,6 @@ def scoped_token(container: Container, tenant: Tenant, *scopes: str) -> dict[str
         container.tenant_store, name=tenant["tenant"], scopes=list(scopes), now=now_ms()
     )
     return bearer(token)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def assert_problem(response: httpx2.Response, status: int, kind: str | None = None) -> Any:
@@ -123,6 +110,21 @@ def own_device(
         assert posted.status_code == 200, posted.text
     owned = client.put(f"{API}/profiles/{uuid}/devices/{rid}", headers=headers)
     assert owned.status_code == 200, owned.text
+
+
+# What a deletion of person_with_history counts, by kind: uuid + email, 3 events, 2 devices
+# with 3 tags and 1 alias.
+HISTORY_COUNTS = {
+    "aliases": 1,
+    "devices": 2,
+    # The profile's key and its two devices'.
+    "keys": 3,
+    "events": 3,
+    "identifiers": 2,
+    "merges": 0,
+    "profiles": 1,
+    "tags": 3,
+}
 
 
 def person_with_history(client: TestClient, tenant: Tenant, uuid: str, tag: str = "") -> None:
@@ -207,22 +209,6 @@ def run_until_terminal(
     return str(job_row(container, job_id).state)
 
 
-def tenant_id_of(container: Container, tenant: Tenant) -> str:
-    with container.engine.connect() as conn:
-        found = conn.execute(
-            select(t.tenants.c.tenant_id).where(t.tenants.c.name == tenant["tenant"])
-        ).scalar_one()
-    return str(found)
-
-
-def jobs_of(container: Container, tenant_id: str, kind: str | None = None) -> list[Any]:
-    query = select(t.jobs).where(t.jobs.c.tenant_id == tenant_id).order_by(t.jobs.c.job_id)
-    if kind is not None:
-        query = query.where(t.jobs.c.kind == kind)
-    with container.engine.connect() as conn:
-        return list(conn.execute(query))
-
-
 def plant_event(container: Container, tenant_id: str, profile_id: int, event_id: int) -> None:
     """Write an event row for a profile behind the services' back (a leftover to find)."""
     with container.engine.begin() as conn:
@@ -244,9 +230,3 @@ def receipts(client: TestClient, tenant: Tenant, since: int = 0) -> list[Any]:
     assert response.status_code == 200, response.text
     found: list[Any] = response.json()["receipts"]
     return found
-
-
-def rows_of_tenant(snap: Snapshot, tenant_id: str) -> Snapshot:
-    """The part of a snapshot that belongs to one tenant (``tenant_id`` leads every key). On
-    PostgreSQL the database outlives each test, so a worker may also run older tests' jobs."""
-    return {table: [r for r in rows if r[0] == repr(tenant_id)] for table, rows in snap.items()}

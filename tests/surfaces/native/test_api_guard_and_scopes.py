@@ -1,7 +1,6 @@
-"""Who may delete, and how much (SPEC §2.7, §3.4; issue 5): token scopes answer 403 problem+json
-and change nothing; the mass-delete guard refuses bursts past the allowance of the last 60
-minutes on the native API and on Gainsight, each in its own envelope, unless the caller confirms
-the burst."""
+"""Who may delete, and how much: token scopes answer 403 problem+json and change nothing; the
+mass-delete guard refuses bursts past the allowance of the last 60 minutes on the native API and on
+Gainsight, each in its own envelope, unless the caller confirms the burst."""
 
 from __future__ import annotations
 
@@ -12,18 +11,18 @@ import pytest
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
-from tests.conftest import FakeClock, snapshot
-from tests.factories import gs_headers
+from tests.support.clock import FakeClock
+from tests.support.headers import gs_headers, native_headers
+from tests.support.rows import snapshot
+from tests.support.tenants import Tenant
 from tests.surfaces.gainsight.support import assert_error as assert_gainsight_error
 from tests.surfaces.native.support import (
     API,
     CONFIRM,
-    Tenant,
     accepted_job,
     assert_problem,
     create_profile,
     get_profile,
-    native_headers,
     scoped_token,
     subject,
     submit,
@@ -267,7 +266,7 @@ def test_the_allowance_grows_with_the_tenants_profiles(
     clock = FakeClock()
     monkeypatch.setattr(container.clock, "now_ms", clock.now_ms)
     uuids = people(client, tenant, 50)  # 10% of 50 = 5 > the floor of 3
-    # Measured against the profiles there when the last 60 minutes began (SPEC §5.4).
+    # Measured against the profiles there when the last 60 minutes began.
     clock.advance(3600)
     for uuid in uuids[:5]:
         assert soft_delete(client, tenant, uuid).status_code == 200

@@ -1,6 +1,6 @@
-"""Native profiles (SPEC §3.4, §2.1-2.2; issue 5): PUT/GET/list with a cursor, batches of
-events, soft and hard deletes, restore within the revival window, and single-profile dry runs
-whose counts the real deletion then reports exactly."""
+"""Native profiles: PUT/GET/list with a cursor, batches of events, soft and hard deletes, restore
+within the revival window, and single-profile dry runs whose counts the real deletion then reports
+exactly."""
 
 from __future__ import annotations
 
@@ -12,34 +12,22 @@ from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.jobs.worker import Worker
-from tests.conftest import snapshot
+from tests.support.headers import native_headers
+from tests.support.rows import snapshot
+from tests.support.tenants import Tenant
 from tests.surfaces.native.support import (
     API,
-    Tenant,
+    HISTORY_COUNTS,
     add_events,
     assert_problem,
     create_profile,
     get_profile,
-    native_headers,
     own_device,
     person_with_history,
     put_profile,
     receipts,
     run_until_terminal,
 )
-
-# What person_with_history holds: uuid + email, 3 events, 2 devices with 3 tags and 1 alias.
-HISTORY_COUNTS = {
-    "aliases": 1,
-    "devices": 2,
-    # The profile's key and its two devices'.
-    "keys": 3,
-    "events": 3,
-    "identifiers": 2,
-    "merges": 0,
-    "profiles": 1,
-    "tags": 3,
-}
 
 
 def delete(client: TestClient, tenant: Tenant, uuid: str, query: str = "") -> Any:

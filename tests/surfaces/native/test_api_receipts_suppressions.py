@@ -1,7 +1,6 @@
-"""Receipts and suppressions on the native API (SPEC §1 Receipt/Suppression, §2.6, §3.4;
-issue 5): receipts by id and by time, holding only a keyed hash of the subject; a hard delete
-with ``suppress=true`` refuses the person's identifiers on every surface, each in its own
-envelope, until ``DELETE /api/v1/suppressions/{type}/{value}``."""
+"""Receipts and suppressions on the native API: receipts by id and by time, holding only a keyed
+hash of the subject; a hard delete with ``suppress=true`` refuses the person's identifiers on
+every surface, each in its own envelope, until ``DELETE /api/v1/suppressions/{type}/{value}``."""
 
 from __future__ import annotations
 
@@ -14,21 +13,20 @@ from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
 from obliviate.jobs.worker import Worker
-from tests.conftest import snapshot
-from tests.factories import gainsight_user, gs_headers
-from tests.surfaces.engagelab.support import INVALID, el_headers
+from tests.factories import gainsight_user
+from tests.support.headers import el_headers, gs_headers, insider_headers, native_headers
+from tests.support.rows import snapshot
+from tests.support.tenants import Tenant
+from tests.surfaces.engagelab.support import INVALID
 from tests.surfaces.engagelab.support import assert_error as assert_engagelab_error
 from tests.surfaces.gainsight.support import assert_error as assert_gainsight_error
-from tests.surfaces.insider.support import headers as insider_headers
 from tests.surfaces.native.support import (
     API,
-    Tenant,
     accepted_job,
     assert_problem,
     create_profile,
     get_profile,
     job_status,
-    native_headers,
     own_device,
     person_with_history,
     put_profile,
@@ -162,7 +160,7 @@ def test_a_batch_writes_one_receipt_per_person_with_the_batchs_counts(
 
 
 def test_receipts_name_the_surface_that_asked(
-    client: TestClient, container: Container, worker: Worker, tenant: Tenant
+    client: TestClient, worker: Worker, tenant: Tenant
 ) -> None:
     created = client.post("/v1/users", json=gainsight_user("gs-1"), headers=gs_headers(tenant))
     assert created.status_code == 201, created.text

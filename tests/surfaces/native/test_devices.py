@@ -1,6 +1,5 @@
-"""Native device endpoints (SPEC §1 Device, §3.4; issue 3): platform, timezone and info, which the
-vendor sets from its client SDK, on ``PUT/GET /api/v1/devices/{rid}``. Errors are RFC 9457
-problem details."""
+"""Native device endpoints: platform, timezone and info, which the vendor sets from its client SDK,
+on ``PUT/GET /api/v1/devices/{rid}``. Errors are RFC 9457 problem details."""
 
 from __future__ import annotations
 
@@ -12,14 +11,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
-from tests.conftest import snapshot
-from tests.surfaces.engagelab.support import (
-    Tenant,
-    el_headers,
-    native_headers,
-    set_device,
-    tags_count,
-)
+from tests.support.headers import el_headers, gs_headers, native_headers
+from tests.support.rows import snapshot
+from tests.support.tenants import Tenant
+from tests.surfaces.engagelab.support import set_device, tags_count
 
 RID = "native-phone"
 FULL = {"platform": "ios", "timezone": "Asia/Tokyo", "info": {"model": "iPhone15,2", "os": "17"}}
@@ -214,7 +209,7 @@ def test_another_tenants_engagelab_secret_is_not_a_bearer_token(
 
 
 def test_another_tenants_device_is_404_and_its_put_makes_a_separate_device(
-    client: TestClient, container: Container, tenant: Tenant, other_tenant: Tenant
+    client: TestClient, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     assert put_device(client, tenant, RID, FULL).status_code == 201
     set_device(client, tenant, RID, add=["news"])
@@ -232,7 +227,7 @@ def test_another_tenant_cannot_own_this_tenants_device(
 ) -> None:
     assert put_device(client, tenant, RID, FULL).status_code == 201
     user = {"identifyId": "b-user", "propertyKeys": ["AP-1"]}
-    b_headers = {"X-APTRINSIC-API-KEY": other_tenant["gainsight"]["api_key"]}
+    b_headers = gs_headers(other_tenant)
     assert client.post("/v1/users", json=user, headers=b_headers).status_code == 201
     before = snapshot(container)
     response = client.put(

@@ -1,7 +1,7 @@
-"""The native API describes itself (SPEC §3.4; issue 5): an OpenAPI 3.1 document at
-``/api/v1/openapi.json`` and a browsable page at ``/docs`` that list every native route the app
-serves, and every one of those routes answers 401 problem+json with ``WWW-Authenticate`` when
-the bearer token is missing or wrong."""
+"""The native API describes itself: an OpenAPI 3.1 document at ``/api/v1/openapi.json`` and a
+browsable page at ``/docs`` that list every native route the app serves, and every one of those
+routes answers 401 problem+json with ``WWW-Authenticate`` when the bearer token is missing or
+wrong."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from obliviate.bootstrap import Container
-from tests.conftest import snapshot
-from tests.surfaces.native.support import API, Tenant, assert_problem
+from tests.support.headers import native_headers
+from tests.support.rows import snapshot
+from tests.support.tenants import Tenant
+from tests.surfaces.native.support import API, assert_problem
 
 SELF_DESCRIBING = {f"{API}/openapi.json"}
 PATH_PARAM = re.compile(r"{([^}]+)}")
@@ -80,7 +82,9 @@ def test_the_document_is_openapi_3_1_and_lists_every_native_route_of_the_app(
     assert documented(document) == served
 
 
-def test_the_routes_issue_5_names_are_all_there(document: dict[str, Any]) -> None:
+def test_every_profile_deletion_receipt_and_suppression_route_is_documented(
+    document: dict[str, Any],
+) -> None:
     wanted = {
         ("PUT", f"{API}/profiles/{{uuid}}"),
         ("GET", f"{API}/profiles/{{uuid}}"),
@@ -179,16 +183,15 @@ def test_the_document_needs_no_token_and_names_no_tenant(
     client: TestClient, tenant: Tenant
 ) -> None:
     anonymous = client.get(f"{API}/openapi.json")
-    authenticated = client.get(
-        f"{API}/openapi.json", headers={"Authorization": f"Bearer {tenant['native']['token']}"}
-    )
+    authenticated = client.get(f"{API}/openapi.json", headers=native_headers(tenant))
     assert anonymous.content == authenticated.content
     assert tenant["tenant"] not in anonymous.text
 
 
 @pytest.mark.parametrize("kind", list(BAD_AUTH))
+@pytest.mark.usefixtures("tenant")
 def test_every_native_route_answers_401_problem_with_www_authenticate_and_changes_nothing(
-    client: TestClient, container: Container, tenant: Tenant, kind: str
+    client: TestClient, container: Container, kind: str
 ) -> None:
     routes = sorted(served_routes(client))
     before = snapshot(container)

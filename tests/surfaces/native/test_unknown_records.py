@@ -8,7 +8,9 @@ from starlette.testclient import TestClient
 
 from obliviate.domain.errors import AccountNotFound, ModelNotFound
 from obliviate.http.native.errors import to_response
-from tests.surfaces.native.support import API, PROBLEM_BASE, Tenant, assert_problem, native_headers
+from tests.support.headers import native_headers
+from tests.support.tenants import Tenant
+from tests.surfaces.native.support import API, PROBLEM_BASE, assert_problem
 
 UNKNOWN = [
     # (method, path, detail)

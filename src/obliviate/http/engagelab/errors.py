@@ -6,35 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from obliviate.domain.errors import (
-    AccountNotFound,
-    AuthenticationError,
-    BatchTooLarge,
-    ConflictError,
-    DependencyUnavailable,
-    DeviceNotFound,
-    DuplicateAccount,
-    DuplicateProfile,
-    Forbidden,
-    IdempotencyMismatch,
-    IdentifierInUse,
-    IdentifierUnchanged,
-    JobNotFound,
-    MassDeletionRefused,
-    MergeLimitExceeded,
-    MissingCredentials,
-    ModelNotFound,
-    NotCancellable,
-    NotFoundError,
-    ObliviateError,
-    ProfileNotFound,
-    RateLimited,
-    ReceiptNotFound,
-    SoleIdentifier,
-    Suppressed,
-    SuppressionNotFound,
-    ValidationError,
-)
+from obliviate.domain import errors as domain
 from obliviate.http.body import BodyTooLarge, MalformedJson
 from obliviate.http.errors import ErrorTable, entry
 from obliviate.http.json import json_response as shared_json_response
@@ -66,27 +38,27 @@ def error_response(
     )
 
 
-def _invalid(exc: ObliviateError) -> Response:
+def _invalid(exc: domain.ObliviateError) -> Response:
     # EngageLab has one code for every refusal of the request itself; the message tells them
     # apart, and errors it has no notion of (a deletion job, a receipt) answer 400 with it too.
     return error_response(400, INVALID, str(exc))
 
 
-def _conflict(exc: ConflictError) -> Response:
+def _conflict(exc: domain.ConflictError) -> Response:
     return error_response(409, INVALID, str(exc))
 
 
-def _invalid_field(exc: ValidationError) -> Response:
+def _invalid_field(exc: domain.ValidationError) -> Response:
     return error_response(400, INVALID, f"invalid {exc.field}: {exc.message}")
 
 
-def _auth_failed(_: AuthenticationError) -> Response:
+def _auth_failed(_: domain.AuthenticationError) -> Response:
     return error_response(
         401, AUTH_FAILED, "authentication failed: app_key or master_secret is wrong"
     )
 
 
-def _rate_limited(exc: RateLimited) -> Response:
+def _rate_limited(exc: domain.RateLimited) -> Response:
     return error_response(
         429,
         TOO_FREQUENT,
@@ -95,7 +67,7 @@ def _rate_limited(exc: RateLimited) -> Response:
     )
 
 
-def _unavailable(exc: DependencyUnavailable) -> Response:
+def _unavailable(exc: domain.DependencyUnavailable) -> Response:
     return error_response(
         503,
         UNAVAILABLE,
@@ -110,36 +82,41 @@ TABLE = ErrorTable(
         lambda e: error_response(413, INVALID, f"request body is bigger than {e.limit} bytes"),
     ),
     entry(MalformedJson, lambda e: error_response(400, INVALID, f"invalid JSON body: {e}")),
-    entry(ObliviateError, _invalid),
-    entry(AuthenticationError, _auth_failed),
+    entry(domain.ObliviateError, _invalid),
+    entry(domain.AuthenticationError, _auth_failed),
     entry(
-        MissingCredentials,
+        domain.MissingCredentials,
         lambda _: error_response(401, AUTH_MISSING, "authentication information is missing"),
     ),
-    entry(Forbidden, _invalid),
-    entry(ValidationError, _invalid_field),
-    entry(MergeLimitExceeded, _invalid_field),
-    entry(NotFoundError, _invalid),
-    entry(ProfileNotFound, _invalid),
-    entry(AccountNotFound, _invalid),
-    entry(DeviceNotFound, lambda _: error_response(404, INVALID, "registration_id does not exist")),
-    entry(JobNotFound, _invalid),
-    entry(ReceiptNotFound, _invalid),
-    entry(SuppressionNotFound, _invalid),
-    entry(ModelNotFound, _invalid),
-    entry(ConflictError, _conflict),
-    entry(DuplicateProfile, _conflict),
-    entry(DuplicateAccount, _conflict),
-    entry(IdentifierInUse, _conflict),
-    entry(SoleIdentifier, _invalid),
-    entry(IdentifierUnchanged, _invalid),
-    entry(Suppressed, lambda e: error_response(400, INVALID, f"invalid registration_id: {e}")),
-    entry(MassDeletionRefused, _invalid),
-    entry(BatchTooLarge, _invalid),
-    entry(IdempotencyMismatch, _invalid),
-    entry(NotCancellable, _invalid),
-    entry(RateLimited, _rate_limited),
-    entry(DependencyUnavailable, _unavailable),
+    entry(domain.Forbidden, _invalid),
+    entry(domain.ValidationError, _invalid_field),
+    entry(domain.MergeLimitExceeded, _invalid_field),
+    entry(domain.NotFoundError, _invalid),
+    entry(domain.ProfileNotFound, _invalid),
+    entry(domain.AccountNotFound, _invalid),
+    entry(
+        domain.DeviceNotFound,
+        lambda _: error_response(404, INVALID, "registration_id does not exist"),
+    ),
+    entry(domain.JobNotFound, _invalid),
+    entry(domain.ReceiptNotFound, _invalid),
+    entry(domain.SuppressionNotFound, _invalid),
+    entry(domain.ModelNotFound, _invalid),
+    entry(domain.ConflictError, _conflict),
+    entry(domain.DuplicateProfile, _conflict),
+    entry(domain.DuplicateAccount, _conflict),
+    entry(domain.IdentifierInUse, _conflict),
+    entry(domain.SoleIdentifier, _invalid),
+    entry(domain.IdentifierUnchanged, _invalid),
+    entry(
+        domain.Suppressed, lambda e: error_response(400, INVALID, f"invalid registration_id: {e}")
+    ),
+    entry(domain.MassDeletionRefused, _invalid),
+    entry(domain.BatchTooLarge, _invalid),
+    entry(domain.IdempotencyMismatch, _invalid),
+    entry(domain.NotCancellable, _invalid),
+    entry(domain.RateLimited, _rate_limited),
+    entry(domain.DependencyUnavailable, _unavailable),
 )
 
 

@@ -1,4 +1,4 @@
-"""EngageLab AppPush's ``/v4`` as an OpenAPI 3.1 document (SPEC §3.2), served at
+"""EngageLab AppPush's ``/v4`` as an OpenAPI 3.1 document, served at
 ``/engagelab/openapi.json``. Bodies are checked by hand in ``translate``, so they are written
 out here; success is always 200, errors are ``{"error":{"code","message"}}``."""
 

@@ -54,7 +54,7 @@ class EngageLabApi:
         rid = request.path_params["rid"]
         view = await self.rt.read(
             caller.tenant.tenant_id,
-            lambda uow: devices.get_device(uow, tenant=caller.tenant, registration_id=rid),
+            lambda uow: devices.get_device(uow, registration_id=rid),
             point=True,
         )
         return json_response({"tags": view.tags, "alias": view.device.alias or ""})
@@ -66,7 +66,6 @@ class EngageLabApi:
             caller.tenant.tenant_id,
             lambda uow, now: devices.set_device(
                 uow,
-                tenant=caller.tenant,
                 registration_id=rid,
                 change=change,
                 now=now,
@@ -96,7 +95,7 @@ class EngageLabApi:
         ids = tr.registration_ids(await self._body(request))
         found = await self.rt.read(
             caller.tenant.tenant_id,
-            lambda uow: devices.devices_status(uow, tenant=caller.tenant, registration_ids=ids),
+            lambda uow: devices.devices_status(uow, registration_ids=ids),
         )
         return json_response([tr.status_entry(d) for d in found])
 
@@ -104,9 +103,7 @@ class EngageLabApi:
 
     async def list_tags(self, request: Request, caller: Caller) -> Response:
         await self._no_body(request)
-        tags = await self.rt.read(
-            caller.tenant.tenant_id, lambda uow: devices.list_tags(uow, tenant=caller.tenant)
-        )
+        tags = await self.rt.read(caller.tenant.tenant_id, devices.list_tags)
         return json_response({"tags": tags})
 
     async def set_tag(self, request: Request, caller: Caller) -> Response:
@@ -114,9 +111,7 @@ class EngageLabApi:
         tag = request.path_params["tag"]
         await self.rt.write(
             caller.tenant.tenant_id,
-            lambda uow, now: devices.set_tag_devices(
-                uow, tenant=caller.tenant, tag=tag, add=add, remove=remove, now=now
-            ),
+            lambda uow, _now: devices.set_tag_devices(uow, tag=tag, add=add, remove=remove),
         )
         return json_response({})
 
@@ -125,9 +120,7 @@ class EngageLabApi:
         tag, platforms = request.path_params["tag"], tr.platforms(request.query_params)
         await self.rt.write(
             caller.tenant.tenant_id,
-            lambda uow, now: devices.delete_tag(
-                uow, tenant=caller.tenant, tag=tag, platforms=platforms
-            ),
+            lambda uow, _now: devices.delete_tag(uow, tag=tag, platforms=platforms),
         )
         return json_response({})
 
@@ -141,9 +134,7 @@ class EngageLabApi:
         platforms = tr.platforms(request.query_params)
         counts = await self.rt.read(
             caller.tenant.tenant_id,
-            lambda uow: devices.count_tags(
-                uow, tenant=caller.tenant, tags=tags, platforms=platforms
-            ),
+            lambda uow: devices.count_tags(uow, tags=tags, platforms=platforms),
         )
         return json_response({"tagsCount": counts})
 
@@ -152,9 +143,7 @@ class EngageLabApi:
         tag, rid = request.path_params["tag"], request.path_params["rid"]
         result = await self.rt.read(
             caller.tenant.tenant_id,
-            lambda uow: devices.device_has_tag(
-                uow, tenant=caller.tenant, tag=tag, registration_id=rid
-            ),
+            lambda uow: devices.device_has_tag(uow, tag=tag, registration_id=rid),
         )
         return json_response({"result": result})
 
@@ -165,9 +154,7 @@ class EngageLabApi:
         alias, platforms = request.path_params["alias"], tr.platforms(request.query_params)
         ids = await self.rt.read(
             caller.tenant.tenant_id,
-            lambda uow: devices.alias_devices(
-                uow, tenant=caller.tenant, alias=alias, platforms=platforms
-            ),
+            lambda uow: devices.alias_devices(uow, alias=alias, platforms=platforms),
         )
         return json_response({"registration_ids": ids})
 
@@ -176,9 +163,7 @@ class EngageLabApi:
         alias, platforms = request.path_params["alias"], tr.platforms(request.query_params)
         await self.rt.write(
             caller.tenant.tenant_id,
-            lambda uow, now: devices.unbind_alias(
-                uow, tenant=caller.tenant, alias=alias, platforms=platforms, now=now
-            ),
+            lambda uow, now: devices.unbind_alias(uow, alias=alias, platforms=platforms, now=now),
         )
         return json_response({})
 

@@ -164,7 +164,7 @@ class CatalogApi:
         found = await self.rt.read(
             tenant.tenant_id,
             lambda uow: (
-                attribute_catalog.user_custom_attributes(uow, tenant=tenant)
+                attribute_catalog.user_custom_attributes(uow)
                 if model == "user"
                 else attribute_catalog.account_custom_attributes(uow)
             ),
@@ -172,7 +172,7 @@ class CatalogApi:
         return json_response([*_standard(model), *_custom(model, found)])
 
     def content_list(self, spec: ContentList) -> Handler:
-        async def answer(request: Request, caller: Caller) -> Response:
+        async def answer(request: Request, _caller: Caller) -> Response:
             params = request.query_params
             number = _whole(tr.query_value(params, "pageNumber"), "pageNumber", 0) or 0
             size = _whole(tr.query_value(params, "pageSize"), "pageSize", 1)
@@ -192,7 +192,7 @@ class CatalogApi:
             kinds={"date": FieldKind.DATE, **dict.fromkeys(spec.filters, FieldKind.TEXT)}
         )
 
-        async def answer(request: Request, caller: Caller) -> Response:
+        async def answer(request: Request, _caller: Caller) -> Response:
             state = tr.list_state(request.query_params)
             query.parse_filters(state["q"], fields)
             query.parse_sort(state["o"], _HISTORY_SORT)

@@ -6,35 +6,7 @@ from http import HTTPStatus
 
 from starlette.responses import Response
 
-from obliviate.domain.errors import (
-    AccountNotFound,
-    AuthenticationError,
-    BatchTooLarge,
-    ConflictError,
-    DependencyUnavailable,
-    DeviceNotFound,
-    DuplicateAccount,
-    DuplicateProfile,
-    Forbidden,
-    IdempotencyMismatch,
-    IdentifierInUse,
-    IdentifierUnchanged,
-    JobNotFound,
-    MassDeletionRefused,
-    MergeLimitExceeded,
-    MissingCredentials,
-    ModelNotFound,
-    NotCancellable,
-    NotFoundError,
-    ObliviateError,
-    ProfileNotFound,
-    RateLimited,
-    ReceiptNotFound,
-    SoleIdentifier,
-    Suppressed,
-    SuppressionNotFound,
-    ValidationError,
-)
+from obliviate.domain import errors as domain
 from obliviate.http.body import BodyTooLarge, MalformedJson
 from obliviate.http.errors import ErrorTable, entry
 from obliviate.http.json import json_response
@@ -63,32 +35,32 @@ def not_found_message(identify_id: str) -> str:
     return f"User was not found for parameters {{id={identify_id}}}"
 
 
-def _unauthorized(_: AuthenticationError) -> Response:
+def _unauthorized(_: domain.AuthenticationError) -> Response:
     return error_response(401, "Unauthorized or bad API Key")
 
 
-def _invalid(exc: ValidationError) -> Response:
+def _invalid(exc: domain.ValidationError) -> Response:
     return error_response(400, f"Invalid value for '{exc.field}': {exc.message}")
 
 
-def _not_found(exc: NotFoundError) -> Response:
+def _not_found(exc: domain.NotFoundError) -> Response:
     return error_response(404, str(exc))
 
 
-def _conflict(exc: ObliviateError) -> Response:
+def _conflict(exc: domain.ObliviateError) -> Response:
     return error_response(409, str(exc))
 
 
-def _bad_request(exc: ObliviateError) -> Response:
+def _bad_request(exc: domain.ObliviateError) -> Response:
     # Gainsight answers most refusals, conflicts among them, as 400 with the reason.
     return error_response(400, str(exc))
 
 
-def _rate_limited(exc: RateLimited) -> Response:
+def _rate_limited(exc: domain.RateLimited) -> Response:
     return error_response(429, "Rate limit exceeded", headers={"Retry-After": str(exc.retry_after)})
 
 
-def _unavailable(exc: DependencyUnavailable) -> Response:
+def _unavailable(exc: domain.DependencyUnavailable) -> Response:
     return error_response(
         503,
         f"Service temporarily unavailable ({exc.dependency} unreachable); retry later",
@@ -101,48 +73,48 @@ TABLE = ErrorTable(
         BodyTooLarge, lambda e: error_response(413, f"Request body is larger than {e.limit} bytes")
     ),
     entry(MalformedJson, lambda e: error_response(400, f"Malformed JSON request: {e}")),
-    entry(ObliviateError, _bad_request),
-    entry(AuthenticationError, _unauthorized),
-    entry(MissingCredentials, _unauthorized),
-    entry(Forbidden, _bad_request),
-    entry(ValidationError, _invalid),
-    entry(MergeLimitExceeded, _invalid),
-    entry(NotFoundError, _not_found),
-    entry(ProfileNotFound, lambda e: error_response(404, not_found_message(e.value))),
+    entry(domain.ObliviateError, _bad_request),
+    entry(domain.AuthenticationError, _unauthorized),
+    entry(domain.MissingCredentials, _unauthorized),
+    entry(domain.Forbidden, _bad_request),
+    entry(domain.ValidationError, _invalid),
+    entry(domain.MergeLimitExceeded, _invalid),
+    entry(domain.NotFoundError, _not_found),
+    entry(domain.ProfileNotFound, lambda e: error_response(404, not_found_message(e.value))),
     entry(
-        AccountNotFound,
+        domain.AccountNotFound,
         lambda e: error_response(
             404, f"Account was not found for parameters {{id={e.account_id}}}"
         ),
     ),
-    entry(DeviceNotFound, _not_found),
-    entry(JobNotFound, _not_found),
-    entry(ReceiptNotFound, _not_found),
-    entry(SuppressionNotFound, _not_found),
-    entry(ModelNotFound, lambda e: error_response(404, f"Type not found: {e.model}")),
-    entry(ConflictError, _bad_request),
+    entry(domain.DeviceNotFound, _not_found),
+    entry(domain.JobNotFound, _not_found),
+    entry(domain.ReceiptNotFound, _not_found),
+    entry(domain.SuppressionNotFound, _not_found),
+    entry(domain.ModelNotFound, lambda e: error_response(404, f"Type not found: {e.model}")),
+    entry(domain.ConflictError, _bad_request),
     entry(
-        DuplicateProfile,
+        domain.DuplicateProfile,
         lambda e: error_response(
             400, f"User with identifyId {e.value} already exists, possible duplicate"
         ),
     ),
     entry(
-        DuplicateAccount,
+        domain.DuplicateAccount,
         lambda e: error_response(
             400, f"Account with id {e.account_id} already exists, possible duplicate"
         ),
     ),
-    entry(IdentifierInUse, _bad_request),
-    entry(SoleIdentifier, _bad_request),
-    entry(IdentifierUnchanged, _bad_request),
-    entry(Suppressed, _conflict),
-    entry(MassDeletionRefused, _conflict),
-    entry(BatchTooLarge, _bad_request),
-    entry(IdempotencyMismatch, _bad_request),
-    entry(NotCancellable, _bad_request),
-    entry(RateLimited, _rate_limited),
-    entry(DependencyUnavailable, _unavailable),
+    entry(domain.IdentifierInUse, _bad_request),
+    entry(domain.SoleIdentifier, _bad_request),
+    entry(domain.IdentifierUnchanged, _bad_request),
+    entry(domain.Suppressed, _conflict),
+    entry(domain.MassDeletionRefused, _conflict),
+    entry(domain.BatchTooLarge, _bad_request),
+    entry(domain.IdempotencyMismatch, _bad_request),
+    entry(domain.NotCancellable, _bad_request),
+    entry(domain.RateLimited, _rate_limited),
+    entry(domain.DependencyUnavailable, _unavailable),
 )
 
 

@@ -66,7 +66,6 @@ class GainsightApi:
             caller.tenant.tenant_id,
             lambda uow, now: profiles.create_profile(
                 uow,
-                tenant=caller.tenant,
                 uuid=uuid,
                 attributes=attributes,
                 now=now,
@@ -81,7 +80,6 @@ class GainsightApi:
             caller.tenant.tenant_id,
             lambda uow, now: profiles.update_profile(
                 uow,
-                tenant=caller.tenant,
                 uuid=uuid,
                 changes=changes,
                 now=now,
@@ -103,7 +101,7 @@ class GainsightApi:
         uuid = request.path_params["identify_id"]
         view = await self.rt.read(
             caller.tenant.tenant_id,
-            lambda uow: profiles.get_profile(uow, tenant=caller.tenant, uuid=uuid),
+            lambda uow: profiles.get_profile(uow, uuid=uuid),
             point=True,
         )
         return json_response(tr.user_to_wire(view))
@@ -125,7 +123,6 @@ class GainsightApi:
                 tenant.tenant_id,
                 lambda uow: profiles.list_profiles(
                     uow,
-                    tenant=tenant,
                     flt=by_index,
                     after=after,
                     limit=limit,
@@ -141,7 +138,7 @@ class GainsightApi:
             place = tr.scroll_position(state["k"], sort, tie=int)
 
             def select(uow: Any) -> tuple[list[tuple[int, dict[str, Any]]], int]:
-                views = profiles.scan_profiles(uow, tenant=tenant, flt=by_index)
+                views = profiles.scan_profiles(uow, flt=by_index)
                 wires = ((v.profile.profile_id, tr.user_to_wire(v)) for v in views)
                 return query.page_of(
                     (w for w in wires if query.matches(w[1], rest)),
@@ -207,7 +204,7 @@ class GainsightApi:
         view = await self.rt.write(
             caller.tenant.tenant_id,
             lambda uow, now: events.record_event(
-                uow, tenant=caller.tenant, uuid=body.identifyId, event=new_event, now=now
+                uow, uuid=body.identifyId, event=new_event, now=now
             ),
         )
         return json_response(tr.event_to_wire(view), status=201)
@@ -230,7 +227,6 @@ class GainsightApi:
             caller.tenant.tenant_id,
             lambda uow: events.list_events(
                 uow,
-                tenant=caller.tenant,
                 uuid=wanted.identify_id,
                 name=wanted.event_name,
                 start=wanted.start,

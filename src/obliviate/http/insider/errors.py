@@ -4,41 +4,13 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from obliviate.domain.errors import (
-    AccountNotFound,
-    AuthenticationError,
-    BatchTooLarge,
-    ConflictError,
-    DependencyUnavailable,
-    DeviceNotFound,
-    DuplicateAccount,
-    DuplicateProfile,
-    Forbidden,
-    IdempotencyMismatch,
-    IdentifierInUse,
-    IdentifierUnchanged,
-    JobNotFound,
-    MassDeletionRefused,
-    MergeLimitExceeded,
-    MissingCredentials,
-    ModelNotFound,
-    NotCancellable,
-    NotFoundError,
-    ObliviateError,
-    ProfileNotFound,
-    RateLimited,
-    ReceiptNotFound,
-    SoleIdentifier,
-    Suppressed,
-    SuppressionNotFound,
-    ValidationError,
-)
+from obliviate.domain import errors as domain
 from obliviate.http.body import BodyTooLarge, MalformedJson
 from obliviate.http.errors import ErrorTable, entry
 from obliviate.http.json import json_response
 
 
-class PartnerInvalid(AuthenticationError):
+class PartnerInvalid(domain.AuthenticationError):
     """Insider's own refusal, before any credential is read: the partner name (its word for a
     tenant) is missing or not lowercase. Only this surface names a tenant apart from its
     credentials, so the error stays here rather than in the domain's tree."""
@@ -60,23 +32,23 @@ def no_data(what: str) -> Response:
     return json_response({"error": f"{what}: no data"}, status=404)
 
 
-def _bad_request(exc: ObliviateError) -> Response:
+def _bad_request(exc: domain.ObliviateError) -> Response:
     return bad_request(str(exc))
 
 
-def _invalid(exc: ValidationError) -> Response:
+def _invalid(exc: domain.ValidationError) -> Response:
     return bad_request(f"{exc.field} {exc.message}")
 
 
-def _access_denied(_: AuthenticationError) -> Response:
+def _access_denied(_: domain.AuthenticationError) -> Response:
     return json_response({"success": False, "message": ACCESS_DENIED}, status=403)
 
 
-def _no_such_user(_: NotFoundError) -> Response:
+def _no_such_user(_: domain.NotFoundError) -> Response:
     return json_response({"error": NO_SUCH_USER}, status=404)
 
 
-def _rate_limited(exc: RateLimited) -> Response:
+def _rate_limited(exc: domain.RateLimited) -> Response:
     return json_response(
         {"error": "rejected: too many requests"},
         status=429,
@@ -84,7 +56,7 @@ def _rate_limited(exc: RateLimited) -> Response:
     )
 
 
-def _unavailable(exc: DependencyUnavailable) -> Response:
+def _unavailable(exc: domain.DependencyUnavailable) -> Response:
     # Insider's "<what>: <category>" shape, as its 400s and 404s have it.
     return json_response(
         {"error": f"{exc.dependency} is unreachable: service unavailable"},
@@ -103,42 +75,43 @@ def _too_large(exc: BodyTooLarge) -> Response:
 TABLE = ErrorTable(
     entry(BodyTooLarge, _too_large),
     entry(MalformedJson, lambda _: bad_request("request body is not valid JSON")),
-    entry(ObliviateError, _bad_request),
-    entry(AuthenticationError, _access_denied),
-    entry(MissingCredentials, _access_denied),
+    entry(domain.ObliviateError, _bad_request),
+    entry(domain.AuthenticationError, _access_denied),
+    entry(domain.MissingCredentials, _access_denied),
     entry(
         PartnerInvalid,
         lambda _: json_response({"success": False, "message": "Partner is invalid."}, status=400),
     ),
-    entry(Forbidden, _bad_request),
-    entry(ValidationError, _invalid),
-    entry(MergeLimitExceeded, _invalid),
-    entry(NotFoundError, _no_such_user),
-    entry(ProfileNotFound, _no_such_user),
-    entry(AccountNotFound, lambda _: no_data("no such account")),
-    entry(DeviceNotFound, lambda _: no_data("no such device")),
-    entry(JobNotFound, lambda _: no_data("no such deletion job")),
-    entry(ReceiptNotFound, lambda _: no_data("no such receipt")),
-    entry(SuppressionNotFound, lambda _: no_data("no such suppression")),
-    entry(ModelNotFound, lambda _: no_data("no such model")),
-    entry(ConflictError, _bad_request),
-    entry(DuplicateProfile, _bad_request),
-    entry(DuplicateAccount, _bad_request),
+    entry(domain.Forbidden, _bad_request),
+    entry(domain.ValidationError, _invalid),
+    entry(domain.MergeLimitExceeded, _invalid),
+    entry(domain.NotFoundError, _no_such_user),
+    entry(domain.ProfileNotFound, _no_such_user),
+    entry(domain.AccountNotFound, lambda _: no_data("no such account")),
+    entry(domain.DeviceNotFound, lambda _: no_data("no such device")),
+    entry(domain.JobNotFound, lambda _: no_data("no such deletion job")),
+    entry(domain.ReceiptNotFound, lambda _: no_data("no such receipt")),
+    entry(domain.SuppressionNotFound, lambda _: no_data("no such suppression")),
+    entry(domain.ModelNotFound, lambda _: no_data("no such model")),
+    entry(domain.ConflictError, _bad_request),
+    entry(domain.DuplicateProfile, _bad_request),
+    entry(domain.DuplicateAccount, _bad_request),
     entry(
-        IdentifierInUse, lambda _: bad_request("new identifier already has a user assigned to it")
+        domain.IdentifierInUse,
+        lambda _: bad_request("new identifier already has a user assigned to it"),
     ),
     entry(
-        SoleIdentifier,
+        domain.SoleIdentifier,
         lambda _: bad_request("you cannot delete the sole identifier specified for a user"),
     ),
-    entry(IdentifierUnchanged, lambda _: bad_request("identifier values are the same")),
-    entry(Suppressed, _bad_request),
-    entry(MassDeletionRefused, _bad_request),
-    entry(BatchTooLarge, _bad_request),
-    entry(IdempotencyMismatch, _bad_request),
-    entry(NotCancellable, _bad_request),
-    entry(RateLimited, _rate_limited),
-    entry(DependencyUnavailable, _unavailable),
+    entry(domain.IdentifierUnchanged, lambda _: bad_request("identifier values are the same")),
+    entry(domain.Suppressed, _bad_request),
+    entry(domain.MassDeletionRefused, _bad_request),
+    entry(domain.BatchTooLarge, _bad_request),
+    entry(domain.IdempotencyMismatch, _bad_request),
+    entry(domain.NotCancellable, _bad_request),
+    entry(domain.RateLimited, _rate_limited),
+    entry(domain.DependencyUnavailable, _unavailable),
 )
 
 

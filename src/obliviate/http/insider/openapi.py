@@ -1,4 +1,4 @@
-"""Insider's ``/api/user/v1`` as an OpenAPI 3.1 document (SPEC §3.3), served at
+"""Insider's ``/api/user/v1`` as an OpenAPI 3.1 document, served at
 ``/insider/openapi.json``. Bodies are checked by hand in ``translate``, so they are written out
 here, with the vendor's two error shapes: ``{"error"}`` and ``{"success":false,"message"}``."""
 

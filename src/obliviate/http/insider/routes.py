@@ -128,13 +128,12 @@ class InsiderApi:
         wanted_events, start, end = _wanted_events(body.get("events"))
 
         def read(uow: UnitOfWork) -> dict[str, Any]:
-            person = identity.find_person(uow, tenant=caller.tenant, identifiers=idents)
+            person = identity.find_person(uow, identifiers=idents)
             held = uow.profiles.identifiers_of(person.profile_id)
             found: dict[str, list[dict[str, Any]]] = {}
             for name, params in wanted_events:
                 stored = events.events_of_profile(
                     uow,
-                    tenant=caller.tenant,
                     profile_id=person.profile_id,
                     name=name,
                     start=start,
@@ -163,9 +162,7 @@ class InsiderApi:
         self._log_subject(request, ident)
         await self.rt.write(
             caller.tenant.tenant_id,
-            lambda uow, now: identity.delete_identifier(
-                uow, tenant=caller.tenant, ident=ident, now=now
-            ),
+            lambda uow, now: identity.delete_identifier(uow, ident=ident, now=now),
         )
         return json_response({})
 
@@ -179,7 +176,7 @@ class InsiderApi:
         await self.rt.write(
             caller.tenant.tenant_id,
             lambda uow, now: identity.change_identifier(
-                uow, tenant=caller.tenant, old=old, new=new, now=now, hasher=self.rt.hasher
+                uow, old=old, new=new, now=now, hasher=self.rt.hasher
             ),
         )
         return json_response({})
@@ -218,7 +215,6 @@ class InsiderApi:
                     with uow.savepoint():
                         identity.delete_attributes(
                             uow,
-                            tenant=caller.tenant,
                             identifiers=idents,
                             names=names,
                             custom_names=custom,

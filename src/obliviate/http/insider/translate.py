@@ -101,7 +101,7 @@ def users(body: Any) -> list[Any]:
 
 
 def _refuse_deep_free_form(raw: Any, at: str) -> None:
-    """Free-form JSON nested too deep refuses the whole request (SPEC §5.6: the surface's 400,
+    """Free-form JSON nested too deep refuses the whole request (the surface's 400,
     nothing stored), not only its user as other per-user validation failures do: the services
     check attributes again, but an event's params would otherwise count as one failed user."""
     if not isinstance(raw, dict):

@@ -42,7 +42,6 @@ class DevicesApi:
         def put(uow: UnitOfWork, now: int) -> tuple[bool, devices.DeviceView]:
             _, created = devices.put_device(
                 uow,
-                tenant=caller.tenant,
                 registration_id=rid,
                 platform=body.platform,
                 timezone=body.timezone,
@@ -50,7 +49,7 @@ class DevicesApi:
                 now=now,
                 hasher=self.rt.hasher,
             )
-            return created, devices.get_device(uow, tenant=caller.tenant, registration_id=rid)
+            return created, devices.get_device(uow, registration_id=rid)
 
         created, view = await self.rt.write(caller.tenant.tenant_id, put)
         return json_response(_device_json(view.device, view.tags), status=201 if created else 200)
@@ -59,7 +58,7 @@ class DevicesApi:
         rid = request.path_params["rid"]
         view = await self.rt.read(
             caller.tenant.tenant_id,
-            lambda uow: devices.get_device(uow, tenant=caller.tenant, registration_id=rid),
+            lambda uow: devices.get_device(uow, registration_id=rid),
         )
         return json_response(_device_json(view.device, view.tags))
 
@@ -68,9 +67,7 @@ class DevicesApi:
         uuid, rid = request.path_params["uuid"], request.path_params["rid"]
         await self.rt.write(
             caller.tenant.tenant_id,
-            lambda uow, now: devices.set_owner(
-                uow, tenant=caller.tenant, uuid=uuid, registration_id=rid, now=now
-            ),
+            lambda uow, now: devices.set_owner(uow, uuid=uuid, registration_id=rid, now=now),
         )
         return json_response({"uuid": uuid, "registration_id": rid})
 

@@ -6,35 +6,7 @@ from http import HTTPStatus
 
 from starlette.responses import Response
 
-from obliviate.domain.errors import (
-    AccountNotFound,
-    AuthenticationError,
-    BatchTooLarge,
-    ConflictError,
-    DependencyUnavailable,
-    DeviceNotFound,
-    DuplicateAccount,
-    DuplicateProfile,
-    Forbidden,
-    IdempotencyMismatch,
-    IdentifierInUse,
-    IdentifierUnchanged,
-    JobNotFound,
-    MassDeletionRefused,
-    MergeLimitExceeded,
-    MissingCredentials,
-    ModelNotFound,
-    NotCancellable,
-    NotFoundError,
-    ObliviateError,
-    ProfileNotFound,
-    RateLimited,
-    ReceiptNotFound,
-    SoleIdentifier,
-    Suppressed,
-    SuppressionNotFound,
-    ValidationError,
-)
+from obliviate.domain import errors as domain
 from obliviate.http.body import BodyTooLarge, MalformedJson
 from obliviate.http.errors import ErrorTable, entry
 from obliviate.http.json import json_response
@@ -57,7 +29,7 @@ def problem(
     )
 
 
-def _unauthorized(_: AuthenticationError) -> Response:
+def _unauthorized(_: domain.AuthenticationError) -> Response:
     # Says nothing of why: a caller probing tokens learns no more from a wrong one than from none.
     return problem(
         401,
@@ -67,7 +39,7 @@ def _unauthorized(_: AuthenticationError) -> Response:
     )
 
 
-def _rate_limited(exc: RateLimited) -> Response:
+def _rate_limited(exc: domain.RateLimited) -> Response:
     return problem(
         429,
         "rate-limited",
@@ -81,7 +53,7 @@ def _rate_limited(exc: RateLimited) -> Response:
     )
 
 
-def _unavailable(exc: DependencyUnavailable) -> Response:
+def _unavailable(exc: domain.DependencyUnavailable) -> Response:
     return problem(
         503,
         "dependency-unavailable",
@@ -91,7 +63,7 @@ def _unavailable(exc: DependencyUnavailable) -> Response:
     )
 
 
-def _invalid_field(exc: ValidationError) -> Response:
+def _invalid_field(exc: domain.ValidationError) -> Response:
     return problem(422, "invalid-field", exc.message, field=exc.field)
 
 
@@ -99,11 +71,11 @@ def _not_found(detail: str) -> Response:
     return problem(404, "not-found", detail)
 
 
-def _conflict(exc: ConflictError) -> Response:
+def _conflict(exc: domain.ConflictError) -> Response:
     return problem(409, "conflict", str(exc))
 
 
-def _bad_request(exc: ObliviateError) -> Response:
+def _bad_request(exc: domain.ObliviateError) -> Response:
     return problem(400, "bad-request", str(exc))
 
 
@@ -113,37 +85,38 @@ TABLE = ErrorTable(
         lambda e: problem(413, "body-too-large", f"request body is bigger than {e.limit} bytes"),
     ),
     entry(MalformedJson, lambda e: problem(400, "malformed-json", str(e))),
-    entry(ObliviateError, _bad_request),
-    entry(AuthenticationError, _unauthorized),
-    entry(MissingCredentials, _unauthorized),
-    entry(Forbidden, lambda e: problem(403, "forbidden", str(e), scope=e.scope)),
-    entry(ValidationError, _invalid_field),
-    entry(MergeLimitExceeded, _invalid_field),
-    # Only the command line raises a bare NotFoundError (no tenant, no token); no route does,
+    entry(domain.ObliviateError, _bad_request),
+    entry(domain.AuthenticationError, _unauthorized),
+    entry(domain.MissingCredentials, _unauthorized),
+    entry(domain.Forbidden, lambda e: problem(403, "forbidden", str(e), scope=e.scope)),
+    entry(domain.ValidationError, _invalid_field),
+    entry(domain.MergeLimitExceeded, _invalid_field),
+    # Only the command line raises a bare domain.NotFoundError (no tenant, no token); no route does,
     # so it keeps the answer it always had.
-    entry(NotFoundError, lambda _: _not_found("no such profile")),
-    entry(ProfileNotFound, lambda _: _not_found("no such profile")),
-    entry(AccountNotFound, lambda _: _not_found("no such account")),
-    entry(DeviceNotFound, lambda _: _not_found("no such device")),
-    entry(JobNotFound, lambda _: _not_found("no such deletion job")),
-    entry(ReceiptNotFound, lambda _: _not_found("no such receipt")),
-    entry(SuppressionNotFound, lambda _: _not_found("no such suppression")),
-    entry(ModelNotFound, lambda _: _not_found("no such model")),
-    entry(ConflictError, _conflict),
-    entry(DuplicateProfile, _conflict),
-    entry(DuplicateAccount, _conflict),
-    entry(IdentifierInUse, _conflict),
-    entry(SoleIdentifier, _bad_request),
-    entry(IdentifierUnchanged, _bad_request),
-    entry(Suppressed, lambda e: problem(409, "suppressed", str(e))),
+    entry(domain.NotFoundError, lambda _: _not_found("no such profile")),
+    entry(domain.ProfileNotFound, lambda _: _not_found("no such profile")),
+    entry(domain.AccountNotFound, lambda _: _not_found("no such account")),
+    entry(domain.DeviceNotFound, lambda _: _not_found("no such device")),
+    entry(domain.JobNotFound, lambda _: _not_found("no such deletion job")),
+    entry(domain.ReceiptNotFound, lambda _: _not_found("no such receipt")),
+    entry(domain.SuppressionNotFound, lambda _: _not_found("no such suppression")),
+    entry(domain.ModelNotFound, lambda _: _not_found("no such model")),
+    entry(domain.ConflictError, _conflict),
+    entry(domain.DuplicateProfile, _conflict),
+    entry(domain.DuplicateAccount, _conflict),
+    entry(domain.IdentifierInUse, _conflict),
+    entry(domain.SoleIdentifier, _bad_request),
+    entry(domain.IdentifierUnchanged, _bad_request),
+    entry(domain.Suppressed, lambda e: problem(409, "suppressed", str(e))),
     entry(
-        MassDeletionRefused, lambda e: problem(409, "mass-delete-guard", str(e), allowed=e.allowed)
+        domain.MassDeletionRefused,
+        lambda e: problem(409, "mass-delete-guard", str(e), allowed=e.allowed),
     ),
-    entry(BatchTooLarge, lambda e: problem(413, "batch-too-large", str(e), limit=e.limit)),
-    entry(IdempotencyMismatch, lambda e: problem(422, "idempotency-key-reused", str(e))),
-    entry(NotCancellable, lambda e: problem(409, "not-cancellable", str(e), state=e.state)),
-    entry(RateLimited, _rate_limited),
-    entry(DependencyUnavailable, _unavailable),
+    entry(domain.BatchTooLarge, lambda e: problem(413, "batch-too-large", str(e), limit=e.limit)),
+    entry(domain.IdempotencyMismatch, lambda e: problem(422, "idempotency-key-reused", str(e))),
+    entry(domain.NotCancellable, lambda e: problem(409, "not-cancellable", str(e), state=e.state)),
+    entry(domain.RateLimited, _rate_limited),
+    entry(domain.DependencyUnavailable, _unavailable),
 )
 
 

@@ -77,7 +77,7 @@ class ProfilesApi:
                 hasher=self.rt.hasher,
                 confirmed=confirmed,
             )
-            view = profiles.get_profile(uow, tenant=caller.tenant, uuid=uuid)
+            view = profiles.get_profile(uow, uuid=uuid)
             held = profiles.profile_identifiers(uow, profile_id=outcome.profile_id)
             return outcome.created, _profile_json(view, held)
 
@@ -88,7 +88,7 @@ class ProfilesApi:
         uuid = request.path_params["uuid"]
 
         def read(uow: UnitOfWork) -> dict[str, Any]:
-            view = profiles.get_profile(uow, tenant=caller.tenant, uuid=uuid)
+            view = profiles.get_profile(uow, uuid=uuid)
             return _profile_json(
                 view, profiles.profile_identifiers(uow, profile_id=view.profile.profile_id)
             )
@@ -100,9 +100,7 @@ class ProfilesApi:
         after = int_param(request, "cursor", None)
 
         def read(uow: UnitOfWork) -> dict[str, Any]:
-            page = profiles.list_profiles(
-                uow, tenant=caller.tenant, flt=ProfileFilter(), after=after, limit=limit
-            )
+            page = profiles.list_profiles(uow, flt=ProfileFilter(), after=after, limit=limit)
             items = [
                 _profile_json(v, profiles.profile_identifiers(uow, profile_id=v.profile.profile_id))
                 for v in page.profiles
@@ -123,9 +121,7 @@ class ProfilesApi:
         ]
         accepted = await self.rt.write(
             caller.tenant.tenant_id,
-            lambda uow, now: events.record_events(
-                uow, tenant=caller.tenant, uuid=uuid, batch=batch, now=now
-            ),
+            lambda uow, now: events.record_events(uow, uuid=uuid, batch=batch, now=now),
         )
         return json_response({"accepted": accepted}, status=201)
 
@@ -144,7 +140,6 @@ class ProfilesApi:
             if dry:
                 preview = batches.dry_run(
                     uow,
-                    caller=caller,
                     batch=BatchRequest([uuid_identifier(uuid)], mode, suppress, True),
                 )
                 if preview.subjects[0].outcome.outcome is SubjectOutcome.NOT_FOUND:
@@ -185,9 +180,7 @@ class ProfilesApi:
         uuid = request.path_params["uuid"]
 
         def run(uow: UnitOfWork, now: int) -> dict[str, Any]:
-            view = profiles.restore_profile(
-                uow, tenant=caller.tenant, uuid=uuid, now=now, hasher=self.rt.hasher
-            )
+            view = profiles.restore_profile(uow, uuid=uuid, now=now, hasher=self.rt.hasher)
             return _profile_json(
                 view, profiles.profile_identifiers(uow, profile_id=view.profile.profile_id)
             )

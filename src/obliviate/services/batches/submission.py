@@ -49,7 +49,7 @@ def request_hash(body: Any) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def dry_run(uow: UnitOfWork, *, caller: Caller, batch: BatchRequest) -> DryRun:
+def dry_run(uow: UnitOfWork, *, batch: BatchRequest) -> DryRun:
     """What the batch would remove, per subject and per kind; changes nothing."""
     mode = DeletionMode(batch.mode)
     totals: Counter[str] = Counter()
@@ -110,7 +110,7 @@ def submit(
         if first is not None:
             return first
     if batch.dry_run:
-        return dry_run(uow, caller=caller, batch=batch)
+        return dry_run(uow, batch=batch)
     mode = DeletionMode(batch.mode)
     subjects = []
     seen: set[int] = set()

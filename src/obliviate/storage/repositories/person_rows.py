@@ -15,6 +15,9 @@ class SqlPersonRows:
         self._conn = conn
         self._tenant = tenant_id
 
+    def kinds(self, subject_kind: str) -> tuple[str, ...]:
+        return tuple(target.kind for target in TARGETS_BY_SUBJECT[subject_kind])
+
     def count(self, subject_kind: str, subject_id: int) -> dict[str, int]:
         counts: dict[str, int] = {}
         for target in TARGETS_BY_SUBJECT[subject_kind]:

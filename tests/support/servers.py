@@ -1,7 +1,9 @@
-"""Real ``obliviate`` processes for system tests: start, wait until ready, kill -9."""
+"""Real ``obliviate`` processes for system tests: the environment they run with, started,
+waited on until ready, stopped or killed with -9."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,9 +13,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 DEADLINE_S = 30.0
 
@@ -100,14 +104,16 @@ class Server(Proc):
         return status, json.loads(raw) if raw else None
 
 
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """One ``obliviate`` command against ``env``, to its end; its output captured."""
     return subprocess.run(
         [sys.executable, "-m", "obliviate", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
 
@@ -118,3 +124,44 @@ def create_tenant(env: dict[str, str], name: str) -> dict[str, Any]:
     assert created.returncode == 0, (created.stdout, created.stderr)
     answer: dict[str, Any] = json.loads(created.stdout)
     return answer
+
+
+# The key of the test suite's own containers too: on the session's PostgreSQL database the
+# vault is made under the first key that opens it, and every later process needs it.
+SYSTEM_KEY = "system-test-key"
+BACKENDS = ("sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
+
+
+def server_env(
+    database_url: str, *, rate_limit: str = "100000/second", **settings: str
+) -> dict[str, str]:
+    """The environment of a server on ``database_url`` that no rate limit slows down; more
+    ``OBLIVIATE_*`` variables in ``settings``."""
+    return {
+        "OBLIVIATE_DATABASE_URL": database_url,
+        "OBLIVIATE_SECRET_KEY": SYSTEM_KEY,
+        "OBLIVIATE_GAINSIGHT_RATE_LIMIT": rate_limit,
+        "OBLIVIATE_ENGAGELAB_RATE_LIMIT": rate_limit,
+        "OBLIVIATE_INSIDER_RATE_LIMIT": rate_limit,
+        "OBLIVIATE_NATIVE_RATE_LIMIT": rate_limit,
+        "OBLIVIATE_WORKER_POLL_INTERVAL": "0.05",
+        "OBLIVIATE_LOG_LEVEL": "WARNING",
+        **settings,
+    }
+
+
+def database_url_for(backend: str, folder: Path, request: pytest.FixtureRequest) -> str:
+    """A SQLite file in ``folder``, or the session's PostgreSQL database."""
+    if backend == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{folder / 'obliviate.db'}"
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], log: Path, *extra: str) -> Iterator[Server]:
+    """A server started with ``env`` (logging to ``log``), stopped afterwards."""
+    running = Server(env, log, *extra)
+    try:
+        yield running
+    finally:
+        running.stop()
