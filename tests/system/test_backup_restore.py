@@ -137,6 +137,8 @@ def test_a_restored_backup_brings_back_no_one_deleted_or_suppressed_after_it(
             status=201,
         )
         api.ok(Surface.NATIVE, "DELETE", f"/api/v1/profiles/{soft.uuid}")
+        # A batch deletion is answered when accepted; its subject goes when the worker runs it.
+        wait_for(lambda: is_gone(api, batched), "the batch deletion to run")
         for person in (hard, suppressed, batched, gainsight, device, soft):
             assert is_gone(api, person), person.label
 
