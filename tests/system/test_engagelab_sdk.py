@@ -21,6 +21,8 @@ from engagelab import (  # type: ignore[import-untyped]
 )
 from sqlalchemy import func, select
 
+from obliviate.domain.devices import REGISTRATION_ID
+from obliviate.security import DeploymentKeys
 from obliviate.storage import tables as t
 from tests.factories import uid
 from tests.support.rows import count_rows
@@ -110,10 +112,18 @@ def test_a_device_deleted_through_the_sdk_is_purged_with_one_receipt(
     sdk: Any, backend_env: dict[str, str]
 ) -> None:
     rid, tag = uid("rid"), label("tag")
+    # This device's receipts only: on a database shared by the session, another test's device
+    # purge may write its own receipt at any moment.
+    subject = DeploymentKeys(current=backend_env["OBLIVIATE_SECRET_KEY"].encode()).hasher()
     receipts = (
-        select(func.count()).select_from(t.receipts).where(t.receipts.c.reason == "device_delete")
+        select(func.count())
+        .select_from(t.receipts)
+        .where(
+            t.receipts.c.reason == "device_delete",
+            t.receipts.c.subject_hash == subject(REGISTRATION_ID, rid),
+        )
     )
-    already = count_rows(backend_env, receipts)
+    assert count_rows(backend_env, receipts) == 0
     sdk.device.set(rid, DeviceSetParam(tags=DeviceSetTags(add=[tag]), alias=label("alias")))
     sdk.device.delete(rid)
     vault = vault_in(backend_env)
@@ -125,7 +135,7 @@ def test_a_device_deleted_through_the_sdk_is_purged_with_one_receipt(
     # Written once the erasure pass ran, which waits out any transaction that could still
     # see the device's key (the server log names each wait).
     wait_for(
-        lambda: count_rows(backend_env, receipts) == already + 1,
+        lambda: count_rows(backend_env, receipts) >= 1,
         "the device_delete receipt",
         timeout=90,
     )
@@ -135,6 +145,7 @@ def test_a_device_deleted_through_the_sdk_is_purged_with_one_receipt(
         .where(t.device_tags.c.tag_hash == vault.lookup_hash("tag", tag))
     )
     assert count_rows(backend_env, tag_rows) == 0
+    assert count_rows(backend_env, receipts) == 1
     sdk.device.set(rid, DeviceSetParam())
     assert sdk.device.get(rid).tags == []
 
