@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from obliviate.domain.tenants import (
@@ -52,6 +52,15 @@ def _values(tenant_id: str, credential: StoredCredential) -> dict[str, Any]:
 def _tenant_id_of(conn: Connection, name: str) -> str | None:
     row = conn.execute(select(t.tenants.c.tenant_id).where(t.tenants.c.name == name)).first()
     return None if row is None else str(row.tenant_id)
+
+
+def _live_native_tokens(tenant_id: str) -> tuple[ColumnElement[bool], ...]:
+    """The conditions on ``credentials`` that select a tenant's unrevoked native tokens."""
+    return (
+        t.credentials.c.tenant_id == tenant_id,
+        t.credentials.c.surface == _NATIVE,
+        t.credentials.c.revoked_at.is_(None),
+    )
 
 
 class SqlTenants:
@@ -190,11 +199,7 @@ class SqlTenants:
                 return None
             rows = conn.execute(
                 select(t.credentials)
-                .where(
-                    t.credentials.c.tenant_id == tenant_id,
-                    t.credentials.c.surface == _NATIVE,
-                    t.credentials.c.revoked_at.is_(None),
-                )
+                .where(*_live_native_tokens(tenant_id))
                 .order_by(t.credentials.c.created_at, t.credentials.c.secret_hash)
             )
             return [
@@ -215,11 +220,9 @@ class SqlTenants:
             revoked = conn.execute(
                 update(t.credentials)
                 .where(
-                    t.credentials.c.tenant_id == tenant_id,
-                    t.credentials.c.surface == _NATIVE,
+                    *_live_native_tokens(tenant_id),
                     # The service takes only hex digits, so nothing in it is a LIKE wildcard.
                     t.credentials.c.secret_hash.startswith(token),
-                    t.credentials.c.revoked_at.is_(None),
                 )
                 .values(revoked_at=now)
             ).rowcount
