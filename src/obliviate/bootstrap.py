@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
-from starlette.applications import Starlette
 
 from obliviate.http.app import build_app
+from obliviate.http.dispatch import LeanApp
 from obliviate.http.runtime import Runtime, SystemClock
 from obliviate.jobs.worker import Worker, WorkerConfig
 from obliviate.ratelimit import RateLimiter
@@ -169,7 +169,7 @@ def create_transactions(container: Container, *, worker: Worker | None) -> Trans
     return kind(container.uow_factory, forget_log=forget_log, wake_worker=wake_worker)
 
 
-def create_app(container: Container, *, worker: Worker | None = None) -> Starlette:
+def create_app(container: Container, *, worker: Worker | None = None) -> LeanApp:
     s = container.settings
     runtime = Runtime(
         transactions=create_transactions(container, worker=worker),

@@ -20,6 +20,7 @@ from obliviate.cli_support import load_settings as _settings
 from obliviate.cli_support import now_ms as _now
 from obliviate.cli_support import open_checked as _open
 from obliviate.domain.errors import ObliviateError
+from obliviate.http.dispatch import tune_gc_for_serving
 from obliviate.http.logging import configure_logging
 from obliviate.services import audit as audit_service
 from obliviate.services import tenants
@@ -74,6 +75,7 @@ def serve(host: str, port: int, demo: bool, no_worker: bool) -> None:
         _thread, stop = start_worker_thread(worker)
     app = create_app(container, worker=worker)
     click.echo(f"obliviate serving on http://{host}:{port}", err=True)
+    tune_gc_for_serving()
     try:
         uvicorn.run(
             app,

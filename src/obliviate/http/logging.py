@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from prometheus_client import Counter
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from obliviate.domain.devices import REGISTRATION_ID, validate_registration_id
 from obliviate.domain.errors import ValidationError
@@ -74,53 +74,43 @@ def log_subject(scope: Scope, hasher: SubjectHasher, id_type: str, value: str) -
     scope["state"]["subject"] = SubjectHash(hasher, id_type, value)
 
 
-class AccessLogMiddleware:
-    """Logs request id, tenant, surface, route template, status and latency."""
+class RequestLog:
+    """Request id, and one line per request: tenant, surface, route template, status, latency
+    (at INFO; the bench and most deployments run at WARNING, where the line costs nothing)."""
 
-    def __init__(self, app: ASGIApp, requests_total: Counter | None = None) -> None:
-        self.app = app
+    def __init__(self, requests_total: Counter | None = None) -> None:
         self.requests_total = requests_total
         self._children: dict[tuple[str, int], Counter] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
+    @staticmethod
+    def begin(scope: Scope) -> str:
         request_id = _request_id(scope)
-        state = scope.setdefault("state", {})
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = state = {}
         state["request_id"] = request_id
-        status = 500
+        return request_id
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            if self.requests_total is not None:
-                self._count(state.get("surface") or "none", status)
-            if access_log.isEnabledFor(logging.INFO):
-                route = scope.get("route")
-                subject = state.get("subject")
-                access_log.info(
-                    "request",
-                    extra={
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "route": getattr(route, "path", "unmatched"),
-                        "surface": state.get("surface"),
-                        "tenant": state.get("tenant"),
-                        "subject": None if subject is None else str(subject),
-                        "status": status,
-                        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
-                )
+    def end(self, scope: Scope, status: int, started: float) -> None:
+        state = scope["state"]
+        if self.requests_total is not None:
+            self._count(state.get("surface") or "none", status)
+        if access_log.isEnabledFor(logging.INFO):
+            route = scope.get("route")
+            subject = state.get("subject")
+            access_log.info(
+                "request",
+                extra={
+                    "request_id": state["request_id"],
+                    "method": scope["method"],
+                    "route": getattr(route, "path", "unmatched"),
+                    "surface": state.get("surface"),
+                    "tenant": state.get("tenant"),
+                    "subject": None if subject is None else str(subject),
+                    "status": status,
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
 
     def _count(self, surface: str, status: int) -> None:
         # prometheus_client's labels() locks and builds a key on every call; the children
