@@ -31,6 +31,7 @@ from obliviate.storage.repositories.jobs import SqlJobQueue
 from obliviate.storage.sealing import Vault
 from obliviate.storage.tenant_store import SqlTenants
 from obliviate.storage.transactions import (
+    PostgresGroupCommitTransactions,
     SqliteGroupCommitTransactions,
     SqliteTransactions,
     ThreadedTransactions,
@@ -161,7 +162,9 @@ def create_transactions(container: Container, *, worker: Worker | None) -> Trans
     forget_log = FileForgetLog(storage.forget_log_path)
     wake_worker = worker.wake.set if worker is not None else (lambda: None)
     if sqlite_path(storage.database_url) is None:
-        kind: type[ThreadedTransactions] = ThreadedTransactions
+        kind: type[ThreadedTransactions] = (
+            PostgresGroupCommitTransactions if storage.group_commit else ThreadedTransactions
+        )
     elif storage.group_commit:
         kind = SqliteGroupCommitTransactions
     else:

@@ -82,8 +82,8 @@ class SettingsGroup(BaseModel):
 class StorageSettings(SettingsGroup):
     database_url: str = DEFAULT_SQLITE_URL
     data_dir: Path = Path("./data")
-    # SQLite only: concurrent requests' writes share one transaction and one fsync, each
-    # answered after that commit (storage/group_commit.py). Off: one commit per request.
+    # Concurrent requests' writes share one transaction and one commit (on SQLite one fsync),
+    # each answered after that commit (storage/group_commit.py). Off: one commit per request.
     group_commit: bool = True
     # Append-only record of every acknowledged deletion and suppression, kept outside the
     # database (keyed hashes and internal ids only): a restored backup replays it. Unset: the

@@ -1,4 +1,4 @@
-"""Group commit for SQLite: concurrent writers share one transaction and one fsync.
+"""Group commit: concurrent writers share one transaction and one commit.
 
 With ``synchronous=FULL`` every COMMIT waits for an fsync of the WAL, and SQLite takes one writer
 at a time, so one request per commit caps a server at the disk's fsync rate. Here one thread per
@@ -9,6 +9,12 @@ acknowledged write survives a crash or power loss exactly as with one commit per
 
 The batch forms by itself: while one COMMIT is on the disk, the next requests queue up. Nothing
 waits on a timer, so a lone request is not slowed down.
+
+On PostgreSQL the same holds, with one difference: another process's group may hold a lock a
+unit here needs while waiting for one this group holds, a deadlock that one request per
+transaction would not have had. The database breaks it by failing one statement; that unit's
+savepoint is undone (its locks go with it), the rest of the group commits, and the unit runs
+again alone in a transaction of its own, where it cannot take part in such a cycle.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from obliviate.domain.forgetting import ForgetEntry
 from obliviate.services.ports import ForgetLog
@@ -39,6 +46,18 @@ log = logging.getLogger(__name__)
 # A bound on one transaction: enough to amortise the fsync many times over, small enough that
 # the first caller in a group is not kept waiting on hundreds of others.
 MAX_GROUP = 256
+# Runs of a unit alone after its group broke a lock cycle with it, before its caller gets the
+# error (each alone run is a transaction of one unit, as without group commit).
+ALONE_ATTEMPTS = 3
+# PostgreSQL's SQLSTATEs for a statement failed to break a lock cycle or a serialisation
+# conflict: the unit did nothing wrong and may simply run again.
+_TRANSIENT = frozenset({"40P01", "40001", "55P03"})
+
+
+def _transient(exc: BaseException) -> bool:
+    if not isinstance(exc, DBAPIError):
+        return False
+    return getattr(exc.orig, "sqlstate", None) in _TRANSIENT
 
 
 @dataclass
@@ -49,9 +68,10 @@ class _Pending:
     future: asyncio.Future[Any]
 
 
-@dataclass
+@dataclass(eq=False)
 class _Outcome:
     future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
     result: Any = None
     error: BaseException | None = None
 
@@ -132,9 +152,21 @@ class GroupCommitter:
                     stop = True
                     break
                 group.append(item)
-            self._answer(group, self._commit_group(group))
+            self._settle_group(group)
             if stop:
                 return
+
+    def _settle_group(self, group: list[_Pending]) -> None:
+        outcomes = self._commit_group(group)
+        again = [o for o in outcomes if o.error is not None and _transient(o.error)]
+        self._answer([o for o in outcomes if o not in again])
+        for outcome in again:
+            item = next(i for i in group if i.future is outcome.future)
+            for _ in range(ALONE_ATTEMPTS):
+                (outcome,) = self._commit_group([item])
+                if outcome.error is None or not _transient(outcome.error):
+                    break
+            self._answer([outcome])
 
     def _commit_group(self, group: list[_Pending]) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
@@ -155,9 +187,9 @@ class GroupCommitter:
                             with savepoint(conn):
                                 result = item.work(uow)
                         except Exception as exc:
-                            outcomes.append(_Outcome(item.future, error=exc))
+                            outcomes.append(_Outcome(item.future, item.loop, error=exc))
                         else:
-                            outcomes.append(_Outcome(item.future, result=result))
+                            outcomes.append(_Outcome(item.future, item.loop, result=result))
                             forgotten.extend(uow.take_forgotten())
                             enqueued += uow.take_enqueued()
                     logged = self._log(forgotten)
@@ -175,7 +207,7 @@ class GroupCommitter:
             # The transaction as a whole failed (disk full, I/O error, a savepoint that could
             # not be undone): nothing of the group is on disk, so every caller gets the error.
             log.exception("group commit of %d units failed", len(group))
-            return [_Outcome(item.future, error=exc) for item in group]
+            return [_Outcome(item.future, item.loop, error=exc) for item in group]
         self.groups += 1
         self.units += len(group)
         if enqueued and self._wake_worker is not None:
@@ -191,11 +223,11 @@ class GroupCommitter:
         return self._log_writer.submit(self._forget_log.append, entries)
 
     @staticmethod
-    def _answer(group: list[_Pending], outcomes: list[_Outcome]) -> None:
+    def _answer(outcomes: list[_Outcome]) -> None:
         # One wake-up per event loop for the whole group, not one per caller.
         by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
-        for item, outcome in zip(group, outcomes, strict=True):
-            by_loop.setdefault(item.loop, []).append(outcome)
+        for outcome in outcomes:
+            by_loop.setdefault(outcome.loop, []).append(outcome)
         for loop, settled in by_loop.items():
             try:
                 loop.call_soon_threadsafe(_settle, settled)

@@ -3,8 +3,8 @@
 ``ThreadedTransactions`` runs each unit of work in a worker thread in a transaction of its
 own (PostgreSQL, and SQLite with group commit turned off apart from its reads).
 ``SqliteTransactions`` adds reads by key on the event loop, and
-``SqliteGroupCommitTransactions`` writes that share one COMMIT. Every one wakes the worker
-after a commit that enqueued a job.
+``SqliteGroupCommitTransactions`` and ``PostgresGroupCommitTransactions`` writes that share
+one COMMIT. Every one wakes the worker after a commit that enqueued a job.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ class SqliteTransactions(ThreadedTransactions):
             Eraser(self._uow_factory.engine).truncate_wal()
 
 
-class SqliteGroupCommitTransactions(SqliteTransactions):
+class _GroupCommitWrites(ThreadedTransactions):
     """Writes go through one group-commit thread (see ``GroupCommitter``), which appends the
     group's forget-log entries with its COMMIT and wakes the worker after it."""
 
@@ -146,3 +146,12 @@ class SqliteGroupCommitTransactions(SqliteTransactions):
         # log is closed.
         self._committer.close()
         super().close()
+
+
+class SqliteGroupCommitTransactions(_GroupCommitWrites, SqliteTransactions):
+    """SQLite's reads by key on the event loop, and writes that share one COMMIT and fsync."""
+
+
+class PostgresGroupCommitTransactions(_GroupCommitWrites):
+    """Reads in threads, each in a transaction of its own; writes that share one COMMIT: one
+    round trip and one WAL flush for the group instead of one per request."""
