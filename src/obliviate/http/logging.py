@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import logging
+import queue
 import sys
 import time
 import uuid
 from dataclasses import dataclass
+from logging.handlers import QueueHandler, QueueListener
 from typing import Any
 
 import orjson
@@ -38,11 +41,39 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+class _DeferredHandler(QueueHandler):
+    """Hands the record to the log thread unformatted: formatting (JSON) and writing happen
+    there, off the request path. Every value a line carries is already a string or a number
+    when it is logged, so nothing changes before it is formatted."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
+_listener: QueueListener | None = None
+
+
+@atexit.register
+def _stop_listener() -> None:
+    """Write what is queued and stop the log thread (at exit, and before a new one)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None
+
+
 def configure_logging(level: str) -> None:
+    """JSON lines on stderr, written by a thread of their own. A line still queued when the
+    process is killed is lost; lines are never part of what a 2xx promises."""
+    global _listener
+    _stop_listener()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = QueueListener(lines, handler)
+    _listener.start()
     root = logging.getLogger("obliviate")
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_DeferredHandler(lines)]
     root.setLevel(level.upper())
     root.propagate = False
 
