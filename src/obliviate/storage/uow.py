@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from functools import cached_property
 from types import TracebackType
 from typing import Any
 
@@ -25,22 +26,16 @@ from obliviate.storage.sealing import Keyring, Vault
 
 
 class _Repositories:
-    """The repositories of a unit of work, all on one connection and bound to one tenant."""
+    """The repositories of a unit of work, all on one connection and bound to one tenant.
 
-    profiles: SqlProfiles
-    accounts: SqlAccounts
-    events: SqlEvents
-    devices: SqlDevices
-    person_rows: SqlPersonRows
-    jobs: SqlJobs
-    receipts: SqlReceipts
-    suppressions: SqlSuppressions
-    idempotency: SqlIdempotency
-    guard: SqlGuard
-    job_views: SqlJobViews
+    Each is made the first time it is asked for: a read by key uses one or two of the eleven,
+    and making all of them was a few percent of such a request."""
 
     _forgotten: list[ForgetEntry]
     tenant_id: str
+    _conn_bound: Connection
+    _key_id_bound: str | None
+    _vault_bound: Vault
 
     def forget(self, entry: ForgetEntry) -> None:
         self._forgotten.append(entry)
@@ -50,23 +45,71 @@ class _Repositories:
         return taken
 
     def take_enqueued(self) -> int:
-        return self.jobs.take_enqueued()
+        # A unit of work that never asked for its jobs enqueued none.
+        jobs = self.__dict__.get("jobs")
+        return 0 if jobs is None else int(jobs.take_enqueued())
 
     def _bind(self, conn: Connection, tenant_id: str, key_id: str | None, vault: Vault) -> None:
         self._forgotten = []
         self.tenant_id = tenant_id
-        keys = Keyring(conn, tenant_id, vault)
-        self.profiles = SqlProfiles(conn, tenant_id, keys)
-        self.accounts = SqlAccounts(conn, tenant_id)
-        self.events = SqlEvents(conn, tenant_id, keys)
-        self.devices = SqlDevices(conn, tenant_id, keys)
-        self.person_rows = SqlPersonRows(conn, tenant_id)
-        self.jobs = SqlJobs(conn, tenant_id)
-        self.receipts = SqlReceipts(conn, tenant_id)
-        self.suppressions = SqlSuppressions(conn, tenant_id, key_id=key_id)
-        self.idempotency = SqlIdempotency(conn, tenant_id)
-        self.guard = SqlGuard(conn, tenant_id)
-        self.job_views = SqlJobViews(conn, tenant_id)
+        self._conn_bound = conn
+        self._key_id_bound = key_id
+        self._vault_bound = vault
+        for name in _LAZY:
+            self.__dict__.pop(name, None)
+
+    @cached_property
+    def _keys(self) -> Keyring:
+        return Keyring(self._conn_bound, self.tenant_id, self._vault_bound)
+
+    @cached_property
+    def profiles(self) -> SqlProfiles:
+        return SqlProfiles(self._conn_bound, self.tenant_id, self._keys)
+
+    @cached_property
+    def accounts(self) -> SqlAccounts:
+        return SqlAccounts(self._conn_bound, self.tenant_id)
+
+    @cached_property
+    def events(self) -> SqlEvents:
+        return SqlEvents(self._conn_bound, self.tenant_id, self._keys)
+
+    @cached_property
+    def devices(self) -> SqlDevices:
+        return SqlDevices(self._conn_bound, self.tenant_id, self._keys)
+
+    @cached_property
+    def person_rows(self) -> SqlPersonRows:
+        return SqlPersonRows(self._conn_bound, self.tenant_id)
+
+    @cached_property
+    def jobs(self) -> SqlJobs:
+        return SqlJobs(self._conn_bound, self.tenant_id)
+
+    @cached_property
+    def receipts(self) -> SqlReceipts:
+        return SqlReceipts(self._conn_bound, self.tenant_id)
+
+    @cached_property
+    def suppressions(self) -> SqlSuppressions:
+        return SqlSuppressions(self._conn_bound, self.tenant_id, key_id=self._key_id_bound)
+
+    @cached_property
+    def idempotency(self) -> SqlIdempotency:
+        return SqlIdempotency(self._conn_bound, self.tenant_id)
+
+    @cached_property
+    def guard(self) -> SqlGuard:
+        return SqlGuard(self._conn_bound, self.tenant_id)
+
+    @cached_property
+    def job_views(self) -> SqlJobViews:
+        return SqlJobViews(self._conn_bound, self.tenant_id)
+
+
+_LAZY = tuple(
+    name for name, value in vars(_Repositories).items() if isinstance(value, cached_property)
+)
 
 
 class SqlUnitOfWork(_Repositories):
