@@ -13,21 +13,39 @@ from pathlib import Path
 
 from loadgen import LoadResult, RequestSource, ResponseHook, run_load
 from plan import Plan
-from report import BodyCheck, Row
+from report import BodyCheck, Measured, Row
 from servers import HOST, Server
 from sources import chunks, once_each
+from wrk_driver import WrkDriver, wrk_seconds
 
 CONNECTIONS = 64
 # Delete pools: a first batch per pool measures the create rate, then each pool is topped up
 # to PRELOAD_FACTOR x create rate x duration, so a delete scenario should not run out of ids.
 PRELOAD_FIRST_BATCH = 500
 PRELOAD_FACTOR = 2.5
+# The pools the (wrk) delete rows consume: wrk leaves the server more of the machine's cores
+# than the Python generator does, so its deletes may outrun the creates by more.
+WRK_PRELOAD_FACTOR = 4.0
 # Before the EngageLab rows, wait (up to this long) for the purges the Gainsight hard deletes
 # queued, so they do not compete for the database with the next scenarios.
 SETTLE_TIMEOUT_S = 120.0
 
 # Sends one request per id of the pools it is given; the rate at which they were answered.
 PoolSender = Callable[[list[list[str]]], Awaitable[float]]
+
+
+def wrk_name(scenario: str) -> str:
+    return f"{scenario} (wrk)"
+
+
+def wrk_note(plan: Plan) -> str:
+    return (
+        f"(wrk) rows: the same requests sent by `wrk -t1 -c{CONNECTIONS} "
+        f"-d{wrk_seconds(plan.duration)}s --latency` (one C thread, a generated Lua script); "
+        "ratio to the bare ASGI row measured with wrk; non-2xx = wrk's count of statuses "
+        "above 399; p50/p99 from wrk's histogram, which adds coordinated-omission samples; "
+        "bodies are not checked"
+    )
 
 
 def say(message: str) -> None:
@@ -43,13 +61,18 @@ async def fill_pools(
     top_up: PoolSender | None = None,
     indent: str = "",
     say: Callable[[str], None] = say,
+    factor: float = PRELOAD_FACTOR,
+    first_batch: int | None = None,
 ) -> list[list[str]]:
     """Create the ids the delete scenarios consume, one pool per prefix. Without a fixed
     --preload, a first batch measures the create rate and the pools are topped up (with
-    ``top_up`` when given, else ``send``) to PRELOAD_FACTOR x that rate x the duration
-    (deletes cost about what creates do)."""
+    ``top_up`` when given, else ``send``) to ``factor`` x that rate x the duration
+    (deletes cost about what creates do). ``first_batch`` (for a slow server) sets that
+    first batch and sizes the pools from the rate even with --preload."""
     started = time.perf_counter()
     first = plan.preload if plan.preload is not None else PRELOAD_FIRST_BATCH
+    sized = plan.preload is None or first_batch is not None
+    first = first if first_batch is None else first_batch
 
     def ids(lo: int, hi: int) -> list[list[str]]:
         return [[f"{p}-{i:08d}" for i in range(lo, hi)] for p in prefixes]
@@ -57,8 +80,8 @@ async def fill_pools(
     pools = ids(0, first)
     say(f"{indent}preloading {what} over HTTP: {len(prefixes) * first} ...")
     rate = await send(pools)
-    if plan.preload is None:
-        target = max(first, math.ceil(PRELOAD_FACTOR * rate * plan.duration))
+    if sized:
+        target = max(first, math.ceil(factor * rate * plan.duration))
         more = ids(first, target)
         if target > first:
             say(f"  {rate:.0f} {what}/s; topping up with {len(prefixes) * (target - first)} ...")
@@ -100,10 +123,14 @@ class Harness:
     """The rows of one run so far, and the Obliviate server (with its SQLite file) that
     preloads and settle waits go to unless told otherwise."""
 
-    def __init__(self, plan: Plan, obliviate: Server, db_path: Path) -> None:
+    def __init__(
+        self, plan: Plan, obliviate: Server, db_path: Path, wrk: WrkDriver | None = None
+    ) -> None:
         self.plan = plan
         self.obliviate = obliviate
         self.db_path = db_path
+        # The second load driver (None: wrk is not installed, its rows are skipped).
+        self.wrk = wrk
         self.rows: list[Row] = []
         self.facts: dict[str, float] = {}
 
@@ -130,7 +157,7 @@ class Harness:
         name: str,
         request: str,
         baseline: str | None,
-        result: LoadResult,
+        result: Measured,
         *,
         connections: int = CONNECTIONS,
         check: BodyCheck | None = None,
@@ -167,6 +194,38 @@ class Harness:
         check, hook = checked if checked is not None else (None, None)
         result = await self.load(server, source, self.plan.duration, on_response=hook)
         return self.record(name, request, baseline, result, check=check, note=note)
+
+    async def measure_wrk(
+        self,
+        name: str,
+        request: str,
+        baseline: str | None,
+        server: Server,
+        requests: list[bytes],
+        *,
+        once: bool = False,
+        note: str | None = None,
+    ) -> Row | None:
+        """The row ``wrk_name(name)``: ``requests`` sent by wrk for the planned duration, in
+        a cycle or (``once``) each at most once; its ratio is to ``wrk_name(baseline)``.
+        Nothing without wrk."""
+        if self.wrk is None:
+            return None
+        result = await self.wrk.run(
+            HOST,
+            server.port,
+            requests,
+            duration=self.plan.duration,
+            connections=CONNECTIONS,
+            once=once,
+        )
+        return self.record(
+            wrk_name(name),
+            request,
+            None if baseline is None else wrk_name(baseline),
+            result,
+            note=note,
+        )
 
     async def preload(
         self,
@@ -215,6 +274,8 @@ class Harness:
         accept: Callable[[bytes], bool] | None = None,
         retries: int = 0,
         server: Server | None = None,
+        factor: float = PRELOAD_FACTOR,
+        first_batch: int | None = None,
     ) -> list[list[str]]:
         """The module's ``fill_pools`` with one request per id made by ``make``; with
         ``bulk``, the top-up sends ``bulk_size`` ids per request."""
@@ -232,7 +293,15 @@ class Harness:
             if bulk is None
             else sender(lambda pool: [bulk(c) for c in chunks(pool, bulk_size)])
         )
-        return await fill_pools(self.plan, what, prefixes, one_each, top_up=top_up)
+        return await fill_pools(
+            self.plan,
+            what,
+            prefixes,
+            one_each,
+            top_up=top_up,
+            factor=factor,
+            first_batch=first_batch,
+        )
 
     async def settle(self, timeout: float = SETTLE_TIMEOUT_S, db_path: Path | None = None) -> None:
         """Wait until the worker has run every queued purge (bounded by ``timeout``), on the

@@ -45,6 +45,9 @@ class LoadResult:
         index = min(len(ordered) - 1, max(0, round(pct / 100.0 * len(ordered)) - 1))
         return ordered[index] / 1e6
 
+    def status_summary(self) -> dict[str, int]:
+        return {str(k): v for k, v in sorted(self.status_counts.items())}
+
 
 def build_request(
     method: str,

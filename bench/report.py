@@ -10,11 +10,10 @@ import time
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
-from loadgen import LoadResult
 from servers import BENCH_DIR, STACK
 
 PACKAGES = ("obliviate", "uvicorn", "starlette", "sqlalchemy", "uvloop", "httptools")
@@ -35,6 +34,26 @@ def before_ratios(rows: list[Row], rev: str) -> dict[str, float]:
         if now is not None and then is not None and then.rps > 0:
             out[name] = now.rps / then.rps
     return out
+
+
+class Measured(Protocol):
+    """One scenario's figures, from either load driver (loadgen.LoadResult, or
+    wrk_driver.WrkResult)."""
+
+    @property
+    def requests(self) -> int: ...
+    @property
+    def non_2xx(self) -> int: ...
+    @property
+    def errors(self) -> int: ...
+    @property
+    def elapsed(self) -> float: ...
+    @property
+    def exhausted(self) -> bool: ...
+    @property
+    def rps(self) -> float: ...
+    def percentile_ms(self, pct: float) -> float: ...
+    def status_summary(self) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)
@@ -69,7 +88,7 @@ class Row:
         cls,
         scenario: str,
         request: str,
-        result: LoadResult,
+        result: Measured,
         planned: float,
         base: Row | None,
         *,
@@ -92,7 +111,7 @@ class Row:
             ran_out_of_ids=result.exhausted,
             baseline=None if base is None else base.scenario,
             ratio=None if base is None or base.rps == 0 else rps / base.rps,
-            status_counts={str(k): v for k, v in sorted(result.status_counts.items())},
+            status_counts=result.status_summary(),
             connections=connections,
             users_per_request=None if check is None else check.users_per_request,
             users_ok=None if check is None or check.users_per_request is None else check.users_ok,
@@ -186,6 +205,8 @@ def environment(
     preload_devices: int,
     preload_insider: dict[str, int],
     before: dict[str, str] | None = None,
+    wrk: str | None = None,
+    fsync_shim: bool = False,
 ) -> dict[str, Any]:
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
@@ -205,6 +226,16 @@ def environment(
         "client": (
             f"Python asyncio streams on uvloop, {connections} keep-alive HTTP/1.1 connections, "
             "requests back to back, on the same machine as the servers"
+        ),
+        "client_wrk": (
+            "not installed (apt-get install -y wrk): no (wrk) rows"
+            if wrk is None
+            else f"{wrk}: -t1 -c{connections} --latency, a generated Lua script, for the (wrk) rows"
+        ),
+        "fsync_shim": (
+            "LD_PRELOAD bench/fsync_delay.c, FSYNC_DELAY_MS=20, for the fsync +20 ms rows"
+            if fsync_shim
+            else "not built: no fsync +20 ms rows"
         ),
         "cpus": os.cpu_count(),
         "cpu_model": _cpu_model(),
@@ -238,6 +269,8 @@ def print_table(env: dict[str, Any], rows: list[Row]) -> None:
         f"httptools {v['httptools']}\n"
         f"db     : {env['database']}\n"
         f"client : {env['client']}\n"
+        f"wrk    : {env['client_wrk']}\n"
+        f"fsync  : {env['fsync_shim']}\n"
         f"cpu    : {env['cpus']} x {env['cpu_model']}; the load generator shares these cores\n"
         f"         with the server, so absolute rates are below what the server alone could do;\n"
         f"         the bare-ASGI rows are measured the same way in the same run, so the ratio\n"

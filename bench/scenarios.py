@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import before as old
+import fsync_slow
 import goals
 from harness import CONNECTIONS, say
 from history import history_section
@@ -27,6 +28,7 @@ from servers import (
     start_serve,
 )
 from surfaces import SurfaceBench
+from wrk_driver import INSTALL_HINT, WrkDriver
 
 
 def _runner() -> asyncio.Runner:
@@ -81,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
             workdir / "nogc", name="obliviate-nogc", extra_env={"OBLIVIATE_GROUP_COMMIT": "false"}
         )
         servers.append(nogc)
+        wrk = WrkDriver.find(workdir)
+        if wrk is None:
+            say(INSTALL_HINT)
+        shim = fsync_slow.build_shim(workdir)
+        fsync = None if shim is None else fsync_slow.start_fsync_servers(workdir, shim)
+        if fsync is not None:
+            servers += fsync.both
         before_server, before_db = None, None
         if tree is not None:
             before_server, before_db = start_before(tree, workdir, before_facts)
@@ -88,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         for server in (bare, starlette):
             server.wait_ready("/")
         for server in (obliviate, nogc, *([before_server] if before_server else [])):
+            server.wait_ready("/healthz")
+        for server in fsync.both if fsync is not None else ():
             server.wait_ready("/healthz")
         bench = SurfaceBench(
             plan,
@@ -98,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             no_group_commit=nogc,
             before=before_server,
             before_db=before_db,
+            wrk=wrk,
+            fsync=fsync,
         )
         with _runner() as runner:
             rows = runner.run(bench.run())
@@ -135,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         preload_devices=bench.preloaded_devices,
         preload_insider=bench.preloaded_insider,
         before=before_facts or None,
+        wrk=None if wrk is None else wrk.version,
+        fsync_shim=fsync is not None,
     )
     rows = rows + extra
     results = goals.evaluate(rows, bench.facts, plan)

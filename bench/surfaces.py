@@ -1,5 +1,6 @@
 """The surface rows: bare ASGI and Starlette, then Gainsight, EngageLab and Insider on the
-main server, each from pools of ids preloaded over HTTP."""
+main server, each from pools of ids preloaded over HTTP; after some of them the same requests
+sent by wrk (the "(wrk)" rows), and the soft deletes on the fsync +20 ms servers."""
 
 from __future__ import annotations
 
@@ -8,33 +9,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import fsync_slow
 from engagelab_requests import device_delete, device_get, device_set
+from fsync_slow import FsyncRequests, FsyncServers
 from gainsight_requests import user_body, user_create, user_get, user_hard_delete, user_soft_delete
-from harness import CONNECTIONS, Harness, say
-from insider import (
-    exact_body_check,
-    insider_identity_delete,
-    insider_profile,
-    insider_upsert,
-    profile_check,
-    upsert_accepted,
-    upsert_check,
-)
+from harness import CONNECTIONS, WRK_PRELOAD_FACTOR, say, wrk_note
+from insider import insider_identity_delete, insider_profile
+from insider_rows import InsiderRows
 from loadgen import build_request
 from plan import Plan
 from report import Row, before_name
 from servers import HOST, Server
-from sources import chunks, constant, creating, creating_many, cycling, once_each
-
-# The bulk upsert row: users per request, and fewer connections than the other rows, since
-# each request carries ~320 KB and keeps the single SQLite writer busy on its own.
-BULK_USERS = 1000
-BULK_CONNECTIONS = 2
-# Insider preload: users in the pool the profile row reads; users per upsert when topping up
-# a pool; rounds of resending upserts that failed (an upsert may be sent again safely).
-INSIDER_PROFILE_USERS = 2000
-INSIDER_PRELOAD_BULK = 100
-INSIDER_PRELOAD_RETRIES = 3
+from sources import constant, creating, cycling, once_each
+from wrk_driver import WrkDriver
 
 
 @dataclass(frozen=True)
@@ -58,13 +45,17 @@ class Requests:
     # --before: the same requests (same ids, same order) to the old code's server.
     old_users: UserRequests
     nogc_soft: list[bytes]
+    # The (wrk) soft delete row's own pool, on the main server (empty without wrk).
+    wrk_soft: list[bytes]
+    # The fsync +20 ms servers' soft deletes (None: the shim could not be built).
+    fsync: FsyncRequests | None
     device_gets: list[bytes]
     device_deletes: list[bytes]
     profiles: list[bytes]
     identity_deletes: list[bytes]
 
 
-class SurfaceBench(Harness):
+class SurfaceBench(InsiderRows):
     def __init__(
         self,
         plan: Plan,
@@ -76,11 +67,15 @@ class SurfaceBench(Harness):
         no_group_commit: Server,
         before: Server | None = None,
         before_db: Path | None = None,
+        wrk: WrkDriver | None = None,
+        fsync: FsyncServers | None = None,
     ) -> None:
-        super().__init__(plan, obliviate, db_path)
+        super().__init__(plan, obliviate, db_path, wrk)
         self.bare = bare
         self.starlette = starlette
         self.no_group_commit = no_group_commit
+        # The servers with fsync slowed by FSYNC_DELAY_MS (None: the shim could not be built).
+        self.fsync = fsync
         # --before: the server running the old code, and its database.
         self.before = before
         self.before_db = before_db
@@ -113,7 +108,10 @@ class SurfaceBench(Harness):
         say(f"measuring ({plan.duration:g} s per scenario, {CONNECTIONS} connections) ...")
         get, post = "bare ASGI GET", "bare ASGI POST"
         await self.measure(get, "GET /item", None, self.bare, constant(requests.bare_get))
+        bare_get = [requests.bare_get]
+        await self.measure_wrk(get, "GET /item", None, self.bare, bare_get, note=wrk_note(plan))
         await self.measure(post, "POST /item", None, self.bare, constant(requests.bare_post))
+        await self.measure_wrk(post, "POST /item", None, self.bare, [requests.bare_post])
         star_get, star_post = constant(requests.star_get), constant(requests.star_post)
         await self.measure("bare Starlette GET", "GET /item", get, self.starlette, star_get)
         await self.measure("bare Starlette POST", "POST /item", post, self.starlette, star_post)
@@ -125,13 +123,9 @@ class SurfaceBench(Harness):
             self.obliviate,
             creating(lambda i: device_set(host, i), "bench-devnew"),
         )
-        await self.measure(
-            "engagelab device get",
-            "GET /v4/devices/{rid}",
-            get,
-            self.obliviate,
-            cycling(requests.device_gets),
-        )
+        device = "engagelab device get", "GET /v4/devices/{rid}"
+        await self.measure(*device, get, self.obliviate, cycling(requests.device_gets))
+        await self.measure_wrk(*device, get, self.obliviate, requests.device_gets)
         await self.measure(
             "engagelab device delete",
             "DELETE /v4/devices/{rid}",
@@ -152,6 +146,14 @@ class SurfaceBench(Harness):
         soft_ids, hard_ids = await self.fill_pools(
             "users", ["bench-soft", "bench-hard"], lambda i: user_create(host, i)
         )
+        wrk_soft_ids: list[str] = []
+        if self.wrk is not None:
+            (wrk_soft_ids,) = await self.fill_pools(
+                "users (wrk)",
+                ["bench-wrk-soft"],
+                lambda i: user_create(host, i),
+                factor=WRK_PRELOAD_FACTOR,
+            )
         (device_ids,) = await self.fill_pools(
             "devices", ["bench-dev"], lambda i: device_set(host, i)
         )
@@ -164,9 +166,11 @@ class SurfaceBench(Harness):
             lambda i: user_create(nogc_host, i),
             server=self.no_group_commit,
         )
+        fsync = None if self.fsync is None else await fsync_slow.prepare(self, self.fsync, rng)
         if self.before is not None:
             await self.preload_before(soft_ids + hard_ids)
         rng.shuffle(nogc_ids)
+        rng.shuffle(wrk_soft_ids)
         nogc_soft = [user_soft_delete(nogc_host, i) for i in nogc_ids]
         star_host = f"{HOST}:{self.starlette.port}"
         self.preloaded, self.preloaded_devices = len(soft_ids), len(device_ids)
@@ -203,6 +207,8 @@ class SurfaceBench(Harness):
             users=users,
             old_users=old_users,
             nogc_soft=nogc_soft,
+            wrk_soft=[user_soft_delete(host, i) for i in wrk_soft_ids],
+            fsync=fsync,
             device_gets=device_gets,
             device_deletes=device_deletes,
             profiles=profiles,
@@ -225,6 +231,9 @@ class SurfaceBench(Harness):
         )
         gets = cycling(users.gets)
         await self.measure("gainsight get user", get_user, "bare ASGI GET", self.obliviate, gets)
+        await self.measure_wrk(
+            "gainsight get user", get_user, "bare ASGI GET", self.obliviate, users.gets
+        )
         if self.before is not None:
             await self.measure(
                 before_name("gainsight get user", rev),
@@ -241,6 +250,15 @@ class SurfaceBench(Harness):
             )
         soft = once_each(users.soft)
         await self.measure("gainsight soft delete", soft_delete, post, self.obliviate, soft)
+        if requests.wrk_soft:
+            await self.measure_wrk(
+                "gainsight soft delete",
+                soft_delete,
+                post,
+                self.obliviate,
+                requests.wrk_soft,
+                once=True,
+            )
         if self.before is not None:
             await self.measure(
                 before_name("gainsight soft delete", rev),
@@ -257,6 +275,8 @@ class SurfaceBench(Harness):
             once_each(requests.nogc_soft),
             note="a second server, OBLIVIATE_GROUP_COMMIT=false: one transaction and fsync each",
         )
+        if self.fsync is not None and requests.fsync is not None:
+            await fsync_slow.measure(self, self.fsync, requests.fsync)
         hard = once_each(users.hard)
         await self.measure("gainsight hard delete", hard_delete, post, self.obliviate, hard)
         await self.settle()
@@ -281,89 +301,3 @@ class SurfaceBench(Harness):
         say(f"preloading users (before {self.plan.before_rev}), the same {len(ids)} ...")
         await self.preload([user_create(old_host, i) for i in ids], server=self.before)
         say(f"  {len(ids)} users in {time.perf_counter() - started:.1f} s")
-
-    async def fill_insider_pools(self) -> tuple[list[str], list[str]]:
-        """Users (uuid + email, attributes, one event) for the identity delete row, sized like
-        the other delete pools, and INSIDER_PROFILE_USERS more for the profile row. The top-ups
-        go INSIDER_PRELOAD_BULK users per upsert."""
-        host = self.obl_host
-
-        def bulk(uuids: list[str]) -> bytes:
-            return insider_upsert(host, uuids)
-
-        (iddel_ids,) = await self.fill_pools(
-            "insider users",
-            ["bench-ins-iddel"],
-            lambda i: insider_upsert(host, [i]),
-            bulk=bulk,
-            bulk_size=INSIDER_PRELOAD_BULK,
-            accept=upsert_accepted,
-            retries=INSIDER_PRELOAD_RETRIES,
-        )
-        started = time.perf_counter()
-        profile_ids = [f"bench-ins-prof-{i:08d}" for i in range(INSIDER_PROFILE_USERS)]
-        say(f"preloading insider users for the profile row: {len(profile_ids)} ...")
-        await self.preload(
-            [bulk(c) for c in chunks(profile_ids, INSIDER_PRELOAD_BULK)],
-            accept=upsert_accepted,
-            retries=INSIDER_PRELOAD_RETRIES,
-        )
-        say(f"  {len(profile_ids)} insider users in {time.perf_counter() - started:.1f} s")
-        self.preloaded_insider = {
-            "identity_delete_pool": len(iddel_ids),
-            "profile_pool": len(profile_ids),
-        }
-        return iddel_ids, profile_ids
-
-    async def insider_rows(self, profiles: list[bytes], identity_deletes: list[bytes]) -> None:
-        host, post = self.obl_host, "bare ASGI POST"
-        upsert = "POST /api/user/v1/upsert"
-        await self.measure(
-            "insider upsert 1 user",
-            upsert,
-            post,
-            self.obliviate,
-            creating(lambda i: insider_upsert(host, [i]), "bench-ins-new"),
-            checked=upsert_check(1),
-        )
-        check, hook = upsert_check(BULK_USERS)
-        size = len(
-            insider_upsert(host, [f"bench-ins-bulk-00000000-{j:04d}" for j in range(BULK_USERS)])
-        )
-        result = await self.load(
-            self.obliviate,
-            creating_many(lambda ids: insider_upsert(host, ids), "bench-ins-bulk", BULK_USERS),
-            self.plan.duration,
-            connections=BULK_CONNECTIONS,
-            on_response=hook,
-        )
-        self.record(
-            f"insider upsert {BULK_USERS} users",
-            upsert,
-            post,
-            result,
-            connections=BULK_CONNECTIONS,
-            check=check,
-            note=(
-                f"{BULK_CONNECTIONS} connections (not {CONNECTIONS}), {BULK_USERS} users and "
-                f"~{size / 1000:.0f} KB per request; {result.requests} requests in "
-                f"{result.elapsed:.1f} s, so p50/p99 rest on few samples; requests in flight "
-                "at the deadline finish and count"
-            ),
-        )
-        await self.measure(
-            "insider profile",
-            "POST /api/user/v1/profile",
-            post,
-            self.obliviate,
-            cycling(profiles),
-            checked=profile_check(),
-        )
-        await self.measure(
-            "insider identity delete",
-            "DELETE /api/user/v1/identity",
-            post,
-            self.obliviate,
-            once_each(identity_deletes),
-            checked=exact_body_check(b"{}"),
-        )

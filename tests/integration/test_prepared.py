@@ -156,3 +156,27 @@ def test_point_reads_are_bound_to_their_tenant(
             assert uow.profiles.get(pid) is not None
     finally:
         reads.close()
+
+
+_ACTIVE_BY_ID = Prepared(
+    select(t.profiles.c.profile_id).where(
+        t.profiles.c.tenant_id == bindparam("tenant"),
+        t.profiles.c.profile_id == bindparam("pid"),
+        # A value the statement holds itself: the caller does not pass it.
+        t.profiles.c.state == "active",
+    )
+)
+
+
+def test_a_value_written_into_the_statement_is_bound_without_the_caller(
+    container: Container, tid: str
+) -> None:
+    with container.uow_factory(tid) as uow:
+        conn = uow._conn
+        _INSERT.run(conn, _row(tid, 71, {}))
+        _INSERT.run(conn, _row(tid, 72, {}) | {"state": "soft_deleted"})
+        assert _ACTIVE_BY_ID.scalar(conn, {"tenant": tid, "pid": 71}) == 71
+        # The constant is applied: a row in another state is not found.
+        assert _ACTIVE_BY_ID.scalar(conn, {"tenant": tid, "pid": 72}) is None
+        # The tenant is still the caller's parameter.
+        assert _ACTIVE_BY_ID.scalar(conn, {"tenant": "someone-else", "pid": 71}) is None

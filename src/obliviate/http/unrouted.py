@@ -28,12 +28,12 @@ def _engagelab(status: int, message: str, headers: dict[str, str] | None) -> Res
 
 
 def _insider(status: int, message: str, headers: dict[str, str] | None) -> Response:
-    category = "not found" if status == 404 else "method not allowed"
+    category = {404: "not found", 405: "method not allowed"}.get(status, "internal error")
     return json_response({"error": f"{message}: {category}"}, status=status, headers=headers)
 
 
 def _native(status: int, message: str, headers: dict[str, str] | None) -> Response:
-    kind = "not-found" if status == 404 else "method-not-allowed"
+    kind = {404: "not-found", 405: "method-not-allowed"}.get(status, "internal-error")
     return native.problem(status, kind, message, headers=headers)
 
 

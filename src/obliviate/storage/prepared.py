@@ -40,6 +40,8 @@ class _Compiled:
     # sqlite3's), or None where the driver takes a mapping (psycopg).
     order: tuple[str, ...] | None
     bind: tuple[tuple[str, Processor], ...]
+    # The values a statement holds itself (``state == 'active'``), by parameter name.
+    constants: tuple[tuple[str, Any], ...]
     # One converter per column, or None where no column needs one.
     result: tuple[Processor | None, ...] | None
     row: Callable[..., tuple[Any, ...]] | None
@@ -105,6 +107,8 @@ class Prepared:
         if compiled is None:
             compiled = self._compile(dialect, tuple(params))
             self._compiled[key] = compiled
+        if compiled.constants:
+            params = {**dict(compiled.constants), **params}
         if compiled.bind:
             values = dict(params)
             for name, convert in compiled.bind:
@@ -131,6 +135,11 @@ class Prepared:
         if any(b.expanding for b in compiled.binds.values()):
             raise TypeError("Prepared does not take statements with expanding parameters")
         bind: list[tuple[str, Processor]] = []
+        constants = tuple(
+            (name, param.effective_value)
+            for name, param in compiled.binds.items()
+            if not param.required and name not in names
+        )
         for name, param in compiled.binds.items():
             convert = param.type.dialect_impl(dialect).bind_processor(dialect)
             if convert is not None:
@@ -150,6 +159,7 @@ class Prepared:
             sql=compiled.string,
             order=None if order is None else tuple(order),
             bind=tuple(bind),
+            constants=constants,
             result=result,
             row=make_row,
             dbapi_error=dbapi.Error,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from obliviate.domain.devices import Device, DeviceState
@@ -17,6 +17,7 @@ from obliviate.domain.profiles import ProfileState
 from obliviate.services.ports import AliasTaken, RetiredDevices
 from obliviate.storage import tables as t
 from obliviate.storage.ids import new_id
+from obliviate.storage.prepared import Prepared
 from obliviate.storage.savepoints import savepoint
 from obliviate.storage.sealing import Keyring
 
@@ -26,6 +27,68 @@ d, dt, p = t.devices, t.device_tags, t.profiles
 # What a device's sealed details hold: its registration id, timezone and info.
 _REGISTRATION, _TIMEZONE, _INFO = "registration_id", "timezone", "info"
 _SEALED_DETAILS = frozenset({_TIMEZONE, _INFO})
+
+
+def _visible_statement() -> Any:
+    owner = and_(p.c.tenant_id == d.c.tenant_id, p.c.profile_id == d.c.profile_id)
+    return (
+        select(d)
+        .outerjoin(p, owner)
+        .where(
+            d.c.tenant_id == bindparam("tenant"),
+            d.c.state == DeviceState.ACTIVE.value,
+            or_(d.c.profile_id.is_(None), p.c.state == ProfileState.ACTIVE.value),
+        )
+    )
+
+
+# The statements of the device routes (a read, a registration, a tag change), compiled once
+# (storage/prepared.py): built and run through ``Connection.execute``, these were most of an
+# EngageLab GET's time.
+_VISIBLE_BY_REGISTRATION = Prepared(
+    _visible_statement().where(d.c.registration_hash == bindparam("registration"))
+)
+
+
+def _live_by(column: Any, name: str) -> tuple[Prepared, Prepared]:
+    """The active device whose ``column`` is the parameter ``name``: to read, and to lock."""
+    statement = select(d).where(
+        d.c.tenant_id == bindparam("tenant"),
+        column == bindparam(name),
+        d.c.state == DeviceState.ACTIVE.value,
+    )
+    return Prepared(statement), Prepared(statement.with_for_update())
+
+
+_LIVE_BY_REGISTRATION, _LIVE_BY_REGISTRATION_FOR_UPDATE = _live_by(
+    d.c.registration_hash, "registration"
+)
+_LIVE_BY_ID, _LIVE_BY_ID_FOR_UPDATE = _live_by(d.c.device_id, "device")
+_INSERT_DEVICE = Prepared(insert(d))
+_INSERT_TAG = Prepared(insert(dt))
+_DETAILS = Prepared(
+    select(d.c.sealed_details).where(
+        d.c.tenant_id == bindparam("tenant"), d.c.device_id == bindparam("device")
+    )
+)
+# The columns set are the parameters given beside ``tenant`` and ``device``.
+_UPDATE_DEVICE = Prepared(
+    update(d).where(d.c.tenant_id == bindparam("tenant"), d.c.device_id == bindparam("device"))
+)
+_TAGS_OF = Prepared(
+    select(dt.c.sealed_tag).where(
+        dt.c.tenant_id == bindparam("tenant"), dt.c.device_id == bindparam("device")
+    )
+)
+_RELEASE_ALIAS = Prepared(
+    update(d)
+    .where(
+        d.c.tenant_id == bindparam("tenant"),
+        d.c.alias_hash == bindparam("alias"),
+        d.c.device_id != bindparam("device"),
+    )
+    .values(alias_hash=None, sealed_alias=None, updated_at=bindparam("now"))
+)
 
 
 class SqlDevices:
@@ -44,7 +107,7 @@ class SqlDevices:
     def _tag_hash(self, tag: str) -> str:
         return self._hash("tag", tag)
 
-    def _device(self, row: Row[Any]) -> Device:
+    def _device(self, row: Any) -> Device:
         details = self._keys.open_json(row.sealed_details) or {}
         alias = None if row.sealed_alias is None else self._keys.open_text(row.sealed_alias)
         return Device(
@@ -59,31 +122,20 @@ class SqlDevices:
         )
 
     def _visible(self) -> Any:
-        owner = and_(p.c.tenant_id == d.c.tenant_id, p.c.profile_id == d.c.profile_id)
-        return (
-            select(d)
-            .outerjoin(p, owner)
-            .where(
-                d.c.tenant_id == self._tenant,
-                d.c.state == DeviceState.ACTIVE.value,
-                or_(d.c.profile_id.is_(None), p.c.state == ProfileState.ACTIVE.value),
-            )
-        )
+        return _visible_statement().params(tenant=self._tenant)
 
-    def _live_row(self, registration_id: str, *, for_update: bool) -> Row[Any] | None:
-        query = select(d).where(
-            d.c.tenant_id == self._tenant,
-            d.c.registration_hash == self._registration_hash(registration_id),
-            d.c.state == DeviceState.ACTIVE.value,
+    def _live_row(self, registration_id: str, *, for_update: bool) -> Any | None:
+        statement = _LIVE_BY_REGISTRATION_FOR_UPDATE if for_update else _LIVE_BY_REGISTRATION
+        return statement.first(
+            self._conn,
+            {"tenant": self._tenant, "registration": self._registration_hash(registration_id)},
         )
-        if for_update:
-            query = query.with_for_update()
-        return self._conn.execute(query).first()
 
     def find_visible(self, registration_id: str) -> Device | None:
-        row = self._conn.execute(
-            self._visible().where(d.c.registration_hash == self._registration_hash(registration_id))
-        ).first()
+        row = _VISIBLE_BY_REGISTRATION.first(
+            self._conn,
+            {"tenant": self._tenant, "registration": self._registration_hash(registration_id)},
+        )
         return None if row is None else self._device(row)
 
     def find_live(self, registration_id: str, *, for_update: bool = False) -> Device | None:
@@ -93,14 +145,8 @@ class SqlDevices:
 
     def live_by_id(self, device_id: int, *, for_update: bool = False) -> Device | None:
         """The active device with this internal id, visible or not."""
-        query = select(d).where(
-            d.c.tenant_id == self._tenant,
-            d.c.device_id == device_id,
-            d.c.state == DeviceState.ACTIVE.value,
-        )
-        if for_update:
-            query = query.with_for_update()
-        row = self._conn.execute(query).first()
+        statement = _LIVE_BY_ID_FOR_UPDATE if for_update else _LIVE_BY_ID
+        row = statement.first(self._conn, {"tenant": self._tenant, "device": device_id})
         return None if row is None else self._device(row)
 
     def visible_many(self, registration_ids: Sequence[str]) -> list[Device]:
@@ -137,17 +183,18 @@ class SqlDevices:
         device_id = new_id(now)
         self._keys.create(device_id, holder_id=device_id, now=now)
         details = {_REGISTRATION: registration_id, _TIMEZONE: timezone, _INFO: info or {}}
-        self._conn.execute(
-            insert(d).values(
-                tenant_id=self._tenant,
-                device_id=device_id,
-                registration_hash=self._registration_hash(registration_id),
-                state=DeviceState.ACTIVE.value,
-                platform=platform,
-                sealed_details=self._keys.seal_json(device_id, details),
-                created_at=now,
-                updated_at=now,
-            )
+        _INSERT_DEVICE.run(
+            self._conn,
+            {
+                "tenant_id": self._tenant,
+                "device_id": device_id,
+                "registration_hash": self._registration_hash(registration_id),
+                "state": DeviceState.ACTIVE.value,
+                "platform": platform,
+                "sealed_details": self._keys.seal_json(device_id, details),
+                "created_at": now,
+                "updated_at": now,
+            },
         )
         return Device(device_id, registration_id, platform, timezone, info or {}, None, None, now)
 
@@ -162,42 +209,30 @@ class SqlDevices:
             elif name not in _SEALED_DETAILS:
                 columns[name] = value
         if _SEALED_DETAILS & values.keys():
-            row = self._conn.execute(
-                select(d.c.sealed_details).where(
-                    d.c.tenant_id == self._tenant, d.c.device_id == device_id
-                )
-            ).first()
+            row = _DETAILS.first(self._conn, {"tenant": self._tenant, "device": device_id})
             if row is not None:
                 details = self._keys.open_json(row.sealed_details) or {}
                 details.update({k: v for k, v in values.items() if k in _SEALED_DETAILS})
                 columns["sealed_details"] = self._keys.seal_json(device_id, details)
-        self._conn.execute(
-            update(d)
-            .where(d.c.tenant_id == self._tenant, d.c.device_id == device_id)
-            .values(updated_at=now, **columns)
+        _UPDATE_DEVICE.run(
+            self._conn,
+            {"tenant": self._tenant, "device": device_id, "updated_at": now, **columns},
         )
 
     def tags_of(self, device_id: int) -> set[str]:
-        rows = self._conn.execute(
-            select(dt.c.sealed_tag).where(
-                dt.c.tenant_id == self._tenant, dt.c.device_id == device_id
-            )
-        )
+        rows = _TAGS_OF.rows(self._conn, {"tenant": self._tenant, "device": device_id})
         return {tag for r in rows if (tag := self._keys.open_text(r.sealed_tag)) is not None}
 
     def add_tags(self, device_id: int, tags: Sequence[str]) -> None:
-        if tags:
-            self._conn.execute(
-                insert(dt),
-                [
-                    {
-                        "tenant_id": self._tenant,
-                        "device_id": device_id,
-                        "tag_hash": self._tag_hash(tag),
-                        "sealed_tag": self._keys.seal_text(device_id, tag),
-                    }
-                    for tag in tags
-                ],
+        for tag in tags:
+            _INSERT_TAG.run(
+                self._conn,
+                {
+                    "tenant_id": self._tenant,
+                    "device_id": device_id,
+                    "tag_hash": self._tag_hash(tag),
+                    "sealed_tag": self._keys.seal_text(device_id, tag),
+                },
             )
 
     def remove_tags(self, device_id: int, tags: Sequence[str] | None) -> int:
@@ -211,14 +246,14 @@ class SqlDevices:
 
     def bind_alias(self, device_id: int, alias: str, *, now: int) -> None:
         """Bind an alias, taking it from whichever device holds it."""
-        self._conn.execute(
-            update(d)
-            .where(
-                d.c.tenant_id == self._tenant,
-                d.c.alias_hash == self._alias_hash(alias),
-                d.c.device_id != device_id,
-            )
-            .values(alias_hash=None, sealed_alias=None, updated_at=now)
+        _RELEASE_ALIAS.run(
+            self._conn,
+            {
+                "tenant": self._tenant,
+                "alias": self._alias_hash(alias),
+                "device": device_id,
+                "now": now,
+            },
         )
         try:
             with savepoint(self._conn):
