@@ -171,8 +171,8 @@ _ACTIVE_BY_ID = Prepared(
 def test_a_value_written_into_the_statement_is_bound_without_the_caller(
     container: Container, tid: str
 ) -> None:
-    with container.uow_factory(tid) as uow:
-        conn = uow._conn
+    with container.engine.connect() as conn:
+        conn.begin()
         _INSERT.run(conn, _row(tid, 71, {}))
         _INSERT.run(conn, _row(tid, 72, {}) | {"state": "soft_deleted"})
         assert _ACTIVE_BY_ID.scalar(conn, {"tenant": tid, "pid": 71}) == 71
