@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         servers.append(bare)
         starlette = start_bare(workdir, "bare_starlette:app", "bare-starlette")
         servers.append(starlette)
+        lean = start_bare(workdir, "bare_lean:app", "bare-lean")
+        servers.append(lean)
         obliviate = start_obliviate(workdir)
         servers.append(obliviate)
         nogc = start_obliviate(
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         if tree is not None:
             before_server, before_db = start_before(tree, workdir, before_facts)
             servers.append(before_server)
-        for server in (bare, starlette):
+        for server in (bare, starlette, lean):
             server.wait_ready("/")
         for server in (obliviate, nogc, *([before_server] if before_server else [])):
             server.wait_ready("/healthz")
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             obliviate,
             workdir / DB_FILE,
             starlette=starlette,
+            lean=lean,
             no_group_commit=nogc,
             before=before_server,
             before_db=before_db,

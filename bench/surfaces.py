@@ -41,6 +41,8 @@ class Requests:
     bare_post: bytes
     star_get: bytes
     star_post: bytes
+    lean_get: bytes
+    lean_post: bytes
     users: UserRequests
     # --before: the same requests (same ids, same order) to the old code's server.
     old_users: UserRequests
@@ -64,6 +66,7 @@ class SurfaceBench(InsiderRows):
         db_path: Path,
         *,
         starlette: Server,
+        lean: Server,
         no_group_commit: Server,
         before: Server | None = None,
         before_db: Path | None = None,
@@ -73,6 +76,7 @@ class SurfaceBench(InsiderRows):
         super().__init__(plan, obliviate, db_path, wrk)
         self.bare = bare
         self.starlette = starlette
+        self.lean = lean
         self.no_group_commit = no_group_commit
         # The servers with fsync slowed by FSYNC_DELAY_MS (None: the shim could not be built).
         self.fsync = fsync
@@ -94,6 +98,7 @@ class SurfaceBench(InsiderRows):
                 (self.bare, constant(requests.bare_get)),
                 (self.bare, constant(requests.bare_post)),
                 (self.starlette, constant(requests.star_get)),
+                (self.lean, constant(requests.lean_get)),
                 (self.obliviate, cycling(requests.users.gets)),
             ]
             if self.before is not None:
@@ -115,6 +120,14 @@ class SurfaceBench(InsiderRows):
         star_get, star_post = constant(requests.star_get), constant(requests.star_post)
         await self.measure("bare Starlette GET", "GET /item", get, self.starlette, star_get)
         await self.measure("bare Starlette POST", "POST /item", post, self.starlette, star_post)
+        await self.measure_wrk(
+            "bare Starlette GET", "GET /item", get, self.starlette, [requests.star_get]
+        )
+        # The dispatch Obliviate runs on (http/dispatch.py), with the same nothing-handler.
+        lean_get, lean_post = constant(requests.lean_get), constant(requests.lean_post)
+        await self.measure("bare LeanApp GET", "GET /item", get, self.lean, lean_get)
+        await self.measure("bare LeanApp POST", "POST /item", post, self.lean, lean_post)
+        await self.measure_wrk("bare LeanApp GET", "GET /item", get, self.lean, [requests.lean_get])
         await self.gainsight_rows(requests)
         await self.measure(
             "engagelab device set",
@@ -173,6 +186,7 @@ class SurfaceBench(InsiderRows):
         rng.shuffle(wrk_soft_ids)
         nogc_soft = [user_soft_delete(nogc_host, i) for i in nogc_ids]
         star_host = f"{HOST}:{self.starlette.port}"
+        lean_host = f"{HOST}:{self.lean.port}"
         self.preloaded, self.preloaded_devices = len(soft_ids), len(device_ids)
         get_ids = soft_ids + hard_ids
         rng.shuffle(get_ids)
@@ -204,6 +218,8 @@ class SurfaceBench(InsiderRows):
             bare_post=build_request("POST", "/item", self.bare_host, body=user_body("bench-x")),
             star_get=build_request("GET", "/item", star_host),
             star_post=build_request("POST", "/item", star_host, body=user_body("bench-x")),
+            lean_get=build_request("GET", "/item", lean_host),
+            lean_post=build_request("POST", "/item", lean_host, body=user_body("bench-x")),
             users=users,
             old_users=old_users,
             nogc_soft=nogc_soft,
