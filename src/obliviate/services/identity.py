@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 from obliviate.domain.errors import (
     IdentifierInUse,
@@ -15,10 +16,17 @@ from obliviate.domain.errors import (
     MergeLimitExceeded,
     ProfileNotFound,
     SoleIdentifier,
+    Suppressed,
+    ValidationError,
 )
 from obliviate.domain.events import NewEvent
 from obliviate.domain.free_form import check_free_form
-from obliviate.domain.identifiers import Identifier, IdentifierType, email_of_attributes
+from obliviate.domain.identifiers import (
+    Identifier,
+    IdentifierType,
+    email_of_attributes,
+    stored_email_of_attributes,
+)
 from obliviate.domain.profiles import (
     Profile,
     ProfileState,
@@ -37,6 +45,7 @@ from obliviate.services.suppression import (
 )
 
 UUID = IdentifierType.UUID.value
+EMAIL = IdentifierType.EMAIL.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,11 @@ class UpsertOutcome:
     created: bool
     revived: bool
     merged: tuple[int, ...]
+
+
+# What refuses one person of a batch, and not the batch: answered in that person's place.
+PersonRefused = IdentifierInUse | Suppressed | ValidationError
+_REFUSALS = (IdentifierInUse, Suppressed, ValidationError)
 
 
 def holders_of(uow: UnitOfWork, ident: Identifier, *, email_attribute: bool) -> list[Profile]:
@@ -163,6 +177,55 @@ def upsert_person(
     hasher: SubjectHasher,
     confirmed: bool = False,
 ) -> UpsertOutcome:
+    """One person: ``upsert_people`` of one, raising what refuses it."""
+    (result,) = upsert_people(
+        uow, tenant=tenant, people=[person], now=now, hasher=hasher, confirmed=confirmed
+    )
+    if isinstance(result, UpsertOutcome):
+        return result
+    raise result
+
+
+def upsert_people(
+    uow: UnitOfWork,
+    *,
+    tenant: Tenant,
+    people: Sequence[PersonInput],
+    now: int,
+    hasher: SubjectHasher,
+    confirmed: bool = False,
+) -> list[UpsertOutcome | PersonRefused]:
+    """Each person in turn, as if in a savepoint of its own: one refused (``PersonRefused``, in
+    its place) leaves nothing behind; each sees what those before it wrote. Read and written
+    at once (``Profiles.run_staged``): a few statements per table, not a dozen per person."""
+    values = [(i.id_type, i.value) for p in people for i in p.identifiers]
+    # What the suppression checks will ask: the identifiers, and the emails of the attributes.
+    emails = [(EMAIL, e) for p in people if (e := stored_email_of_attributes(p.attributes))]
+    uow.suppressions.prefetch([(t, h) for t, v in values + emails for h in hasher.all_hashes(t, v)])
+    try:
+        results = uow.profiles.run_staged(
+            values,
+            people,
+            partial(_upsert, uow, tenant=tenant, now=now, hasher=hasher, confirmed=confirmed),
+            refused=_REFUSALS,
+            events=lambda person, outcome: [(outcome.profile_id, e) for e in person.events],
+            write_events=partial(uow.events.add_many, now=now),
+        )
+    finally:
+        uow.suppressions.prefetch(())
+    return cast(list[UpsertOutcome | PersonRefused], results)
+
+
+def _upsert(
+    uow: UnitOfWork,
+    person: PersonInput,
+    *,
+    tenant: Tenant,
+    now: int,
+    hasher: SubjectHasher,
+    confirmed: bool,
+) -> UpsertOutcome:
+    """One person's upsert, without its events (the batch writes those)."""
     check_free_form(person.attributes, field="attributes")
     email_of_attributes(person.attributes)
     found = _resolve(uow, person.identifiers, now=now, hasher=hasher)
@@ -232,8 +295,6 @@ def upsert_person(
             )
         except IdentifierTaken:
             raise IdentifierInUse(ident.id_type) from None
-    for event in person.events:
-        uow.events.add(profile_id=profile.profile_id, event=event, now=now)
     return UpsertOutcome(profile.profile_id, created, revived, merged)
 
 

@@ -16,6 +16,8 @@ from obliviate.domain.guard import DeletionKind
 from obliviate.domain.profiles import Profile
 
 T = TypeVar("T")
+P = TypeVar("P")
+R = TypeVar("R")
 
 
 class IdentifierTaken(Exception):
@@ -25,6 +27,12 @@ class IdentifierTaken(Exception):
         super().__init__(id_type)
         self.id_type = id_type
         self.value = value
+
+
+class NeedsSavepoint(Exception):
+    """A person of a staged batch, run without a savepoint, was about to write something
+    the stage cannot take back from memory (a merge, a purge): nothing of it was written.
+    Run the person again inside a savepoint."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +107,25 @@ class Profiles(Protocol):
     def survivor_of(self, profile_id: int) -> int | None: ...
     def folded(self, profile_id: int) -> FoldedPeople: ...
 
+    def run_staged(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        people: Sequence[P],
+        run: Callable[[P], R],
+        *,
+        refused: tuple[type[Exception], ...],
+        events: Callable[[P, R], Sequence[tuple[int, NewEvent]]],
+        write_events: Callable[[Sequence[tuple[int, NewEvent]]], None],
+    ) -> list[R | Exception]:
+        """``run`` each person in turn, as if each ran in a savepoint of its own: one that
+        raises a ``refused`` error leaves nothing behind (the error stands in its place), and
+        each sees what those before it wrote. The profiles the identifiers in ``pairs`` (type,
+        canonical value) name are read at once, and locked; look-ups answer from what was
+        read and written, and new profiles, keys, identifiers and saves are written together,
+        with each person's ``events`` (through ``write_events``). See storage/repositories/
+        staging.py and staged_batch.py."""
+        ...
+
 
 class Accounts(Protocol):
     def get(self, account_id: str, *, for_update: bool = False) -> Account | None: ...
@@ -115,6 +142,10 @@ class Accounts(Protocol):
 
 class Events(Protocol):
     def add(self, *, profile_id: int, event: NewEvent, now: int) -> StoredEvent: ...
+    def add_many(self, events: Sequence[tuple[int, NewEvent]], *, now: int) -> None:
+        """Each (profile id, event), in one statement."""
+        ...
+
     def list_visible(
         self,
         *,
@@ -197,6 +228,11 @@ class Receipts(Protocol):
 class Suppressions(Protocol):
     def add(self, id_type: str, value_hash: str, *, now: int, job_id: int | None) -> bool: ...
     def exists(self, id_type: str, value_hash: str) -> bool: ...
+    def prefetch(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Look these (type, hash) pairs up at once: until this unit of work adds or removes a
+        suppression, or asks again, ``exists`` answers them from that read."""
+        ...
+
     def remove(self, id_type: str, value_hash: str) -> bool: ...
     def page(self, *, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]: ...
 

@@ -81,31 +81,30 @@ class InsiderApi:
         confirmed = mass_delete_confirmed(request)
 
         def work(uow: UnitOfWork, now: int) -> tuple[int, dict[str, list[str]]]:
+            results = identity.upsert_people(
+                uow,
+                tenant=caller.tenant,
+                people=[person for _, person in people],
+                now=now,
+                hasher=self.rt.hasher,
+                confirmed=confirmed,
+            )
             done, failures = 0, {}
-            for i, person in people:
-                try:
-                    with uow.savepoint():
-                        identity.upsert_person(
-                            uow,
-                            tenant=caller.tenant,
-                            person=person,
-                            now=now,
-                            hasher=self.rt.hasher,
-                            confirmed=confirmed,
-                        )
-                    done += 1
-                except IdentifierInUse as exc:
-                    failures[f"users.{i}.identifiers.{exc.id_type}"] = [
+            for (i, _), result in zip(people, results, strict=True):
+                if isinstance(result, IdentifierInUse):
+                    failures[f"users.{i}.identifiers.{result.id_type}"] = [
                         "identifier was given to another user at the same time"
                     ]
-                except Suppressed as exc:
-                    failures[f"users.{i}.identifiers.{exc.id_type}"] = [
+                elif isinstance(result, Suppressed):
+                    failures[f"users.{i}.identifiers.{result.id_type}"] = [
                         "identifier is suppressed and cannot be re-created"
                     ]
-                except ValidationError as exc:
+                elif isinstance(result, ValidationError):
                     # Rules that need the stored profiles (the merge limit, a revived
                     # profile's email) fail this user only, like the checks made before.
-                    failures[f"users.{i}.{exc.field}"] = [exc.message]
+                    failures[f"users.{i}.{result.field}"] = [result.message]
+                else:
+                    done += 1
             return done, failures
 
         done, failures = await self.rt.write(caller.tenant.tenant_id, work)

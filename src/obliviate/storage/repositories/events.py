@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, insert, select, tuple_
@@ -10,7 +11,10 @@ from obliviate.domain.events import NewEvent, StoredEvent
 from obliviate.domain.profiles import ProfileState
 from obliviate.storage import tables as t
 from obliviate.storage.ids import new_id
+from obliviate.storage.repositories.batched import PreparedMany
 from obliviate.storage.sealing import Keyring
+
+_INSERT_EVENT = PreparedMany(insert(t.events))
 
 
 def _event(row: Row[Any], keys: Keyring) -> StoredEvent:
@@ -25,21 +29,30 @@ class SqlEvents:
         self._tenant = tenant_id
         self._keys = keys
 
+    def _row(self, profile_id: int, event: NewEvent, now: int) -> dict[str, Any]:
+        return {
+            "tenant_id": self._tenant,
+            "event_id": new_id(now),
+            "profile_id": profile_id,
+            "name": event.name,
+            "occurred_at": event.occurred_at,
+            "sealed_body": self._keys.seal_json(profile_id, [event.properties, event.context]),
+        }
+
     def add(self, *, profile_id: int, event: NewEvent, now: int) -> StoredEvent:
-        event_id = new_id(now)
-        self._conn.execute(
-            insert(t.events).values(
-                tenant_id=self._tenant,
-                event_id=event_id,
-                profile_id=profile_id,
-                name=event.name,
-                occurred_at=event.occurred_at,
-                sealed_body=self._keys.seal_json(profile_id, [event.properties, event.context]),
-            )
-        )
+        row = self._row(profile_id, event, now)
+        _INSERT_EVENT.run(self._conn, row)
         return StoredEvent(
-            event_id, profile_id, event.name, event.occurred_at, event.properties, event.context
+            row["event_id"],
+            profile_id,
+            event.name,
+            event.occurred_at,
+            event.properties,
+            event.context,
         )
+
+    def add_many(self, events: Sequence[tuple[int, NewEvent]], *, now: int) -> None:
+        _INSERT_EVENT.run_many(self._conn, [self._row(pid, e, now) for pid, e in events])
 
     def _visible_query(
         self, profile_id: int | None, start: int | None, end: int | None, name: str | None

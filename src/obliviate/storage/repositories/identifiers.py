@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from obliviate.services.ports import IdentifierTaken
 from obliviate.storage import tables as t
 from obliviate.storage.prepared import Prepared
-from obliviate.storage.repositories.codec import SealedRows
+from obliviate.storage.repositories.staging import StagedRows
 from obliviate.storage.savepoints import savepoint
 
 # Built once, like the hot-path statements of profiles.py.
@@ -29,8 +29,12 @@ _IDENTIFIERS_OF = Prepared(
 )
 
 
-class IdentifierRows(SealedRows):
+class IdentifierRows(StagedRows):
     def add_identifier(self, *, id_type: str, value: str, profile_id: int, now: int) -> None:
+        stage = self._stage
+        if stage is not None and stage.scope == "held":
+            stage.add_identifier(id_type, value, profile_id, now)
+            return
         try:
             with savepoint(self._conn):
                 _INSERT_IDENTIFIER.run(
@@ -46,13 +50,24 @@ class IdentifierRows(SealedRows):
                 )
         except IntegrityError as exc:
             raise IdentifierTaken(id_type, value) from exc
+        if stage is not None:
+            stage.added(id_type, value, profile_id)
 
     def release_identifiers(self, profile_id: int) -> int:
-        return _RELEASE_IDENTIFIERS.run(
+        stage = self._settle()
+        released = _RELEASE_IDENTIFIERS.run(
             self._conn, {"tenant": self._tenant, "profile_id": profile_id}
         )
+        if stage is not None:
+            stage.moved(profile_id, None)
+        return released
 
     def identifiers_of(self, profile_id: int) -> list[tuple[str, str]]:
+        stage = self._stage
+        if stage is not None:
+            held = stage.held.get(profile_id)
+            if held is not None:
+                return list(held)
         rows = _IDENTIFIERS_OF.rows(self._conn, {"tenant": self._tenant, "profile_id": profile_id})
         # Sorted here, not in SQL: an ORDER BY on the key columns made SQLite walk the
         # tenant's whole key index instead of ix_identifiers_profile (1000-user upserts went
@@ -62,9 +77,15 @@ class IdentifierRows(SealedRows):
             value = self._keys.open_text(r.sealed_value)
             if value is not None:
                 found.append((r.id_type, value))
+        if stage is not None:
+            found.extend(stage.pending_of(profile_id))
+            stage.put(stage.held, profile_id, sorted(found))
         return sorted(found)
 
     def remove_identifier(self, id_type: str, value: str) -> None:
+        stage = self._settle()
+        if stage is not None:
+            stage.forget()
         self._conn.execute(
             delete(t.identifiers).where(
                 t.identifiers.c.tenant_id == self._tenant,
@@ -74,6 +95,9 @@ class IdentifierRows(SealedRows):
         )
 
     def change_identifier(self, id_type: str, old: str, new_type: str, new: str) -> None:
+        stage = self._settle()
+        if stage is not None:
+            stage.forget()
         row = self._conn.execute(
             select(t.identifiers.c.profile_id).where(
                 t.identifiers.c.tenant_id == self._tenant,
@@ -104,6 +128,7 @@ class IdentifierRows(SealedRows):
     def uuids_of(self, profile_ids: Sequence[int]) -> dict[int, str]:
         if not profile_ids:
             return {}
+        self._settle()
         rows = self._conn.execute(
             select(t.identifiers.c.profile_id, t.identifiers.c.sealed_value).where(
                 t.identifiers.c.tenant_id == self._tenant,

@@ -9,7 +9,7 @@ from obliviate.services.ports import FoldedPeople
 from obliviate.storage import tables as t
 from obliviate.storage.ids import new_id
 from obliviate.storage.prepared import Prepared
-from obliviate.storage.repositories.codec import SealedRows
+from obliviate.storage.repositories.staging import StagedRows
 
 # Built once, like the hot-path statements of profiles.py.
 _SURVIVOR_OF = Prepared(
@@ -48,7 +48,7 @@ _FOLDED = Prepared(
 )
 
 
-class MergeRows(SealedRows):
+class MergeRows(StagedRows):
     def survivor_of(self, profile_id: int) -> int | None:
         """The profile that absorbed ``profile_id`` in a merge, if one did."""
         row = _SURVIVOR_OF.first(self._conn, {"tenant": self._tenant, "profile_id": profile_id})
@@ -64,15 +64,18 @@ class MergeRows(SealedRows):
         row = _FOLDED.first(
             self._conn, {"tenant": self._tenant, "profile_id": profile_id, "uuid_type": "uuid"}
         )
-        if row is None:
-            return FoldedPeople(merged=0, uuids=0)
-        return FoldedPeople(merged=int(row.merged), uuids=int(row.uuids))
+        merged, uuids = (0, 0) if row is None else (int(row.merged), int(row.uuids))
+        if self._stage is not None:
+            # Held-back identifiers count (merges are never held back).
+            uuids += sum(1 for kind, _ in self._stage.pending_of(profile_id) if kind == "uuid")
+        return FoldedPeople(merged=merged, uuids=uuids)
 
     def absorb(self, *, survivor_id: int, merged_id: int, now: int) -> dict[str, int]:
         """Move everything of ``merged_id`` to ``survivor_id``, drop its row, record the merge.
 
         The moved rows stay sealed under the merged profile's key, which the survivor now
         holds: its purge destroys that key too."""
+        stage = self._settle()
         moved: dict[str, int] = {}
         for table, kind in (
             (t.identifiers, "identifiers"),
@@ -103,4 +106,7 @@ class MergeRows(SealedRows):
                 created_at=now,
             )
         )
+        if stage is not None:
+            stage.moved(merged_id, survivor_id)
+            stage.put(stage.profiles, merged_id, None)
         return moved

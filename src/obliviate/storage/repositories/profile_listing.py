@@ -11,14 +11,14 @@ from obliviate.domain.profiles import Profile, ProfileState
 from obliviate.services.ports import ProfileFilter
 from obliviate.storage import tables as t
 from obliviate.storage.repositories.codec import (
-    SealedRows,
     decode_profile,
     json_text,
     profiles_with_key,
 )
+from obliviate.storage.repositories.staging import StagedRows
 
 
-class ProfileListing(SealedRows):
+class ProfileListing(StagedRows):
     def _active_query(self, flt: ProfileFilter) -> Any:
         query = profiles_with_key().where(
             t.profiles.c.tenant_id == self._tenant,
@@ -48,6 +48,7 @@ class ProfileListing(SealedRows):
     def list_active(
         self, flt: ProfileFilter, *, after: int | None, limit: int, descending: bool
     ) -> list[Profile]:
+        self._settle()
         key = t.profiles.c.profile_id
         found: list[Profile] = []
         while len(found) < limit:
@@ -70,6 +71,7 @@ class ProfileListing(SealedRows):
         return found
 
     def count_active(self, flt: ProfileFilter) -> int:
+        self._settle()
         if not flt.attributes:
             inner = self._active_query(flt).subquery()
             return int(self._conn.execute(select(func.count()).select_from(inner)).scalar_one())
@@ -80,6 +82,7 @@ class ProfileListing(SealedRows):
         )
 
     def expired_soft_deleted(self, *, now: int, limit: int) -> list[Profile]:
+        self._settle()
         rows = self._conn.execute(
             select(t.profiles)
             .where(

@@ -6,13 +6,11 @@ tables it spans: identifiers.py, merges.py and profile_listing.py hold their par
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select
 
-from obliviate.domain.accounts import account_of_attributes
-from obliviate.domain.identifiers import stored_email_of_attributes
 from obliviate.domain.profiles import Profile, ProfileState
 from obliviate.storage import tables as t
 from obliviate.storage.ids import new_id
@@ -27,6 +25,11 @@ from obliviate.storage.repositories.codec import (
 from obliviate.storage.repositories.identifiers import IdentifierRows
 from obliviate.storage.repositories.merges import MergeRows
 from obliviate.storage.repositories.profile_listing import ProfileListing
+from obliviate.storage.repositories.staged_batch import PersonEvents, StagedBatch
+from obliviate.storage.repositories.staging import MISSING, SAVE_PROFILE, Sealer, Stage
+
+P = TypeVar("P")
+R = TypeVar("R")
 
 # The statements of the hot paths (get, create, update, delete), built once and run on the
 # DBAPI cursor (prepared.py: about 45 µs per statement through Connection.execute against
@@ -57,23 +60,6 @@ _BY_ID_STATEMENT = profiles_with_key().where(
 _BY_ID = Prepared(_BY_ID_STATEMENT)
 _BY_ID_FOR_UPDATE = Prepared(_BY_ID_STATEMENT.with_for_update(of=t.profiles))
 _INSERT_PROFILE = Prepared(insert(t.profiles))
-_SAVE_PROFILE = Prepared(
-    update(t.profiles)
-    .where(
-        t.profiles.c.tenant_id == bindparam("tenant"),
-        t.profiles.c.profile_id == bindparam("pid"),
-    )
-    .values(
-        state=bindparam("new_state"),
-        attributes=bindparam("new_attributes"),
-        updated_at=bindparam("new_updated_at"),
-        deleted_at=bindparam("new_deleted_at"),
-        revivable_until=bindparam("new_revivable_until"),
-        deletion_request=bindparam("new_deletion_request"),
-        email_hash=bindparam("new_email_hash"),
-        account_hash=bindparam("new_account_hash"),
-    )
-)
 _ACTIVE_OF_ACCOUNT = Prepared(
     profiles_with_key()
     .where(
@@ -94,17 +80,43 @@ _BY_EMAIL_ATTRIBUTE = Prepared(
 
 class SqlProfiles(IdentifierRows, MergeRows, ProfileListing):
     def lookup_hash(self, id_type: str, value: str) -> str:
-        return self._hash(id_type, value)
+        stage = self._stage
+        return self._hash(id_type, value) if stage is None else stage.hash(id_type, value)
 
-    def _email_hash(self, attributes: dict[str, Any]) -> str | None:
-        email = stored_email_of_attributes(attributes)
-        return None if email is None else self._hash(EMAIL, email)
+    def _sealer(self) -> Sealer:
+        return Sealer(self._tenant, self._keys, self._hash)
 
-    def _account_hash(self, attributes: dict[str, Any]) -> str | None:
-        account = account_of_attributes(attributes)
-        return None if account is None else self._hash(ACCOUNT_LINK, account)
+    # -- a staged batch (staging.py) ---------------------------------------------------
+
+    def run_staged(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        people: Sequence[P],
+        run: Callable[[P], R],
+        *,
+        refused: tuple[type[Exception], ...],
+        events: Callable[[P, R], PersonEvents],
+        write_events: Callable[[PersonEvents], None],
+    ) -> list[R | Exception]:
+        if self._stage is not None:
+            raise RuntimeError("a staged batch is running on this unit of work")
+        self._stage = stage = Stage(self._conn, self._sealer())
+        try:
+            stage.prefetch(pairs)
+            batch = StagedBatch(
+                self._conn, stage, run, refused=refused, events=events, write_events=write_events
+            )
+            for person in people:
+                batch.add(person)
+            batch.write_held()
+        finally:
+            self._stage = None
+        return batch.results
+
+    # -- profiles ------------------------------------------------------------------------
 
     def active_of_account(self, account_id: str) -> list[Profile]:
+        self._settle()
         rows = _ACTIVE_OF_ACCOUNT.rows(
             self._conn,
             {
@@ -117,6 +129,7 @@ class SqlProfiles(IdentifierRows, MergeRows, ProfileListing):
 
     def count_of_accounts(self, account_ids: Sequence[str]) -> dict[str, int]:
         """Active users per account, in one query."""
+        self._settle()
         by_hash = {self._hash(ACCOUNT_LINK, a): a for a in account_ids}
         counts = dict.fromkeys(account_ids, 0)
         if not by_hash:
@@ -137,62 +150,72 @@ class SqlProfiles(IdentifierRows, MergeRows, ProfileListing):
     def find_by_identifier(
         self, id_type: str, value: str, *, for_update: bool = False
     ) -> Profile | None:
-        return self.find_by_lookup_hash(id_type, self._hash(id_type, value), for_update=for_update)
+        return self.find_by_lookup_hash(
+            id_type, self.lookup_hash(id_type, value), for_update=for_update
+        )
 
     def find_by_lookup_hash(
         self, id_type: str, value_hash: str, *, for_update: bool = False
     ) -> Profile | None:
+        stage = self._stage
+        if stage is not None:
+            pid = stage.idents.get((id_type, value_hash), MISSING)
+            if pid is None:
+                return None
+            if pid is not MISSING:
+                return self.get(pid, for_update=for_update)
         query = _BY_IDENTIFIER_FOR_UPDATE if for_update else _BY_IDENTIFIER
         row = query.first(
             self._conn, {"tenant": self._tenant, "id_type": id_type, "value_hash": value_hash}
         )
-        return None if row is None else decode_profile(row, self._keys)
+        if row is None:
+            return None
+        profile = decode_profile(row, self._keys)
+        if stage is not None:
+            stage.saw(profile.profile_id, profile, locked=for_update)
+            stage.put(stage.idents, (id_type, value_hash), profile.profile_id)
+        return profile
 
     def get(self, profile_id: int, *, for_update: bool = False) -> Profile | None:
+        stage = self._stage
+        if stage is not None:
+            found = stage.profiles.get(profile_id, MISSING)
+            if found is not MISSING and (not for_update or stage.locked.get(profile_id)):
+                return found  # type: ignore[no-any-return]
         query = _BY_ID_FOR_UPDATE if for_update else _BY_ID
         row = query.first(self._conn, {"tenant": self._tenant, "profile_id": profile_id})
-        return None if row is None else decode_profile(row, self._keys)
+        profile = None if row is None else decode_profile(row, self._keys)
+        if stage is not None:
+            stage.saw(profile_id, profile, locked=for_update)
+        return profile
 
     def insert(self, *, attributes: dict[str, Any], now: int) -> Profile:
+        stage = self._stage
+        if stage is not None and stage.scope == "held":
+            return stage.insert(attributes, now)
         profile_id = new_id(now)
         self._keys.create(profile_id, holder_id=profile_id, now=now)
-        _INSERT_PROFILE.run(
-            self._conn,
-            {
-                "tenant_id": self._tenant,
-                "profile_id": profile_id,
-                "state": ProfileState.ACTIVE.value,
-                "attributes": self._keys.seal_json(profile_id, attributes),
-                "email_hash": self._email_hash(attributes),
-                "account_hash": self._account_hash(attributes),
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-        return Profile(profile_id, ProfileState.ACTIVE, attributes, now, now, None, None)
+        profile = Profile(profile_id, ProfileState.ACTIVE, attributes, now, now, None, None)
+        _INSERT_PROFILE.run(self._conn, self._sealer().insert_row(profile))
+        if stage is not None:
+            stage.created(profile)
+        return profile
 
     def save(self, profile: Profile) -> None:
-        _SAVE_PROFILE.run(
-            self._conn,
-            {
-                "tenant": self._tenant,
-                "pid": profile.profile_id,
-                "new_state": profile.state.value,
-                "new_attributes": self._keys.seal_json(profile.profile_id, profile.attributes),
-                "new_updated_at": profile.updated_at,
-                "new_deleted_at": profile.deleted_at,
-                "new_revivable_until": profile.revivable_until,
-                "new_deletion_request": profile.deletion_request,
-                "new_email_hash": self._email_hash(profile.attributes),
-                "new_account_hash": self._account_hash(profile.attributes),
-            },
-        )
+        stage = self._stage
+        if stage is not None and stage.scope == "held":
+            stage.save(profile)
+            return
+        SAVE_PROFILE.run(self._conn, self._sealer().save_params(profile))
+        if stage is not None:
+            stage.put(stage.profiles, profile.profile_id, profile)
 
     def with_email_attribute(self, email: str) -> list[Profile]:
         """Profiles (active or soft-deleted) whose ``email`` attribute is this canonical email."""
         return self.with_email_lookup_hash(self._hash(EMAIL, email))
 
     def with_email_lookup_hash(self, email_hash: str) -> list[Profile]:
+        self._settle()
         rows = _BY_EMAIL_ATTRIBUTE.rows(
             self._conn,
             {
@@ -207,4 +230,8 @@ class SqlProfiles(IdentifierRows, MergeRows, ProfileListing):
         """Destroy the keys of the profile, of everyone merged into it and of the given
         devices: from here on no copy of their sealed values, wherever it lies, can be
         opened. Returns how many keys were destroyed."""
-        return sum(self._keys.destroy_held_by(h) for h in (profile_id, *device_ids))
+        stage = self._settle()
+        destroyed = sum(self._keys.destroy_held_by(h) for h in (profile_id, *device_ids))
+        if stage is not None:
+            stage.drop(stage.profiles, profile_id)
+        return destroyed
