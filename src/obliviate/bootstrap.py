@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from obliviate.http.app import build_app
 from obliviate.http.dispatch import LeanApp
+from obliviate.http.metrics import ServingMetrics
 from obliviate.http.runtime import Runtime, SystemClock
 from obliviate.jobs.worker import Worker, WorkerConfig
 from obliviate.ratelimit import RateLimiter
@@ -26,6 +27,7 @@ from obliviate.storage.deployment_keys import check_key, load_vault
 from obliviate.storage.engine import make_engine, sqlite_path
 from obliviate.storage.erasure import Eraser
 from obliviate.storage.forget_log import FileForgetLog
+from obliviate.storage.job_census import SqlJobCensus
 from obliviate.storage.migrate import migrate
 from obliviate.storage.repositories.jobs import SqlJobQueue
 from obliviate.storage.sealing import Vault
@@ -177,6 +179,10 @@ def create_app(container: Container, *, worker: Worker | None = None) -> LeanApp
     runtime = Runtime(
         transactions=create_transactions(container, worker=worker),
         queue=SqlJobQueue(container.engine),
+        job_counts=SqlJobCensus(container.engine),
+        metrics=ServingMetrics(
+            token=None if s.http.metrics_token is None else s.http.metrics_token.get_secret_value()
+        ),
         authenticator=Authenticator(
             container.tenant_store,
             default_revival_window=s.deletion.revival_window,

@@ -116,6 +116,8 @@ class HttpSettings(SettingsGroup):
     # How long a checked credential is trusted without asking the database again: a rotated or
     # revoked credential stops working within this time, with no restart.
     auth_cache_ttl: Duration = 5.0
+    # Set: /metrics answers only a request with ``Authorization: Bearer <this>``.
+    metrics_token: SecretStr | None = None
 
 
 class RateLimitSettings(SettingsGroup):

@@ -41,6 +41,7 @@ VARIABLES: list[tuple[str, str, str, object]] = [
     ),
     ("OBLIVIATE_MAX_BODY_BYTES", "1024", "http.max_body_bytes", 1024),
     ("OBLIVIATE_AUTH_CACHE_TTL", "250ms", "http.auth_cache_ttl", 0.25),
+    ("OBLIVIATE_METRICS_TOKEN", "scrape-me", "http.metrics_token", "scrape-me"),
     ("OBLIVIATE_RATELIMIT_URL", "redis://r:6379/0", "rate_limits.url", "redis://r:6379/0"),
     ("OBLIVIATE_GAINSIGHT_RATE_LIMIT", "1/second", "rate_limits.gainsight", "1/second"),
     ("OBLIVIATE_ENGAGELAB_RATE_LIMIT", "2/second", "rate_limits.engagelab", "2/second"),

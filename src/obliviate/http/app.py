@@ -8,17 +8,12 @@ wrapped ``send`` per request, which on a read by key was about as much as the re
 from __future__ import annotations
 
 from anyio import to_thread
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    generate_latest,
-)
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from obliviate.http import pages
+from obliviate.http.console.routes import routes as console_routes
 from obliviate.http.dispatch import LeanApp
 from obliviate.http.engagelab.routes import routes as engagelab_routes
 from obliviate.http.gainsight.routes import routes as gainsight_routes
@@ -29,11 +24,6 @@ from obliviate.http.unrouted import unrouted
 
 
 def build_app(rt: Runtime) -> LeanApp:
-    registry = CollectorRegistry()
-    requests_total = Counter(
-        "obliviate_requests", "Requests served", ["surface", "status"], registry=registry
-    )
-
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -55,23 +45,10 @@ def build_app(rt: Runtime) -> LeanApp:
             )
         return JSONResponse({"status": "ready"})
 
-    erasure_pending = Gauge(
-        "obliviate_erasure_pending",
-        "Deletion jobs whose bytes are not yet erased on disk (purging, or waiting for a pass)",
-        registry=registry,
-    )
-    erasure_lag = Gauge(
-        "obliviate_erasure_lag_seconds",
-        "Age of the oldest deletion whose erasure is not done (0 when none is pending)",
-        registry=registry,
-    )
-
-    async def metrics(_: Request) -> Response:
-        backlog = await to_thread.run_sync(rt.queue.erasure_backlog)
-        erasure_pending.set(backlog.pending)
-        oldest = backlog.oldest_created_at
-        erasure_lag.set(0 if oldest is None else max(0, rt.clock.now_ms() - oldest) / 1000)
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    async def metrics(request: Request) -> Response:
+        return await rt.metrics.render(
+            request, queue=rt.queue, counts=rt.job_counts, now_ms=rt.clock.now_ms()
+        )
 
     async def shutdown() -> None:
         await rt.limiter.close()
@@ -86,8 +63,10 @@ def build_app(rt: Runtime) -> LeanApp:
             *engagelab_routes(rt),
             *insider_routes(rt),
             *native_routes(rt),
+            *pages.routes(rt),
+            *console_routes(rt),
         ],
         unrouted=unrouted,
         on_shutdown=shutdown,
-        requests_total=requests_total,
+        requests_total=rt.metrics.requests,
     )

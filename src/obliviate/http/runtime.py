@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -13,15 +14,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from obliviate.domain.errors import RateLimited
+from obliviate.domain.forgetting import ForgetEntry
 from obliviate.domain.tenants import Caller
+from obliviate.http.metrics import ServingMetrics
 from obliviate.http.text import refuse_nul_in_url
 from obliviate.ratelimit import RateLimiter
 from obliviate.security import hash_secret
 from obliviate.services.ports import SubjectHasher, Transactions, UnitOfWork
-from obliviate.services.queue_port import JobQueue
+from obliviate.services.queue_port import JobCounts, JobQueue
 from obliviate.services.tenants import Authenticator
 
 T = TypeVar("T")
+
+# The surface of the request this task serves: set where the request is routed, read where
+# its write commits, so a deletion is counted under its surface without every handler
+# passing it on.
+_SURFACE: ContextVar[str] = ContextVar("obliviate_surface", default="none")
 
 
 class SystemClock:
@@ -32,8 +40,9 @@ class SystemClock:
 @dataclass
 class Runtime:
     transactions: Transactions
-    # Every tenant's jobs, for the erasure figures of /metrics.
+    # Every tenant's jobs, for the erasure and job figures of /metrics.
     queue: JobQueue
+    job_counts: JobCounts
     authenticator: Authenticator
     limiter: RateLimiter
     hasher: SubjectHasher
@@ -43,6 +52,7 @@ class Runtime:
     # Resolved callers by credential hash, briefly: saves a query and a thread hop on every
     # request; a revoked or rotated credential stops working within the TTL.
     auth_cache_ttl: float = 5.0
+    metrics: ServingMetrics = field(default_factory=ServingMetrics)
     caller_cache: TTLCache[str, Caller] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -69,7 +79,17 @@ class Runtime:
         """Run ``work`` in a write transaction, with the time it runs at; return once its
         writes are committed and every deletion it acknowledges is in the forget log."""
         now = self.clock.now_ms
-        return await self.transactions.write(tenant_id, lambda uow: work(uow, now()))
+        forgotten: list[tuple[ForgetEntry, ...]] = [()]
+
+        def run(uow: UnitOfWork) -> T:
+            result = work(uow, now())
+            # Replaced, not added to: a unit the group committer runs again counts once.
+            forgotten[0] = uow.pending_forgotten()
+            return result
+
+        result = await self.transactions.write(tenant_id, run)
+        self.metrics.count_deletions(_SURFACE.get(), forgotten[0])
+        return result
 
     async def read(
         self, tenant_id: str, work: Callable[[UnitOfWork], T], *, point: bool = False
@@ -89,6 +109,7 @@ def mass_delete_confirmed(request: Request) -> bool:
 
 def mark_surface(request: Request, surface: str) -> None:
     request.scope.setdefault("state", {})["surface"] = surface
+    _SURFACE.set(surface)
 
 
 Handler = Callable[[Request, Caller], Awaitable[Response]]

@@ -311,6 +311,9 @@ class UnitOfWork(Protocol):
         ...
 
     def take_forgotten(self) -> list[ForgetEntry]: ...
+    def pending_forgotten(self) -> tuple[ForgetEntry, ...]:
+        """What ``forget`` was given so far, left in place for whoever commits."""
+        ...
 
     def take_enqueued(self) -> int:
         """How many jobs this unit of work enqueued since last asked: whoever commits it

@@ -72,3 +72,17 @@ class JobQueue(Protocol):
         ...
 
     def erasure_backlog(self) -> ErasureBacklog: ...
+
+
+@dataclass(frozen=True, slots=True)
+class JobCensus:
+    # Jobs of every tenant by state (every state named, 0 when none).
+    by_state: dict[str, int]
+    # Epoch ms the oldest queued job was due to run (its ``run_after``), or None.
+    oldest_queued_due_at: int | None
+
+
+class JobCounts(Protocol):
+    """The jobs as /metrics reports them: read from the database, so every process agrees."""
+
+    def census(self) -> JobCensus: ...

@@ -44,6 +44,9 @@ class _Repositories:
         taken, self._forgotten = self._forgotten, []
         return taken
 
+    def pending_forgotten(self) -> tuple[ForgetEntry, ...]:
+        return tuple(self._forgotten)
+
     def take_enqueued(self) -> int:
         # A unit of work that never asked for its jobs enqueued none.
         jobs = self.__dict__.get("jobs")

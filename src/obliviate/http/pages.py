@@ -1,0 +1,11 @@
+"""The pages around the APIs: the landing page at ``/`` and the API docs at ``/docs``."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from obliviate.http.runtime import Runtime
+
+
+def routes(rt: Runtime) -> list[Route]:
+    return []
