@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from fsync_slow import FACT_KEYS, FSYNC_DELAY_MS, SOFT_DELETE, SOFT_DELETE_OFF, fsync_bound
 from harness import CONNECTIONS, wrk_name
+from insider_rows import BULK_USERS
+from postgres import PG_BULK_ROW
 from report import BEFORE_ROWS, Row, before_name
 
 if TYPE_CHECKING:
@@ -57,6 +59,14 @@ GET_MINIMUM = 0.60
 # Goal 2: the EngageLab and Insider single-record reads' ratios within 20% of Gainsight's.
 SIBLING_SHARE = 0.80
 SIBLINGS = ("engagelab device get", "insider profile")
+# PostgreSQL: the soft delete and the GET at least this share of the storage ceiling.
+PG_MINIMUM = 0.50
+PG_JUDGED = ("pg gainsight get user", "pg gainsight soft delete")
+# Bulk: users/s of the 1,000-user Insider upsert rows, whatever the tenant's size.
+BULK_GOALS = (
+    (f"insider upsert {BULK_USERS} users", "SQLite", 20_000.0),
+    (PG_BULK_ROW, "PostgreSQL", 10_000.0),
+)
 # The fsync +20 ms soft delete: at least this share of min(the group-size bound, unslowed).
 FSYNC_SHARE = 0.5
 # The group-commit-off server under the shim: one fsync per request caps it at 1 / delay;
@@ -230,17 +240,31 @@ def evaluate(rows: list[Row], facts: dict[str, float], plan: Plan) -> list[Goal]
     out += _fsync_goals(rows, facts)
     for r in rows:
         if r.scenario.startswith("pg gainsight") and r.ratio is not None:
+            judged = r.scenario in PG_JUDGED
             out.append(
                 Goal(
                     f"5. {r.scenario}",
                     f"{r.rps:,.0f} req/s, {r.ratio:.2f} of {r.baseline}",
-                    "reported",
-                    None,
+                    f">= {PG_MINIMUM:.2f}" if judged else "reported",
+                    (r.ratio >= PG_MINIMUM and r.valid) if judged else None,
                 )
             )
+    out += [_bulk_goal(rows, name, label, minimum) for name, label, minimum in BULK_GOALS]
     if plan.before_rev is not None:
         out += _before_goals(rows, plan.before_rev)
     return out
+
+
+def _bulk_goal(rows: list[Row], name: str, label: str, minimum: float) -> Goal:
+    row = _row(rows, name)
+    users = None if row is None or not row.valid else row.users_per_s
+    return _figure_goal(
+        f"6. bulk upsert, {label}",
+        users,
+        "{:,.0f} users/s",
+        f">= {minimum:,.0f} users/s",
+        lambda rate: rate >= minimum,
+    )
 
 
 def _erasure_goal(goal: str, facts: dict[str, float], prefix: str) -> Goal:

@@ -21,7 +21,9 @@ import psycopg
 from erasure_timing import read_passes
 from gainsight_requests import user_create, user_get, user_hard_delete, user_soft_delete
 from harness import fill_pools
-from loadgen import LoadResult, RequestSource, run_load
+from insider import insider_upsert, upsert_check
+from insider_rows import BULK_CONNECTIONS, BULK_USERS
+from loadgen import LoadResult, RequestSource, ResponseHook, run_load
 from pg_history import HEAVY_EVENTS, HEAVY_PEOPLE, purge_figures, write_heavy_people
 from plan import Plan
 from postgres_db import (
@@ -34,9 +36,9 @@ from postgres_db import (
     storage_ceiling,
     wait_jobs,
 )
-from report import Row
+from report import BodyCheck, Row
 from servers import HOST, Server, obliviate_env, start_serve, start_worker
-from sources import creating, cycling, once_each
+from sources import creating, creating_many, cycling, once_each
 
 SERVERS = 2
 WORKERS = 2
@@ -44,6 +46,7 @@ CONNECTIONS_PER_SERVER = 32
 CONNECTIONS = SERVERS * CONNECTIONS_PER_SERVER
 READY_TIMEOUT_S = 60.0
 SECRET_ENV = "OBLIVIATE_SECRET_KEY"
+PG_BULK_ROW = f"pg insider upsert {BULK_USERS} users"
 
 
 def _env(url: str, data_dir: Path) -> dict[str, str]:
@@ -92,10 +95,22 @@ class _Cluster:
         self.servers = servers
         self.hosts = [f"{HOST}:{s.port}" for s in servers]
 
-    async def load(self, sources: list[RequestSource], duration: float | None) -> LoadResult:
+    async def load(
+        self,
+        sources: list[RequestSource],
+        duration: float | None,
+        *,
+        connections: int = CONNECTIONS_PER_SERVER,
+        on_response: ResponseHook | None = None,
+    ) -> LoadResult:
         runs = [
             run_load(
-                HOST, server.port, source, connections=CONNECTIONS_PER_SERVER, duration=duration
+                HOST,
+                server.port,
+                source,
+                connections=connections,
+                duration=duration,
+                on_response=on_response,
             )
             for server, source in zip(self.servers, sources, strict=True)
         ]
@@ -214,9 +229,24 @@ async def postgres_rows(
         )
         rows = [ceiling]
 
-        def record(scenario: str, request: str, result: LoadResult, note: str | None) -> None:
+        def record(
+            scenario: str,
+            request: str,
+            result: LoadResult,
+            note: str | None,
+            *,
+            connections: int = CONNECTIONS,
+            check: BodyCheck | None = None,
+        ) -> None:
             row = Row.from_result(
-                scenario, request, result, d, ceiling, connections=CONNECTIONS, note=note
+                scenario,
+                request,
+                result,
+                d,
+                ceiling,
+                connections=connections,
+                note=note,
+                check=check,
             )
             rows.append(row)
             say(f"  {row.progress_line()}")
@@ -243,6 +273,23 @@ async def postgres_rows(
             "DELETE /v1/users/{id}?hardDelete=true",
             await cluster.load(_shared_once_each(hard_ids, hosts, user_hard_delete), d),
             None,
+        )
+        check, hook = upsert_check(BULK_USERS)
+
+        def bulk_on(k: int, host: str) -> RequestSource:
+            return creating_many(lambda ids: insider_upsert(host, ids), f"pg-bulk-{k}", BULK_USERS)
+
+        bulk = [bulk_on(k, h) for k, h in enumerate(hosts)]
+        record(
+            PG_BULK_ROW,
+            "POST /api/user/v1/upsert",
+            await cluster.load(bulk, d, connections=BULK_CONNECTIONS, on_response=hook),
+            (
+                f"{BULK_CONNECTIONS} connections to each server, {BULK_USERS} new users (uuid, "
+                "email, one event) per request; the figure is users/s"
+            ),
+            connections=BULK_CONNECTIONS * SERVERS,
+            check=check,
         )
         cluster.check_alive(workers)
         # The purge rate on PostgreSQL: people with a long history, hard-deleted once the
