@@ -62,6 +62,8 @@ SIBLINGS = ("engagelab device get", "insider profile")
 # PostgreSQL: the soft delete and the GET at least this share of the storage ceiling.
 PG_MINIMUM = 0.50
 PG_JUDGED = ("pg gainsight get user", "pg gainsight soft delete")
+# The export of one long history: the server's peak RSS (VmHWM) stays under this.
+EXPORT_RSS_MB = 250
 # Bulk: users/s of the 1,000-user Insider upsert rows, whatever the tenant's size.
 BULK_GOALS = (
     (f"insider upsert {BULK_USERS} users", "SQLite", 20_000.0),
@@ -250,6 +252,24 @@ def evaluate(rows: list[Row], facts: dict[str, float], plan: Plan) -> list[Goal]
                 )
             )
     out += [_bulk_goal(rows, name, label, minimum) for name, label, minimum in BULK_GOALS]
+    exported = f"{plan.export_events:,}"
+    out.append(
+        _figure_goal(
+            f"7. subject access export of {exported} events: server peak RSS",
+            facts.get("export_rss_mb_peak"),
+            "{:.0f} MB",
+            f"< {EXPORT_RSS_MB} MB",
+            lambda rss: rss < EXPORT_RSS_MB,
+        )
+    )
+    out.append(
+        _figure_goal(
+            f"7. subject access export of {exported} events: rate",
+            facts.get("export_events_per_s"),
+            "{:,.0f} events/s",
+            "reported",
+        )
+    )
     if plan.before_rev is not None:
         out += _before_goals(rows, plan.before_rev)
     return out

@@ -27,6 +27,8 @@ class Plan:
     scale_events_per_profile: int = 20
     # Goal 5 (None: skipped).
     postgres_url: str | None = None
+    # Events of the one person the export section streams (0: skipped).
+    export_events: int = 1_000_000
     # --before: the git revision whose code the "(before REV)" rows run (None: no such rows).
     before_rev: str | None = None
 
@@ -70,6 +72,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL section")
     parser.add_argument(
+        "--export-events",
+        type=int,
+        default=None,
+        help="events of the person the export section streams (1,000,000; --quick 100,000)",
+    )
+    parser.add_argument(
         "--before",
         metavar="REV",
         default=None,
@@ -89,6 +97,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
         raise SystemExit("--preload must be at least 1")
     scale = args.scale if args.scale is not None else (0 if args.quick else 1_000_000)
     postgres = None if args.quick or args.no_postgres else (args.postgres_url or DEFAULT_URL)
+    export_events = args.export_events
+    if export_events is None:
+        export_events = 100_000 if args.quick else 1_000_000
     return Plan(
         duration=duration,
         warmup=min(1.0, duration / 4),
@@ -97,5 +108,6 @@ def make_plan(args: argparse.Namespace) -> Plan:
         history_people=5 if args.quick else 50,
         scale_large=scale,
         postgres_url=postgres,
+        export_events=export_events,
         before_rev=args.before,
     )

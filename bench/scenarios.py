@@ -12,6 +12,7 @@ from pathlib import Path
 import before as old
 import fsync_slow
 import goals
+from export_rss import measure_export
 from harness import CONNECTIONS, say
 from history import history_section
 from plan import make_plan, parse_args
@@ -129,6 +130,13 @@ def main(argv: list[str] | None = None) -> int:
         if plan.scale_large > 0:
             with _runner() as runner:
                 extra += runner.run(scale_section(plan, workdir, bench.facts))
+        if plan.export_events > 0:
+            say(f"export: one person with {plan.export_events:,} events, streamed once ...")
+            exported = measure_export(workdir / "export", plan.export_events, say=say)
+            bench.facts.update(exported.facts())
+            say(
+                f"  {exported.events_per_s:,.0f} events/s, server peak RSS {exported.hwm_mb:.0f} MB"
+            )
         if plan.postgres_url is not None:
             try:
                 with _runner() as runner:

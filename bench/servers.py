@@ -16,12 +16,14 @@ from erasure_timing import ERASURE_LOG_ENV
 
 HOST = "127.0.0.1"
 BENCH_DIR = Path(__file__).resolve().parent
-# The server stack, as `obliviate serve` passes it to uvicorn.run.
+# The server stack, as `obliviate serve` passes it to uvicorn.run: httptools with its writes
+# coalesced (one send per response), so the baselines run on the same stack as Obliviate.
+HTTP_PROTOCOL = "obliviate.http.coalesce:CoalescingHttpToolsProtocol"
 UVICORN_FLAGS = [
     "--loop",
     "uvloop",
     "--http",
-    "httptools",
+    HTTP_PROTOCOL,
     "--no-access-log",
     "--log-level",
     "warning",
@@ -31,7 +33,7 @@ DB_FILE = "obliviate.db"
 # settle waits cover it, and a pass costs what it costs for one purge.
 ERASURE_DELAY_S = "0"
 WORKER_READY = "obliviate worker running"
-STACK = "uvicorn loop=uvloop http=httptools access_log=off log_level=warning"
+STACK = "uvicorn loop=uvloop http=httptools (writes coalesced) access_log=off log_level=warning"
 
 
 def free_port() -> int:

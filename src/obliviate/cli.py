@@ -13,7 +13,7 @@ from typing import Any
 import click
 import orjson
 
-from obliviate import cli_backup, cli_bulk, cli_credentials
+from obliviate import cli_backup, cli_bulk, cli_credentials, cli_export
 from obliviate.bootstrap import build_container, create_app, create_worker, start_worker_thread
 from obliviate.cli_support import checked as _checked
 from obliviate.cli_support import load_settings as _settings
@@ -55,6 +55,8 @@ def serve(host: str, port: int, demo: bool, no_worker: bool) -> None:
     """Serve every surface, with an in-process worker."""
     import uvicorn
 
+    from obliviate.http.coalesce import CoalescingHttpToolsProtocol
+
     settings = _settings()
     configure_logging(settings.log_level)
     container = _open(settings)
@@ -82,7 +84,7 @@ def serve(host: str, port: int, demo: bool, no_worker: bool) -> None:
             host=host,
             port=port,
             loop="uvloop",
-            http="httptools",
+            http=CoalescingHttpToolsProtocol,
             log_level="warning",
             access_log=False,
         )
@@ -274,6 +276,22 @@ def deletions_submit(
 def import_cmd(tenant: str, path: Path) -> None:
     """Import profiles from JSON lines: {"uuid", "identifiers", "attributes", "events"}."""
     sys.exit(cli_bulk.import_file(_checked(_settings()), tenant=tenant, path=path))
+
+
+@main.command("export")
+@click.option("--tenant", required=True)
+@click.option(
+    "--subject", required=True, help="type:value (email:a@x.com, custom.crm:42); bare: a uuid."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="File to write (default: standard output).",
+)
+def export_cmd(tenant: str, subject: str, out: Path | None) -> None:
+    """Write everything held on one person (GDPR Art. 15/20) as JSON, with a progress bar."""
+    sys.exit(cli_export.export_subject(_open(_settings()), tenant=tenant, subject=subject, out=out))
 
 
 @main.group()

@@ -14,13 +14,14 @@ import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from obliviate.bootstrap import Container, build_container, create_worker
+from obliviate.cli_support import tenant_caller
 from obliviate.domain.batches import DryRun, JobStatus
 from obliviate.domain.deletion import TERMINAL_JOB_STATES
 from obliviate.domain.errors import ObliviateError
 from obliviate.domain.events import NewEvent
 from obliviate.domain.identifiers import Identifier, identifier
 from obliviate.domain.tenants import Caller
-from obliviate.services import batches, identity, tenants
+from obliviate.services import batches, identity
 from obliviate.settings import Settings
 from obliviate.storage.forget_log import FileForgetLog
 from obliviate.storage.migrate import migrate
@@ -32,21 +33,6 @@ def _bar() -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
     )
-
-
-def _caller(container: Container, name: str) -> Caller:
-    s = container.settings
-    try:
-        return tenants.cli_caller(
-            container.tenant_store,
-            name=name,
-            revival_window=s.deletion.revival_window,
-            share=s.guard.mass_delete_share,
-            floor=s.guard.mass_delete_floor,
-            merge_limit=s.guard.merge_limit,
-        )
-    except ObliviateError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def read_subjects(path: Path, default_type: str) -> list[Identifier]:
@@ -85,7 +71,7 @@ def submit_file(
 ) -> int:
     container = build_container(settings)
     migrate(container.engine, keys=container.keys)
-    caller = _caller(container, tenant)
+    caller = tenant_caller(container, tenant)
     subjects = read_subjects(path, default_type)
     forget_log = FileForgetLog(settings.storage.forget_log_path)
     jobs: list[int] = []
@@ -190,7 +176,7 @@ def _person(line: dict[str, Any], number: int) -> identity.PersonInput:
 def import_file(settings: Settings, *, tenant: str, path: Path, chunk: int = 500) -> int:
     container = build_container(settings)
     migrate(container.engine, keys=container.keys)
-    caller = _caller(container, tenant)
+    caller = tenant_caller(container, tenant)
     lines = path.read_bytes().splitlines()
     failed: list[str] = []
     imported = 0

@@ -9,8 +9,27 @@ import click
 from pydantic import ValidationError
 
 from obliviate.bootstrap import Container, open_deployment
+from obliviate.domain.errors import ObliviateError
+from obliviate.domain.tenants import Caller
+from obliviate.services import tenants
 from obliviate.settings import Settings, variable_for
 from obliviate.storage.deployment_keys import DeploymentKeyError
+
+
+def tenant_caller(container: Container, name: str) -> Caller:
+    """The tenant ``name`` as a command acting for its operator sees it."""
+    s = container.settings
+    try:
+        return tenants.cli_caller(
+            container.tenant_store,
+            name=name,
+            revival_window=s.deletion.revival_window,
+            share=s.guard.mass_delete_share,
+            floor=s.guard.mass_delete_floor,
+            merge_limit=s.guard.merge_limit,
+        )
+    except ObliviateError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def load_settings() -> Settings:

@@ -165,3 +165,27 @@ class TestGuardedByToken:
         assert ("obliviate_job_queue_lag_seconds", ()) in samples(
             client, Authorization=f"Bearer {TOKEN}"
         )
+
+
+def exports(client: TestClient, kind: str) -> float:
+    return samples(client).get(("obliviate_exports_total", (("kind", kind),)), 0.0)
+
+
+def test_each_export_given_counts_once_and_a_refused_or_replayed_one_not(
+    client: TestClient, tenant: Tenant
+) -> None:
+    create_profile(client, tenant, "exported-1")
+    assert (
+        client.get("/api/v1/profiles/nobody/export", headers=native_headers(tenant)).status_code
+        == 404
+    )
+    assert exports(client, "profile") == 0
+    given = client.get("/api/v1/profiles/exported-1/export", headers=native_headers(tenant))
+    assert given.status_code == 200, given.text
+    assert exports(client, "profile") == 1
+    body = {"subjects": [{"type": "uuid", "value": "exported-1"}]}
+    headers = {**native_headers(tenant), "Idempotency-Key": "export-once"}
+    for _ in range(2):
+        submitted = client.post("/api/v1/exports", json=body, headers=headers)
+        assert submitted.status_code == 202, submitted.text
+    assert exports(client, "batch") == 1

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy.exc import StatementError
 
 from obliviate.domain.deletion import DELETION_BATCH, PURGE_DEVICE, PURGE_PROFILE
-from obliviate.services import batches, deletions
+from obliviate.domain.exports import EXPORT_BATCH
+from obliviate.services import batches, deletions, exports
 from obliviate.services.ports import Clock, SubjectHasher, UnitOfWorkFactory
 from obliviate.services.queue_port import ClaimedJob, ErasureBusy, ErasurePass, JobQueue
 
@@ -67,6 +68,7 @@ class Worker:
             PURGE_PROFILE: self._purge,
             PURGE_DEVICE: self._purge,
             DELETION_BATCH: self._batch,
+            EXPORT_BATCH: self._export,
         }
         self._next_sweep = 0.0
         self.wake = threading.Event()
@@ -214,3 +216,16 @@ class Worker:
                 job, worker_id=self.worker_id, now=now, lease_ms=self._config.lease_ms
             ):
                 return
+
+    def _export(self, job: ClaimedJob) -> None:
+        # One transaction: resolving a thousand subjects is a few thousand reads by key. The
+        # documents themselves are rendered when downloaded, not here.
+        with self._uow(job.tenant_id) as uow:
+            exports.run_export_job(
+                uow,
+                job_id=job.job_id,
+                payload=job.payload,
+                worker_id=self.worker_id,
+                now=self._clock.now_ms(),
+            )
+            uow.commit()

@@ -1,4 +1,4 @@
-"""Checking and exporting the receipt chains."""
+"""Checking and exporting the receipt chains, and chaining subject access exports."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from obliviate.domain.exports import EXPORT_REASON
 from obliviate.services.ports import UnitOfWork
-from obliviate.services.receipts import first_broken_receipt
+from obliviate.services.receipts import append_receipt, first_broken_receipt
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +42,31 @@ def export_since(uow: UnitOfWork, *, since: int, page: int = 1000) -> Iterator[d
         if len(rows) < page:
             return
         after = int(rows[-1]["seq"])
+
+
+def record_export(
+    uow: UnitOfWork,
+    *,
+    surface: str,
+    credential_ref: str,
+    subject_hash: str,
+    counts: dict[str, int],
+    requested_at: int,
+    now: int,
+) -> str:
+    """Chain an export as a receipt of its own: who asked, whose data (the keyed hash of the
+    uuid, as a hard delete names its subject) and how many rows of each kind it disclosed.
+    ``reason`` tells it from a deletion; an export has no job, so it takes a fresh id in the
+    job's place (unique per tenant, as the receipts' index wants). Verification checks it like
+    every receipt: by its hash and its link."""
+    return append_receipt(
+        uow,
+        job_id=uow.exports.new_record_id(now),
+        surface=surface,
+        credential_ref=credential_ref,
+        subject_hash=subject_hash,
+        reason=EXPORT_REASON,
+        counts=counts,
+        requested_at=requested_at,
+        now=now,
+    )

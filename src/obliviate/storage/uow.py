@@ -15,6 +15,7 @@ from obliviate.storage.engine import WRITE_FLAG, writer_lock
 from obliviate.storage.repositories.accounts import SqlAccounts
 from obliviate.storage.repositories.devices import SqlDevices
 from obliviate.storage.repositories.events import SqlEvents
+from obliviate.storage.repositories.exports import SqlExports
 from obliviate.storage.repositories.guard import SqlGuard
 from obliviate.storage.repositories.idempotency import SqlIdempotency
 from obliviate.storage.repositories.jobs import SqlJobs, SqlJobViews
@@ -108,6 +109,10 @@ class _Repositories:
     @cached_property
     def job_views(self) -> SqlJobViews:
         return SqlJobViews(self._conn_bound, self.tenant_id)
+
+    @cached_property
+    def exports(self) -> SqlExports:
+        return SqlExports(self._conn_bound, self.tenant_id, self._keys)
 
 
 _LAZY = tuple(

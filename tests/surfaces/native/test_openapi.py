@@ -1,11 +1,10 @@
-"""The native API describes itself: an OpenAPI 3.1 document at ``/api/v1/openapi.json`` and a
-browsable page at ``/docs`` that list every native route the app serves, and every one of those
+"""The native API describes itself: an OpenAPI 3.1 document at ``/api/v1/openapi.json`` (shown by
+Swagger UI at ``/docs``) that lists every native route the app serves, and every one of those
 routes answers 401 problem+json with ``WWW-Authenticate`` when the bearer token is missing or
 wrong."""
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
@@ -163,20 +162,16 @@ def test_the_deletion_request_is_described_with_its_fields_and_headers(
     }
 
 
-def test_docs_is_an_html_page_naming_every_documented_operation(
-    client: TestClient, document: dict[str, Any]
-) -> None:
+def test_docs_is_swagger_ui_over_the_native_document(client: TestClient) -> None:
     response = client.get("/docs")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/html")
     page = response.text
     assert "<html" in page.lower()
-    assert "/api/v1/openapi.json" in page
-    rows = re.findall(r"<tr><td><b>([A-Z]+)</b></td><td><code>([^<]+)</code>", page)
-    assert {(method, html.unescape(path)) for method, path in rows} == documented(document)
-    for path, ops in document["paths"].items():
-        for op in ops.values():
-            assert html.escape(op["summary"]) in page, path
+    assert "/docs/static/swagger-ui-bundle.js" in page
+    # The native document is the one the page opens on.
+    first = page.index("/api/v1/openapi.json")
+    assert all(first < page.index(f"/{s}/openapi.json") for s in ("gainsight", "insider"))
 
 
 def test_the_document_needs_no_token_and_names_no_tenant(

@@ -1,12 +1,10 @@
-"""The native API's OpenAPI 3.1 document and a browsable page, both built from the operations."""
+"""The native API's OpenAPI 3.1 document, built from the operations (``/docs`` shows it)."""
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
-import orjson
 from pydantic import BaseModel
 
 from obliviate.http.native.operations import Operation
@@ -100,30 +98,3 @@ def openapi_document(ops: list[Operation]) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
-
-
-def docs_html(document: dict[str, Any]) -> str:
-    """A self-contained page (no scripts from elsewhere) listing every operation."""
-    rows = []
-    for path, methods in document["paths"].items():
-        for method, op in methods.items():
-            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-            schema = body.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
-            params = ", ".join(p["name"] for p in op["parameters"]) or "-"
-            rows.append(
-                f"<tr><td><b>{method.upper()}</b></td><td><code>{html.escape(path)}</code></td>"
-                f"<td>{html.escape(op['summary'])}</td><td>{html.escape(op['description'])}</td>"
-                f"<td>{html.escape(params)}</td><td>{html.escape(schema) or '-'}</td></tr>"
-            )
-    schemas = orjson.dumps(document["components"]["schemas"], option=orjson.OPT_INDENT_2).decode()
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Obliviate API</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;"
-        "padding:4px 8px;text-align:left}table{border-collapse:collapse}</style></head><body>"
-        f"<h1>{html.escape(document['info']['title'])}</h1>"
-        f"<p>{html.escape(document['info']['description'])} "
-        "Machine-readable: <a href='/api/v1/openapi.json'>/api/v1/openapi.json</a>.</p>"
-        "<table><tr><th>method</th><th>path</th><th>what</th><th>scope</th><th>parameters</th>"
-        f"<th>body</th></tr>{''.join(rows)}</table>"
-        f"<h2>Schemas</h2><pre>{html.escape(schemas)}</pre></body></html>"
-    )

@@ -11,15 +11,15 @@ from functools import partial
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from obliviate.domain.errors import AuthenticationError
 from obliviate.domain.tenants import Caller
 from obliviate.http.json import json_response
-from obliviate.http.native import deletions, devices, profiles, records
+from obliviate.http.native import deletions, devices, exports, profiles, records
 from obliviate.http.native.errors import to_response
-from obliviate.http.native.openapi import docs_html, openapi_document
+from obliviate.http.native.openapi import openapi_document
 from obliviate.http.native.operations import Operation
 from obliviate.http.runtime import Runtime, surface_endpoint
 
@@ -45,6 +45,7 @@ def operations(rt: Runtime) -> list[Operation]:
         *devices.operations(devices.DevicesApi(rt)),
         *deletions.operations(deletions.DeletionsApi(rt)),
         *records.operations(records.RecordsApi(rt)),
+        *exports.operations(exports.ExportsApi(rt)),
     ]
 
 
@@ -62,17 +63,12 @@ def routes(rt: Runtime) -> list[Route]:
     )
     ops = operations(rt)
     document = openapi_document(ops)
-    page = docs_html(document)
 
     async def spec(_: Request) -> Response:
         return json_response(document)
 
-    async def docs(_: Request) -> Response:
-        return HTMLResponse(page)
-
     return [
         Route("/api/v1/openapi.json", spec, methods=["GET"]),
         Route("/native/openapi.json", spec, methods=["GET"]),
-        Route("/docs", docs, methods=["GET"]),
         *(Route(op.path, wrap(_scoped(op)), methods=[op.method]) for op in ops),
     ]
