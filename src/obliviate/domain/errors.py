@@ -11,6 +11,7 @@ ObliviateError
 │   ├── AccountNotFound          no account (an organisation users belong to) with that id
 │   ├── DeviceNotFound           no visible device with that registration id
 │   ├── JobNotFound              no deletion job with that id the caller may see
+│   ├── ExportJobNotFound        no export job with that id the caller may see
 │   ├── ReceiptNotFound          no deletion receipt with that id
 │   ├── SuppressionNotFound      that identifier is not suppressed
 │   └── ModelNotFound            no data model (user, account) of that name
@@ -104,6 +105,11 @@ class DeviceNotFound(NotFoundError):
 class JobNotFound(NotFoundError):
     def __init__(self) -> None:
         super().__init__("no such deletion job")
+
+
+class ExportJobNotFound(NotFoundError):
+    def __init__(self) -> None:
+        super().__init__("no such export job")
 
 
 class ReceiptNotFound(NotFoundError):

@@ -91,6 +91,7 @@ TABLE = ErrorTable(
     entry(domain.AccountNotFound, lambda _: error_page(404, "Not found", "No such account.")),
     entry(domain.DeviceNotFound, lambda _: error_page(404, "Not found", "No such device.")),
     entry(domain.JobNotFound, lambda _: error_page(404, "Not found", "No such deletion job.")),
+    entry(domain.ExportJobNotFound, lambda _: error_page(404, "Not found", "No such export job.")),
     entry(domain.ReceiptNotFound, lambda _: error_page(404, "Not found", "No such receipt.")),
     entry(
         domain.SuppressionNotFound,

@@ -99,6 +99,7 @@ TABLE = ErrorTable(
         lambda _: error_response(404, INVALID, "registration_id does not exist"),
     ),
     entry(domain.JobNotFound, _invalid),
+    entry(domain.ExportJobNotFound, _invalid),
     entry(domain.ReceiptNotFound, _invalid),
     entry(domain.SuppressionNotFound, _invalid),
     entry(domain.ModelNotFound, _invalid),

@@ -89,6 +89,7 @@ TABLE = ErrorTable(
     ),
     entry(domain.DeviceNotFound, _not_found),
     entry(domain.JobNotFound, _not_found),
+    entry(domain.ExportJobNotFound, _not_found),
     entry(domain.ReceiptNotFound, _not_found),
     entry(domain.SuppressionNotFound, _not_found),
     entry(domain.ModelNotFound, lambda e: error_response(404, f"Type not found: {e.model}")),

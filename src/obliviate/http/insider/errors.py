@@ -90,6 +90,7 @@ TABLE = ErrorTable(
     entry(domain.AccountNotFound, lambda _: no_data("no such account")),
     entry(domain.DeviceNotFound, lambda _: no_data("no such device")),
     entry(domain.JobNotFound, lambda _: no_data("no such deletion job")),
+    entry(domain.ExportJobNotFound, lambda _: no_data("no such export job")),
     entry(domain.ReceiptNotFound, lambda _: no_data("no such receipt")),
     entry(domain.SuppressionNotFound, lambda _: no_data("no such suppression")),
     entry(domain.ModelNotFound, lambda _: no_data("no such model")),

@@ -7,7 +7,6 @@ from starlette.responses import Response
 
 from obliviate.domain.batches import DryRun
 from obliviate.domain.errors import BatchTooLarge, JobNotFound, ValidationError
-from obliviate.domain.events import INT64_MAX
 from obliviate.domain.identifiers import identifier
 from obliviate.domain.tenants import Caller
 from obliviate.http.body import read_capped, read_json
@@ -15,18 +14,10 @@ from obliviate.http.json import json_response
 from obliviate.http.native import schemas as sc
 from obliviate.http.native.jobs import dry_run_json, job_json
 from obliviate.http.native.operations import CONFIRM, PREFIX, Operation, QueryParam
+from obliviate.http.native.params import job_id_param
 from obliviate.http.runtime import Runtime, mass_delete_confirmed
 from obliviate.services import batches
 from obliviate.services.batches import BatchRequest
-
-
-def _job_id(request: Request) -> int:
-    raw = request.path_params["job_id"]
-    # str.isdigit() also holds for digits int() cannot read (e.g. "²"), and a job id is a
-    # 64-bit row id: anything else names no job.
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > INT64_MAX:
-        raise JobNotFound()
-    return int(raw)
 
 
 class DeletionsApi:
@@ -68,7 +59,7 @@ class DeletionsApi:
         return json_response(job_json(answer.job), status=202)
 
     async def deletion_status(self, request: Request, caller: Caller) -> Response:
-        job_id = _job_id(request)
+        job_id = job_id_param(request, JobNotFound)
         job = await self.rt.read(
             caller.tenant.tenant_id, lambda uow: batches.status(uow, job_id=job_id)
         )
@@ -76,7 +67,7 @@ class DeletionsApi:
 
     async def cancel_deletion(self, request: Request, caller: Caller) -> Response:
         await read_capped(request, self.rt.max_body_bytes)
-        job_id = _job_id(request)
+        job_id = job_id_param(request, JobNotFound)
         job = await self.rt.write(
             caller.tenant.tenant_id, lambda uow, now: batches.cancel(uow, job_id=job_id, now=now)
         )

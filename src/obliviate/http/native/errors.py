@@ -98,6 +98,7 @@ TABLE = ErrorTable(
     entry(domain.AccountNotFound, lambda _: _not_found("no such account")),
     entry(domain.DeviceNotFound, lambda _: _not_found("no such device")),
     entry(domain.JobNotFound, lambda _: _not_found("no such deletion job")),
+    entry(domain.ExportJobNotFound, lambda _: _not_found("no such export job")),
     entry(domain.ReceiptNotFound, lambda _: _not_found("no such receipt")),
     entry(domain.SuppressionNotFound, lambda _: _not_found("no such suppression")),
     entry(domain.ModelNotFound, lambda _: _not_found("no such model")),

@@ -13,16 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from obliviate.domain.errors import BatchTooLarge, JobNotFound, ValidationError
-from obliviate.domain.events import INT64_MAX
+from obliviate.domain.errors import BatchTooLarge, ExportJobNotFound, ValidationError
 from obliviate.domain.exports import MAX_EXPORT_SUBJECTS, ExportJobStatus
 from obliviate.domain.identifiers import identifier
 from obliviate.domain.tenants import Caller
 from obliviate.http.body import read_json
 from obliviate.http.json import json_response
 from obliviate.http.native import schemas as sc
-from obliviate.http.native.errors import problem
 from obliviate.http.native.operations import PREFIX, Operation, QueryParam
+from obliviate.http.native.params import job_id_param
 from obliviate.http.runtime import Runtime
 from obliviate.services import exports
 
@@ -85,18 +84,6 @@ def export_job_json(job: ExportJobStatus) -> dict[str, Any]:
     }
 
 
-def _job_id(request: Request) -> int | None:
-    raw = request.path_params["job_id"]
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > INT64_MAX:
-        return None
-    return int(raw)
-
-
-def _no_such_job() -> Response:
-    # JobNotFound's own entry names a deletion job; this route's caller asked for an export.
-    return problem(404, "not-found", "no such export job")
-
-
 class ExportsApi:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -140,31 +127,20 @@ class ExportsApi:
         return json_response(export_job_json(answer.job), status=202)
 
     async def export_job_status(self, request: Request, caller: Caller) -> Response:
-        job_id = _job_id(request)
-        if job_id is None:
-            return _no_such_job()
-        try:
-            job = await self.rt.read(
-                caller.tenant.tenant_id, lambda uow: exports.export_status(uow, job_id=job_id)
-            )
-        except JobNotFound:
-            return _no_such_job()
+        job_id = job_id_param(request, ExportJobNotFound)
+        job = await self.rt.read(
+            caller.tenant.tenant_id, lambda uow: exports.export_status(uow, job_id=job_id)
+        )
         return json_response(export_job_json(job))
 
     async def download_export(self, request: Request, caller: Caller) -> Response:
-        job_id = _job_id(request)
-        if job_id is None:
-            return _no_such_job()
-        try:
-            chunks = await exports.open_job_download(
-                self.rt.transactions,
-                caller=caller,
-                job_id=job_id,
-                hasher=self.rt.hasher,
-                clock=self.rt.clock,
-            )
-        except JobNotFound:
-            return _no_such_job()
+        chunks = await exports.open_job_download(
+            self.rt.transactions,
+            caller=caller,
+            job_id=job_id_param(request, ExportJobNotFound),
+            hasher=self.rt.hasher,
+            clock=self.rt.clock,
+        )
         return StreamingResponse(chunks, media_type="application/json")
 
 

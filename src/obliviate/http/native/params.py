@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from obliviate.domain.errors import ValidationError
+from obliviate.domain.errors import NotFoundError, ValidationError
 from obliviate.domain.events import INT64_MAX
 
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
@@ -25,3 +25,13 @@ def int_param(
     if value > INT64_MAX:
         raise ValidationError(name, f"must be at most {INT64_MAX}")
     return value
+
+
+def job_id_param(request: Request, unknown: type[NotFoundError]) -> int:
+    """The ``job_id`` path parameter, or ``unknown`` raised: ``str.isdigit()`` also holds for
+    digits int() cannot read (e.g. "²"), and a job id is a 64-bit row id, so anything else
+    names no job."""
+    raw = request.path_params["job_id"]
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > INT64_MAX:
+        raise unknown()
+    return int(raw)

@@ -17,7 +17,12 @@ from typing import Any
 import orjson
 
 from obliviate.domain.deletion import JobState
-from obliviate.domain.errors import BatchTooLarge, ConflictError, IdempotencyMismatch, JobNotFound
+from obliviate.domain.errors import (
+    BatchTooLarge,
+    ConflictError,
+    ExportJobNotFound,
+    IdempotencyMismatch,
+)
 from obliviate.domain.exports import (
     EXPORT_BATCH,
     MAX_EXPORT_SUBJECTS,
@@ -57,7 +62,7 @@ def request_hash(body: Any) -> str:
 def export_status(uow: UnitOfWork, *, job_id: int) -> ExportJobStatus:
     job = uow.job_views.get(job_id)
     if job is None or job["kind"] != EXPORT_BATCH:
-        raise JobNotFound()
+        raise ExportJobNotFound()
     payload = ExportPayload.from_json(job["payload"])
     resolved = resolutions_from_json(job["result"] or {})
     pending = ExportResolution(ExportOutcome.PENDING)
@@ -161,7 +166,7 @@ async def open_job_download(
 ) -> AsyncIterator[bytes]:
     """A completed export job's documents as JSON chunks:
     ``{"id","subjects":[{"index","type","outcome","exports":[document...]}]}``. Raises
-    ``JobNotFound`` and, for a job still running, ``ConflictError`` before any chunk."""
+    ``ExportJobNotFound`` and, for a job still running, ``ConflictError`` before any chunk."""
     tenant_id = caller.tenant.tenant_id
     job = await transactions.read(tenant_id, lambda uow: export_status(uow, job_id=job_id))
     if not job.ready:
