@@ -475,3 +475,21 @@ def test_a_suppressed_identifier_of_a_soft_deleted_person_is_named_as_suppressed
     doc = export_json(client, tenant)
 
     assert doc["suppressed"] == [{"type": "phone_number", "value": PHONE}]
+
+
+def test_a_queued_export_job_row_holds_no_subject_value_in_any_spelling(
+    client: TestClient, container: Container, tenant: Tenant
+) -> None:
+    plant_person(client, tenant)
+    spellings = [f"{UUID}@EXAMPLE.com", f" {UUID}@example.COM. "]
+    body = {"subjects": [{"type": "email", "value": s} for s in spellings]}
+    accepted = submit(client, tenant, body)
+    assert accepted.status_code == 202, accepted.text
+    with container.engine.connect() as conn:
+        row = conn.execute(
+            select(t.jobs).where(t.jobs.c.job_id == int(accepted.json()["id"]))
+        ).one()
+    stored = orjson.dumps([str(v) for v in row]).decode().lower()
+    assert row.state == "queued"
+    # The values (any spelling) contain "exp-ada", which no hash or id can.
+    assert UUID not in stored
